@@ -1,0 +1,118 @@
+// bench/go/sched.go — the Go twin of bench/sched.c: scheduler microbenchmarks.
+//
+// What it measures (one `BENCH <workload> <ns-per-op>` line each):
+//
+//	yield          GOMAXPROCS=1, 2 goroutines calling runtime.Gosched in a loop:
+//	               the cost of one goroutine switch through the run queue.
+//	yield_2p       GOMAXPROCS=2, 4 goroutines yielding: the same with two Ps,
+//	               so runq traffic, wakeups and stealing show up.
+//	spawn_join     GOMAXPROCS=2, batches of 1000 goroutines doing one atomic add,
+//	               joined with a sync.WaitGroup: the cost of one go statement
+//	               plus its exit and its share of the join, per goroutine.
+//	spawn_join_1p  the same with GOMAXPROCS=1 (no wakeups, no stealing).
+//
+// Why it is a fair comparison: bench/sched.c does the same work with the same
+// counts, structure and GOMAXPROCS (gort_go/gort_yield/gort_waitgroup_* for
+// go/Gosched/sync.WaitGroup). Workers are named functions taking pointers, not
+// closures, so Go does not heap-allocate a closure that the C side does not
+// have. BENCH_SCALE (a factor, default 1) shrinks or grows every count on
+// both sides alike, for quick smoke runs.
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+const (
+	yieldsPerG = 4_000_000 // yield: per goroutine, 2 goroutines
+	yields2P   = 500_000   // yield_2p: per goroutine, 4 goroutines
+	spawnBatch = 1000      // spawn_join: goroutines per WaitGroup round
+	spawnRuns  = 1500      // spawn_join: number of rounds
+)
+
+// sink keeps every result observable so nothing is optimised away.
+var sink int64
+
+// scaled applies BENCH_SCALE to an iteration count (at least 1).
+func scaled(n int64) int64 {
+	f, err := strconv.ParseFloat(os.Getenv("BENCH_SCALE"), 64)
+	if err != nil || f <= 0 {
+		return n
+	}
+	if s := int64(float64(n) * f); s > 0 {
+		return s
+	}
+	return 1
+}
+
+// bench runs body(n) with GOMAXPROCS=procs and prints elapsed/ops as ns per op.
+func bench(name string, procs int, ops int64, body func()) {
+	runtime.GOMAXPROCS(procs)
+	start := time.Now()
+	body()
+	elapsed := time.Since(start).Nanoseconds()
+	fmt.Printf("BENCH %s %.2f\n", name, float64(elapsed)/float64(ops))
+}
+
+func yielder(n int64, wg *sync.WaitGroup) {
+	for i := int64(0); i < n; i++ {
+		runtime.Gosched()
+	}
+	atomic.AddInt64(&sink, n)
+	wg.Done()
+}
+
+// yieldRun starts g goroutines that each yield n times and waits for them.
+func yieldRun(g int, n int64) {
+	var wg sync.WaitGroup
+	wg.Add(g)
+	for i := 0; i < g; i++ {
+		go yielder(n, &wg)
+	}
+	wg.Wait()
+}
+
+func spawnWorker(counter *int64, wg *sync.WaitGroup) {
+	atomic.AddInt64(counter, 1)
+	wg.Done()
+}
+
+// spawnJoinRun spawns runs batches of batch goroutines, joining each batch.
+func spawnJoinRun(runs, batch int64) {
+	var wg sync.WaitGroup
+	var counter int64
+	for r := int64(0); r < runs; r++ {
+		wg.Add(int(batch))
+		for i := int64(0); i < batch; i++ {
+			go spawnWorker(&counter, &wg)
+		}
+		wg.Wait()
+	}
+	atomic.AddInt64(&sink, counter)
+}
+
+func benchYield(name string, procs, goroutines int, perG int64) {
+	n := scaled(perG)
+	bench(name, procs, int64(goroutines)*n, func() { yieldRun(goroutines, n) })
+}
+
+func benchSpawnJoin(name string, procs int) {
+	runs := scaled(spawnRuns)
+	bench(name, procs, runs*spawnBatch, func() { spawnJoinRun(runs, spawnBatch) })
+}
+
+func main() {
+	benchYield("yield", 1, 2, yieldsPerG)
+	benchYield("yield_2p", 2, 4, yields2P)
+	benchSpawnJoin("spawn_join", 2)
+	benchSpawnJoin("spawn_join_1p", 1)
+	if sink == 0 {
+		fmt.Println("sink", sink)
+	}
+}

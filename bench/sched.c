@@ -1,0 +1,144 @@
+/*
+ * bench/sched.c — scheduler microbenchmarks; Go twin: bench/go/sched.go.
+ *
+ * What it measures (one `BENCH <workload> <ns-per-op>` line each):
+ *
+ *   yield          GORT_MAXPROCS=1, 2 goroutines calling gort_yield in a loop:
+ *                  the cost of one goroutine switch through the run queue
+ *                  (Go: runtime.Gosched with GOMAXPROCS=1).
+ *   yield_2p       2 Ps, 4 goroutines yielding: the same with two Ps, so run
+ *                  queue traffic, wakeups and stealing show up.
+ *   spawn_join     2 Ps, batches of 1000 goroutines doing one atomic add,
+ *                  joined with a gort_waitgroup: the cost of one gort_go plus
+ *                  its exit and its share of the join, per goroutine.
+ *   spawn_join_1p  the same with 1 P (no wakeups, no stealing).
+ *
+ * Why it is a fair comparison: the Go twin does the same work with the same
+ * counts, structure and GOMAXPROCS, gort_go/gort_yield/gort_waitgroup_* standing
+ * for go/runtime.Gosched/sync.WaitGroup. Its workers are named functions taking
+ * pointers (no closure allocation), as here; both sides time with the monotonic
+ * clock and run everything inside the runtime (gort_main here, main there).
+ * BENCH_SCALE (a factor, default 1) scales every count on both sides alike.
+ */
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "gort.h"
+
+#define YIELDS_PER_G 4000000 /* yield: per goroutine, 2 goroutines */
+#define YIELDS_2P    500000  /* yield_2p: per goroutine, 4 goroutines */
+#define SPAWN_BATCH  1000    /* spawn_join: goroutines per waitgroup round */
+#define SPAWN_RUNS   1500    /* spawn_join: number of rounds */
+
+/* Keeps every result observable so nothing is optimised away. */
+static _Atomic int64_t sink;
+
+/* Applies BENCH_SCALE to an iteration count (at least 1). */
+static int64_t scaled(int64_t n)
+{
+    const char *s = getenv("BENCH_SCALE");
+    double f = s ? strtod(s, NULL) : 0;
+    if (f <= 0)
+        return n;
+    int64_t r = (int64_t)((double)n * f);
+    return r > 0 ? r : 1;
+}
+
+/* Runs body(arg) with procs Ps and prints elapsed/ops as ns per op. */
+static void bench(const char *name, int procs, int64_t ops, void (*body)(void *), void *arg)
+{
+    gort_gomaxprocs(procs);
+    int64_t start = gort_nanotime();
+    body(arg);
+    int64_t elapsed = gort_nanotime() - start;
+    printf("BENCH %s %.2f\n", name, (double)elapsed / (double)ops);
+    fflush(stdout);
+}
+
+/* ---- yield ------------------------------------------------------------- */
+
+struct yield_run {
+    int goroutines;      /* how many yielders */
+    int64_t n;           /* yields each */
+    gort_waitgroup wg;
+};
+
+static void yielder(void *arg)
+{
+    struct yield_run *run = arg;
+    for (int64_t i = 0; i < run->n; i++)
+        gort_yield();
+    atomic_fetch_add(&sink, run->n);
+    gort_waitgroup_done(&run->wg);
+}
+
+/* Starts run->goroutines yielders and waits for them. */
+static void yield_body(void *arg)
+{
+    struct yield_run *run = arg;
+    gort_waitgroup_add(&run->wg, run->goroutines);
+    for (int i = 0; i < run->goroutines; i++)
+        gort_go(yielder, run);
+    gort_waitgroup_wait(&run->wg);
+}
+
+static void bench_yield(const char *name, int procs, int goroutines, int64_t per_g)
+{
+    struct yield_run run = { .goroutines = goroutines, .n = scaled(per_g),
+                             .wg = GORT_WAITGROUP_INIT };
+    bench(name, procs, goroutines * run.n, yield_body, &run);
+}
+
+/* ---- spawn_join -------------------------------------------------------- */
+
+struct spawn_run {
+    int64_t runs;               /* batches */
+    _Atomic int64_t counter;    /* the workers' trivial work */
+    gort_waitgroup wg;
+};
+
+static void spawn_worker(void *arg)
+{
+    struct spawn_run *run = arg;
+    atomic_fetch_add(&run->counter, 1);
+    gort_waitgroup_done(&run->wg);
+}
+
+/* Spawns run->runs batches of SPAWN_BATCH goroutines, joining each batch. */
+static void spawn_join_body(void *arg)
+{
+    struct spawn_run *run = arg;
+    for (int64_t r = 0; r < run->runs; r++) {
+        gort_waitgroup_add(&run->wg, SPAWN_BATCH);
+        for (int i = 0; i < SPAWN_BATCH; i++)
+            gort_go(spawn_worker, run);
+        gort_waitgroup_wait(&run->wg);
+    }
+    atomic_fetch_add(&sink, atomic_load(&run->counter));
+}
+
+static void bench_spawn_join(const char *name, int procs)
+{
+    struct spawn_run run = { .runs = scaled(SPAWN_RUNS), .wg = GORT_WAITGROUP_INIT };
+    bench(name, procs, run.runs * SPAWN_BATCH, spawn_join_body, &run);
+}
+
+/* ---- main -------------------------------------------------------------- */
+
+static void bench_main(void *arg)
+{
+    (void)arg;
+    bench_yield("yield", 1, 2, YIELDS_PER_G);
+    bench_yield("yield_2p", 2, 4, YIELDS_2P);
+    bench_spawn_join("spawn_join", 2);
+    bench_spawn_join("spawn_join_1p", 1);
+    if (atomic_load(&sink) == 0)
+        printf("sink 0\n");
+}
+
+int main(void)
+{
+    return gort_main(bench_main, NULL);
+}
