@@ -1,0 +1,109 @@
+/*
+ * switch.S (amd64) — goroutine context switch, entry trampoline and stack
+ * switching for deep calls (Go: asm_amd64.s gogo/mcall/systemstack).
+ *
+ * A suspended context is just a stack pointer. Everything the System V ABI
+ * says a callee must preserve (rbx rbp r12-r15, the MXCSR and x87 control
+ * words) is pushed onto the suspended stack itself, with the return address
+ * already there from the call into gort_switch. Caller-saved registers need no
+ * saving: the C compiler already assumes gort_switch clobbers them.
+ *
+ *   saved stack, low -> high:  [mxcsr|x87cw] r15 r14 r13 r12 rbx rbp  ret
+ *                               ^ *save_sp
+ */
+#define FUNC(name) .globl name; .type name,@function; .p2align 4; name:
+#define END(name)  .size name, .-name
+
+    .text
+
+/* void gort_switch(void **save_sp, void *load_sp) */
+FUNC(gort_switch)
+    .cfi_startproc
+    pushq   %rbp
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset %rbp, 0
+    pushq   %rbx
+    .cfi_adjust_cfa_offset 8
+    pushq   %r12
+    .cfi_adjust_cfa_offset 8
+    pushq   %r13
+    .cfi_adjust_cfa_offset 8
+    pushq   %r14
+    .cfi_adjust_cfa_offset 8
+    pushq   %r15
+    .cfi_adjust_cfa_offset 8
+    subq    $8, %rsp
+    .cfi_adjust_cfa_offset 8
+    stmxcsr (%rsp)
+    fnstcw  4(%rsp)
+    movq    %rsp, (%rdi)            /* publish: from here the old context may be resumed */
+    movq    %rsi, %rsp
+    ldmxcsr (%rsp)
+    fldcw   4(%rsp)
+    addq    $8, %rsp
+    popq    %r15
+    popq    %r14
+    popq    %r13
+    popq    %r12
+    popq    %rbx
+    popq    %rbp
+    ret
+    .cfi_endproc
+END(gort_switch)
+
+/* void *gort_ctx_init(void *top): builds the frame gort_switch pops for a
+ * goroutine that has never run, so that its "return" enters gort_gostart
+ * with rsp 16-byte aligned. Returns the stack pointer to resume. */
+FUNC(gort_ctx_init)
+    .cfi_startproc
+    andq    $-16, %rdi
+    leaq    gort_gostart(%rip), %rax
+    movq    %rax, -8(%rdi)          /* ret -> gort_gostart, leaves rsp = top */
+    xorl    %eax, %eax
+    movq    %rax, -16(%rdi)         /* rbp = 0: end of the frame-pointer chain */
+    movq    %rax, -24(%rdi)
+    movq    %rax, -32(%rdi)
+    movq    %rax, -40(%rdi)
+    movq    %rax, -48(%rdi)
+    movq    %rax, -56(%rdi)
+    movl    $0x1F80, -64(%rdi)      /* default MXCSR: all exceptions masked */
+    movl    $0x037F, -60(%rdi)      /* default x87 control word */
+    leaq    -64(%rdi), %rax
+    ret
+    .cfi_endproc
+END(gort_ctx_init)
+
+/* The bottom frame of every goroutine. rip is marked undefined so debuggers
+ * and libunwind stop here instead of walking into garbage. */
+FUNC(gort_gostart)
+    .cfi_startproc
+    .cfi_undefined %rip
+    xorl    %ebp, %ebp
+    call    gort_goentry            /* never returns */
+    ud2
+    .cfi_endproc
+END(gort_gostart)
+
+/* void gort_call_with_sp(void *sp, void (*fn)(void *), void *arg)
+ * Runs fn(arg) on another stack. rbp keeps the caller's stack pointer and
+ * the CFA is expressed through it, so unwinding crosses back to the caller. */
+FUNC(gort_call_with_sp)
+    .cfi_startproc
+    pushq   %rbp
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset %rbp, 0
+    movq    %rsp, %rbp
+    .cfi_def_cfa_register %rbp
+    andq    $-16, %rdi
+    movq    %rdi, %rsp
+    movq    %rdx, %rdi
+    call    *%rsi
+    movq    %rbp, %rsp
+    .cfi_def_cfa_register %rsp
+    popq    %rbp
+    .cfi_adjust_cfa_offset -8
+    ret
+    .cfi_endproc
+END(gort_call_with_sp)
+
+    .section .note.GNU-stack,"",@progbits

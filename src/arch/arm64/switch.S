@@ -1,0 +1,109 @@
+/*
+ * switch.S (arm64) — goroutine context switch, entry trampoline and stack
+ * switching for deep calls (Go: asm_arm64.s gogo/mcall/systemstack).
+ *
+ * A suspended context is just a stack pointer. The AAPCS64 callee-saved state
+ * (x19-x28, the frame pointer x29, the link register x30, the low halves
+ * d8-d15 and FPCR) is stored in a 176-byte frame on the suspended stack:
+ *
+ *   sp+0   x19 x20 | x21 x22 | x23 x24 | x25 x26 | x27 x28 | x29 x30   (96 B)
+ *   sp+96  d8 d9   | d10 d11 | d12 d13 | d14 d15                      (64 B)
+ *   sp+160 fpcr    | pad                                              (16 B)
+ */
+#define FUNC(name) .globl name; .type name,%function; .p2align 4; name:
+#define END(name)  .size name, .-name
+#define FRAME 176
+
+    .text
+
+/* void gort_switch(void **save_sp, void *load_sp) */
+FUNC(gort_switch)
+    .cfi_startproc
+    sub     sp, sp, #FRAME
+    .cfi_adjust_cfa_offset FRAME
+    stp     x19, x20, [sp, #0]
+    stp     x21, x22, [sp, #16]
+    stp     x23, x24, [sp, #32]
+    stp     x25, x26, [sp, #48]
+    stp     x27, x28, [sp, #64]
+    stp     x29, x30, [sp, #80]
+    .cfi_rel_offset x29, 80
+    .cfi_rel_offset x30, 88
+    stp     d8, d9, [sp, #96]
+    stp     d10, d11, [sp, #112]
+    stp     d12, d13, [sp, #128]
+    stp     d14, d15, [sp, #144]
+    mrs     x9, fpcr
+    str     x9, [sp, #160]
+    mov     x9, sp
+    str     x9, [x0]                /* publish: from here the old context may be resumed */
+    mov     sp, x1
+    ldr     x9, [sp, #160]
+    msr     fpcr, x9
+    ldp     x19, x20, [sp, #0]
+    ldp     x21, x22, [sp, #16]
+    ldp     x23, x24, [sp, #32]
+    ldp     x25, x26, [sp, #48]
+    ldp     x27, x28, [sp, #64]
+    ldp     x29, x30, [sp, #80]
+    ldp     d8, d9, [sp, #96]
+    ldp     d10, d11, [sp, #112]
+    ldp     d12, d13, [sp, #128]
+    ldp     d14, d15, [sp, #144]
+    add     sp, sp, #FRAME
+    ret
+    .cfi_endproc
+END(gort_switch)
+
+/* void *gort_ctx_init(void *top): the frame gort_switch pops for a goroutine
+ * that has never run: x30 = gort_gostart, x29 = 0, FPCR = 0 (defaults). */
+FUNC(gort_ctx_init)
+    .cfi_startproc
+    and     x0, x0, #~15
+    sub     x0, x0, #FRAME
+    mov     x1, x0
+    mov     x2, #(FRAME / 16)
+1:  stp     xzr, xzr, [x1], #16
+    subs    x2, x2, #1
+    b.ne    1b
+    adrp    x1, gort_gostart
+    add     x1, x1, :lo12:gort_gostart
+    str     x1, [x0, #88]
+    ret
+    .cfi_endproc
+END(gort_ctx_init)
+
+/* The bottom frame of every goroutine; x30 undefined stops unwinders here. */
+FUNC(gort_gostart)
+    .cfi_startproc
+    .cfi_undefined x30
+    mov     x29, #0
+    bl      gort_goentry            /* never returns */
+    brk     #0
+    .cfi_endproc
+END(gort_gostart)
+
+/* void gort_call_with_sp(void *sp, void (*fn)(void *), void *arg)
+ * Runs fn(arg) on another stack; x29 holds the caller's frame so the CFA
+ * (and unwinding) leads back to the caller. */
+FUNC(gort_call_with_sp)
+    .cfi_startproc
+    stp     x29, x30, [sp, #-16]!
+    .cfi_adjust_cfa_offset 16
+    .cfi_rel_offset x29, 0
+    .cfi_rel_offset x30, 8
+    mov     x29, sp
+    .cfi_def_cfa_register x29
+    and     x0, x0, #~15
+    mov     sp, x0
+    mov     x0, x2
+    blr     x1
+    mov     sp, x29
+    .cfi_def_cfa_register sp
+    ldp     x29, x30, [sp], #16
+    .cfi_adjust_cfa_offset -16
+    ret
+    .cfi_endproc
+END(gort_call_with_sp)
+
+    .section .note.GNU-stack,"",%progbits

@@ -1,0 +1,104 @@
+/*
+ * lock_futex.c — runtime mutexes and notes on Linux futexes (Go: lock_futex.go).
+ *
+ * A runtime mutex blocks the whole thread, not a goroutine: it guards short
+ * critical sections inside the scheduler itself, where parking a goroutine is
+ * impossible. key is 0 (unlocked), 1 (locked) or 2 (locked, maybe sleepers).
+ * lock() spins a little on multi-core machines, then yields, then sleeps on the
+ * futex after announcing itself with state 2 so that unlock() knows to wake.
+ *
+ * A note is a one-shot event for exactly one sleeper and one waker: the
+ * scheduler parks an idle M on its note, and startm wakes it there.
+ */
+#include "runtime.h"
+
+enum { MUTEX_UNLOCKED = 0, MUTEX_LOCKED = 1, MUTEX_SLEEPING = 2 };
+enum { ACTIVE_SPIN = 4, ACTIVE_SPIN_CNT = 30, PASSIVE_SPIN = 1 };
+
+static inline void procyield(int n)
+{
+    while (n-- > 0) {
+#if defined(__x86_64__)
+        __builtin_ia32_pause();
+#elif defined(__aarch64__)
+        __asm__ volatile("yield");
+#endif
+    }
+}
+
+void lock(mutex *l)
+{
+    uint32_t v = atomic_exchange_explicit(&l->key, MUTEX_LOCKED, memory_order_acquire);
+    if (likely(v == MUTEX_UNLOCKED))
+        return;
+    /* wait is what we store when we take the lock: once we have slept we must
+     * leave 2 behind, because other sleepers may exist. */
+    uint32_t wait = v;
+    int spin = ncpu > 1 ? ACTIVE_SPIN : 0;
+    for (;;) {
+        for (int i = 0; i < spin; i++) {
+            while (atomic_load_explicit(&l->key, memory_order_relaxed) == MUTEX_UNLOCKED) {
+                uint32_t z = MUTEX_UNLOCKED;
+                if (atomic_compare_exchange_weak_explicit(&l->key, &z, wait,
+                        memory_order_acquire, memory_order_relaxed))
+                    return;
+            }
+            procyield(ACTIVE_SPIN_CNT);
+        }
+        for (int i = 0; i < PASSIVE_SPIN; i++) {
+            while (atomic_load_explicit(&l->key, memory_order_relaxed) == MUTEX_UNLOCKED) {
+                uint32_t z = MUTEX_UNLOCKED;
+                if (atomic_compare_exchange_weak_explicit(&l->key, &z, wait,
+                        memory_order_acquire, memory_order_relaxed))
+                    return;
+            }
+            osyield();
+        }
+        v = atomic_exchange_explicit(&l->key, MUTEX_SLEEPING, memory_order_acquire);
+        if (v == MUTEX_UNLOCKED)
+            return;
+        wait = MUTEX_SLEEPING;
+        futexsleep(&l->key, MUTEX_SLEEPING, -1);
+    }
+}
+
+void unlock(mutex *l)
+{
+    uint32_t v = atomic_exchange_explicit(&l->key, MUTEX_UNLOCKED, memory_order_release);
+    GORT_ASSERT(v != MUTEX_UNLOCKED);
+    if (v == MUTEX_SLEEPING)
+        futexwakeup(&l->key, 1);
+}
+
+void noteclear(note *n) { atomic_store_explicit(&n->key, 0, memory_order_relaxed); }
+
+void notewakeup(note *n)
+{
+    uint32_t old = atomic_exchange_explicit(&n->key, 1, memory_order_release);
+    if (old != 0)
+        gort_throw("notewakeup - double wakeup");
+    futexwakeup(&n->key, 1);
+}
+
+void notesleep(note *n)
+{
+    while (atomic_load_explicit(&n->key, memory_order_acquire) == 0)
+        futexsleep(&n->key, 0, -1);
+}
+
+/* Sleeps until woken or ns elapse (ns < 0: forever). Returns whether woken. */
+bool notetsleep(note *n, int64_t ns)
+{
+    if (ns < 0) {
+        notesleep(n);
+        return true;
+    }
+    int64_t deadline = nanotime() + ns;
+    while (atomic_load_explicit(&n->key, memory_order_acquire) == 0) {
+        int64_t left = deadline - nanotime();
+        if (left <= 0)
+            return atomic_load_explicit(&n->key, memory_order_acquire) != 0;
+        futexsleep(&n->key, 0, left);
+    }
+    return true;
+}

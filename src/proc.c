@@ -1,0 +1,1295 @@
+/*
+ * proc.c — the goroutine scheduler (Go: proc.go).
+ *
+ * The G/M/P model (see runtime.h for the structs):
+ *
+ *   - A G (goroutine) is a function with a stack. It is Grunnable on some run
+ *     queue, Grunning on exactly one M, Gwaiting on something (a channel, a
+ *     semaphore, a timer), or Gdead in a free list waiting to be reused.
+ *   - An M (machine) is an OS thread. Its g0 runs the scheduler loop on the
+ *     thread's own stack: find a runnable G, switch to it, and when the G
+ *     switches back (it parked, yielded or exited), finish the G's request
+ *     and loop. That request is Go's mcall: the G names a function, and g0
+ *     runs it once the G is off its own stack, so the G can be handed to
+ *     another M without two threads ever running on one stack.
+ *   - A P (processor) is a licence to run Gs; there are GOMAXPROCS of them.
+ *     An M holds a P while it runs Go code. Each P has a 256-slot run queue
+ *     that only its owner pushes to and anyone may steal from, plus a
+ *     `runnext` slot for the G just readied or spawned (it inherits the rest
+ *     of the time slice, which makes ping-pong between two Gs cheap).
+ *
+ * Finding work (findRunnable): the local runnext and run queue; the global
+ * run queue (first, one time in 61, so it never starves); then stealing half
+ * of another P's queue, visiting Ps in random order, four rounds, taking a
+ * victim's runnext only in the last round. An M that finds nothing gives its
+ * P back and sleeps on its note.
+ *
+ * Spinning threads. An M looking for work while holding a P is "spinning".
+ * Waking an M is expensive, so when a G becomes runnable we wake an M only
+ * if there is an idle P and *no* M is spinning already (wakep); a spinning M
+ * that finds work wakes a replacement spinner before running it
+ * (resetspinning). Then there is always at most a little spinning, and never
+ * a runnable G with an idle P and nobody looking. At most half the busy Ps'
+ * worth of Ms spin at once. An M that stops spinning re-checks every run
+ * queue after giving up its P, closing the window where a G was queued just
+ * as it gave up.
+ *
+ * Stopping the world (for GOMAXPROCS changes now, and later the GC): mark
+ * sched.gcwaiting, take idle Ps, and let running Ms hand their Ps in at their
+ * next scheduling point. Preemption is cooperative: a G in a tight loop that
+ * never enters the runtime delays a stop (see docs/scheduler.md).
+ */
+#include "runtime.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if GORT_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+#if GORT_TSAN
+void *__tsan_get_current_fiber(void);
+void *__tsan_create_fiber(unsigned flags);
+void  __tsan_destroy_fiber(void *fiber);
+void  __tsan_switch_to_fiber(void *fiber, unsigned flags);
+#endif
+
+enum { GOID_CACHE_BATCH = 16, GFREE_LOCAL_MAX = 64, STEAL_TRIES = 4 };
+
+schedt sched;
+p **allp;
+_Atomic int32_t gomaxprocs;
+m *allm;
+int32_t ncpu;
+
+static __thread g *g_tls;
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+/* ---- TLS and errno, out of the compiler's sight -------------------------- */
+
+NOINLINE g *getg(void) { return g_tls; }
+static NOINLINE void setg(g *gp) { g_tls = gp; }
+static NOINLINE int errno_get(void) { return errno; }
+static NOINLINE void errno_set(int e) { errno = e; }
+
+static void casgstatus(g *gp, uint32_t from, uint32_t to)
+{
+    uint32_t old = from;
+    if (!atomic_compare_exchange_strong_explicit(&gp->atomicstatus, &old, to,
+            memory_order_acq_rel, memory_order_acquire))
+        gort_throw("casgstatus: goroutine %llu has status %u, want %u -> %u",
+                   (unsigned long long)gp->goid, old, from, to);
+}
+
+uint32_t fastrand(void)
+{
+    m *mp = getm();
+    static _Atomic uint32_t shared = 0x9e3779b9;
+    if (!mp)
+        return atomic_fetch_add(&shared, 0x9e3779b9) * 0x85ebca6bu;
+    /* xorshift64+ (Go's fastrand on 64-bit before wyrand) */
+    uint32_t s1 = mp->fastrand[0], s0 = mp->fastrand[1];
+    s1 ^= s1 << 17;
+    s1 = s1 ^ s0 ^ s1 >> 7 ^ s0 >> 16;
+    mp->fastrand[0] = s0;
+    mp->fastrand[1] = s1;
+    return s0 + s1;
+}
+
+/* ---- The switch, with the sanitizers told about it ---------------------- */
+
+/* Switches from the current context `from` to `to`. Returns when something
+ * switches back to `from`, possibly on another thread. exiting: `from` will
+ * never run again, so ASan may drop its fake stack. */
+static void gogo(g *from, g *to, bool exiting)
+{
+#if GORT_ASAN
+    __sanitizer_start_switch_fiber(exiting ? NULL : &from->asan_fake_stack,
+                                   (const void *)to->stack.lo,
+                                   to->stack.hi - to->stack.lo);
+#else
+    (void)exiting;
+#endif
+#if GORT_TSAN
+    __tsan_switch_to_fiber(to->tsan_fiber, 0);
+#endif
+    setg(to);
+    gort_switch(&from->sched_sp, to->sched_sp);
+#if GORT_ASAN
+    __sanitizer_finish_switch_fiber(from->asan_fake_stack, NULL, NULL);
+#endif
+}
+
+/* Runs fn(gp) on g0 after switching away from the current goroutine gp
+ * (Go's mcall). fn returns a G to run at once, or NULL to schedule. */
+static void mcall(g *(*fn)(g *))
+{
+    g *gp = getg();
+    gp->saved_errno = errno_get();
+    gp->m->mcall_fn = fn;
+    gogo(gp, gp->m->g0, false);
+    errno_set(gp->saved_errno);
+}
+
+/* ---- Run queues ----------------------------------------------------------- */
+
+static bool runqempty(p *pp)
+{
+    /* tail, head, runnext, then tail again: a G moving from runnext into the
+     * queue must not make the queue look empty in between. */
+    for (;;) {
+        uint32_t head = atomic_load(&pp->runqhead);
+        uint32_t tail = atomic_load(&pp->runqtail);
+        g *next = atomic_load(&pp->runnext);
+        if (tail == atomic_load(&pp->runqtail))
+            return head == tail && next == NULL;
+    }
+}
+
+/* Puts a batch of linked Gs on the global queue. sched.lock must be held. */
+static void globrunqputbatch(g *head, g *tail, int32_t n)
+{
+    tail->schedlink = NULL;
+    if (sched.runqtail)
+        sched.runqtail->schedlink = head;
+    else
+        sched.runqhead = head;
+    sched.runqtail = tail;
+    atomic_fetch_add(&sched.runqsize, n);
+}
+
+static void globrunqput(g *gp) { globrunqputbatch(gp, gp, 1); }
+
+/* Moves half the local queue plus gp to the global queue, when the local one
+ * is full. False if a thief changed the head meanwhile (then just retry). */
+static bool runqputslow(p *pp, g *gp, uint32_t h, uint32_t t)
+{
+    g *batch[RUNQ_SIZE / 2 + 1];
+    uint32_t n = (t - h) / 2;
+    GORT_ASSERT(n == RUNQ_SIZE / 2);
+    for (uint32_t i = 0; i < n; i++)
+        batch[i] = atomic_load_explicit(&pp->runq[(h + i) % RUNQ_SIZE], memory_order_relaxed);
+    if (!atomic_compare_exchange_strong_explicit(&pp->runqhead, &h, h + n,
+            memory_order_release, memory_order_relaxed))
+        return false;
+    batch[n] = gp;
+    for (uint32_t i = 0; i < n; i++)
+        batch[i]->schedlink = batch[i + 1];
+    lock(&sched.lock);
+    globrunqputbatch(batch[0], batch[n], (int32_t)n + 1);
+    unlock(&sched.lock);
+    return true;
+}
+
+/* Puts gp on pp's local queue; next: into runnext, kicking its old occupant
+ * to the tail. Only pp's owner may call this. */
+static void runqput(p *pp, g *gp, bool next)
+{
+    if (next) {
+        g *old = atomic_exchange_explicit(&pp->runnext, gp, memory_order_acq_rel);
+        if (!old)
+            return;
+        gp = old;
+    }
+    for (;;) {
+        uint32_t h = atomic_load_explicit(&pp->runqhead, memory_order_acquire);
+        uint32_t t = atomic_load_explicit(&pp->runqtail, memory_order_relaxed);
+        if (t - h < RUNQ_SIZE) {
+            atomic_store_explicit(&pp->runq[t % RUNQ_SIZE], gp, memory_order_relaxed);
+            atomic_store_explicit(&pp->runqtail, t + 1, memory_order_release);
+            return;
+        }
+        if (runqputslow(pp, gp, h, t))
+            return;
+    }
+}
+
+/* Takes a G from pp's local queue. *inheritTime: it came from runnext and
+ * should share the current time slice. Only the owner may call this. */
+static g *runqget(p *pp, bool *inheritTime)
+{
+    g *next = atomic_load_explicit(&pp->runnext, memory_order_relaxed);
+    if (next && atomic_compare_exchange_strong(&pp->runnext, &next, NULL)) {
+        *inheritTime = true;
+        return next;
+    }
+    *inheritTime = false;
+    for (;;) {
+        uint32_t h = atomic_load_explicit(&pp->runqhead, memory_order_acquire);
+        uint32_t t = atomic_load_explicit(&pp->runqtail, memory_order_relaxed);
+        if (t == h)
+            return NULL;
+        g *gp = atomic_load_explicit(&pp->runq[h % RUNQ_SIZE], memory_order_relaxed);
+        if (atomic_compare_exchange_weak_explicit(&pp->runqhead, &h, h + 1,
+                memory_order_release, memory_order_relaxed))
+            return gp;
+    }
+}
+
+/* Grabs half of pp's queue into batch[batchHead...] (a ring of RUNQ_SIZE).
+ * Returns how many. Any thread may call this. */
+static uint32_t runqgrab(p *pp, _Atomic(g *) *batch, uint32_t batchHead, bool stealRunNextG)
+{
+    for (;;) {
+        uint32_t h = atomic_load_explicit(&pp->runqhead, memory_order_acquire);
+        uint32_t t = atomic_load_explicit(&pp->runqtail, memory_order_acquire);
+        uint32_t n = t - h;
+        n = n - n / 2;
+        if (n == 0) {
+            if (!stealRunNextG)
+                return 0;
+            g *next = atomic_load(&pp->runnext);
+            if (!next)
+                return 0;
+            /* pp is probably about to run its runnext itself (it was just
+             * readied by a G running there): give it a moment first, or
+             * every ping-pong would bounce between threads. */
+            if (atomic_load(&pp->status) == Prunning)
+                usleep_(3);
+            if (!atomic_compare_exchange_strong(&pp->runnext, &next, NULL))
+                continue;
+            atomic_store_explicit(&batch[batchHead % RUNQ_SIZE], next, memory_order_relaxed);
+            return 1;
+        }
+        if (n > RUNQ_SIZE / 2)
+            continue;             /* read h and t inconsistently: retry */
+        for (uint32_t i = 0; i < n; i++) {
+            g *gp = atomic_load_explicit(&pp->runq[(h + i) % RUNQ_SIZE], memory_order_relaxed);
+            atomic_store_explicit(&batch[(batchHead + i) % RUNQ_SIZE], gp, memory_order_relaxed);
+        }
+        if (atomic_compare_exchange_strong_explicit(&pp->runqhead, &h, h + n,
+                memory_order_release, memory_order_relaxed))
+            return n;
+    }
+}
+
+/* Steals half of p2's Gs into pp's queue and returns one of them. */
+static g *runqsteal(p *pp, p *p2, bool stealRunNextG)
+{
+    uint32_t t = atomic_load_explicit(&pp->runqtail, memory_order_relaxed);
+    uint32_t n = runqgrab(p2, pp->runq, t, stealRunNextG);
+    if (n == 0)
+        return NULL;
+    n--;
+    g *gp = atomic_load_explicit(&pp->runq[(t + n) % RUNQ_SIZE], memory_order_relaxed);
+    if (n > 0)
+        atomic_store_explicit(&pp->runqtail, t + n, memory_order_release);
+    return gp;
+}
+
+/* Takes a fair share of the global queue: one to run now, more into pp's
+ * local queue. sched.lock must be held. max 0: no limit. */
+static g *globrunqget(p *pp, int32_t max)
+{
+    int32_t size = atomic_load(&sched.runqsize);
+    if (size == 0)
+        return NULL;
+    int32_t n = size / atomic_load(&gomaxprocs) + 1;
+    if (n > size)
+        n = size;
+    if (max > 0 && n > max)
+        n = max;
+    if (n > RUNQ_SIZE / 2)
+        n = RUNQ_SIZE / 2;
+    atomic_fetch_sub(&sched.runqsize, n);
+    g *gp = sched.runqhead;
+    sched.runqhead = gp->schedlink;
+    while (--n > 0) {
+        g *g1 = sched.runqhead;
+        sched.runqhead = g1->schedlink;
+        runqput(pp, g1, false);
+    }
+    if (!sched.runqhead)
+        sched.runqtail = NULL;
+    return gp;
+}
+
+/* ---- Idle P and M lists (sched.lock held) ------------------------------- */
+
+static void pidleput(p *pp)
+{
+    GORT_ASSERT(runqempty(pp));
+    atomic_store(&pp->status, Pidle);
+    pp->link = sched.pidle;
+    sched.pidle = pp;
+    atomic_fetch_add(&sched.npidle, 1);
+}
+
+p *pidleget(void)
+{
+    p *pp = sched.pidle;
+    if (pp) {
+        sched.pidle = pp->link;
+        atomic_fetch_sub(&sched.npidle, 1);
+    }
+    return pp;
+}
+
+static void mput(m *mp)
+{
+    mp->schedlink = sched.midle;
+    sched.midle = mp;
+    sched.nmidle++;
+}
+
+static m *mget(void)
+{
+    m *mp = sched.midle;
+    if (mp) {
+        sched.midle = mp->schedlink;
+        sched.nmidle--;
+    }
+    return mp;
+}
+
+/* ---- P ownership ---------------------------------------------------------- */
+
+static void acquirep(m *mp, p *pp)
+{
+    GORT_ASSERT(mp->p == NULL && pp->m == NULL);
+    mp->p = pp;
+    pp->m = mp;
+    atomic_store(&pp->status, Prunning);
+}
+
+static p *releasep(m *mp)
+{
+    p *pp = mp->p;
+    GORT_ASSERT(pp && pp->m == mp);
+    pp->m = NULL;
+    mp->p = NULL;
+    atomic_store(&pp->status, Pidle);
+    return pp;
+}
+
+/* ---- Starting and stopping Ms -------------------------------------------- */
+
+static void *mstart(void *arg);
+static NORETURN void schedule(void);
+
+static void mcommoninit(m *mp)
+{
+    lock(&sched.lock);
+    mp->id = sched.mnext++;
+    sched.mcount++;
+    mp->alllink = allm;
+    allm = mp;
+    unlock(&sched.lock);
+    uint64_t seed = (uint64_t)nanotime() ^ ((uint64_t)mp->id * 0x9e3779b97f4a7c15ull);
+    mp->fastrand[0] = (uint32_t)seed | 1;
+    mp->fastrand[1] = (uint32_t)(seed >> 32) | 1;
+}
+
+/* Creates an M (a thread) that starts by running pp. */
+static void newm(p *pp, bool spinning)
+{
+    m *mp = calloc(1, sizeof *mp);
+    g *g0 = aligned_alloc(CACHELINE, (sizeof(g) + CACHELINE - 1) & ~(size_t)(CACHELINE - 1));
+    if (!mp || !g0)
+        gort_throw("runtime: cannot allocate an M");
+    memset(g0, 0, sizeof *g0);
+    mp->g0 = g0;
+    g0->m = mp;
+    g0->goid = 0;
+    atomic_store(&g0->atomicstatus, Grunning);
+    mp->nextp = pp;
+    mp->spinning = spinning;
+    mcommoninit(mp);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t t;
+    int err = pthread_create(&t, &attr, mstart, mp);
+    pthread_attr_destroy(&attr);
+    if (err)
+        gort_throw("newosproc: pthread_create failed (errno %d)", err);
+}
+
+/* Records the thread's own stack as g0's, for tracebacks and the GC. */
+static void g0_stack_bounds(g *g0)
+{
+    pthread_attr_t attr;
+    void *addr;
+    size_t size;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        pthread_attr_getstack(&attr, &addr, &size);
+        g0->stack.lo = (uintptr_t)addr;
+        g0->stack.hi = (uintptr_t)addr + size;
+        pthread_attr_destroy(&attr);
+    }
+}
+
+static void *mstart(void *arg)
+{
+    m *mp = arg;
+    setg(mp->g0);
+    g0_stack_bounds(mp->g0);
+    mp->procid = gettid_();
+    mp->tls_thread = (uintptr_t)pthread_self();
+#if GORT_TSAN
+    mp->g0->tsan_fiber = __tsan_get_current_fiber();
+#endif
+    minitSignals(mp);
+    acquirep(mp, mp->nextp);
+    mp->nextp = NULL;
+    schedule();
+}
+
+/* Parks the current M until startm hands it a P. */
+static void stopm(m *mp)
+{
+    GORT_ASSERT(mp->p == NULL && !mp->spinning);
+    lock(&sched.lock);
+    mput(mp);
+    unlock(&sched.lock);
+    notesleep(&mp->park);
+    noteclear(&mp->park);
+    acquirep(mp, mp->nextp);
+    mp->nextp = NULL;
+}
+
+/* Runs pp (or any idle P when NULL) on an idle or new M. spinning: the
+ * caller already counted the new M in sched.nmspinning. */
+static void startm(p *pp, bool spinning)
+{
+    lock(&sched.lock);
+    if (!pp) {
+        pp = pidleget();
+        if (!pp) {
+            unlock(&sched.lock);
+            if (spinning)
+                atomic_fetch_sub(&sched.nmspinning, 1);
+            return;
+        }
+    }
+    m *nmp = mget();
+    unlock(&sched.lock);
+    if (!nmp) {
+        newm(pp, spinning);
+        return;
+    }
+    nmp->spinning = spinning;
+    nmp->nextp = pp;
+    notewakeup(&nmp->park);
+}
+
+/* Hands off a P its M can no longer use (locked M parking, STW, ...). */
+static void handoffp(p *pp)
+{
+    if (!runqempty(pp) || atomic_load(&sched.runqsize) > 0) {
+        startm(pp, false);
+        return;
+    }
+    int32_t zero = 0;
+    if (atomic_load(&sched.nmspinning) + atomic_load(&sched.npidle) == 0 &&
+        atomic_compare_exchange_strong(&sched.nmspinning, &zero, 1)) {
+        startm(pp, true);
+        return;
+    }
+    lock(&sched.lock);
+    if (atomic_load(&sched.gcwaiting)) {
+        atomic_store(&pp->status, Pgcstop);
+        if (--sched.stopwait == 0)
+            notewakeup(&sched.stopnote);
+        unlock(&sched.lock);
+        return;
+    }
+    if (atomic_load(&sched.runqsize) > 0) {
+        unlock(&sched.lock);
+        startm(pp, false);
+        return;
+    }
+    pidleput(pp);
+    unlock(&sched.lock);
+}
+
+/* Wakes an M to look for work if a P is idle and nobody is looking. */
+void wakep(void)
+{
+    if (atomic_load(&sched.npidle) == 0)
+        return;
+    int32_t zero = 0;
+    if (atomic_load(&sched.nmspinning) != 0 ||
+        !atomic_compare_exchange_strong(&sched.nmspinning, &zero, 1))
+        return;
+    startm(NULL, true);
+}
+
+/* A spinning M found work: stop counting it, and keep one spinner around. */
+static void resetspinning(m *mp)
+{
+    mp->spinning = false;
+    if (atomic_fetch_sub(&sched.nmspinning, 1) <= 0)
+        gort_throw("findrunnable: negative nmspinning");
+    wakep();
+}
+
+/* The world is stopping: hand in our P and sleep. */
+static void gcstopm(m *mp)
+{
+    if (mp->spinning) {
+        mp->spinning = false;
+        atomic_fetch_sub(&sched.nmspinning, 1);
+    }
+    p *pp = releasep(mp);
+    lock(&sched.lock);
+    atomic_store(&pp->status, Pgcstop);
+    if (--sched.stopwait == 0)
+        notewakeup(&sched.stopnote);
+    unlock(&sched.lock);
+    stopm(mp);
+}
+
+/* ---- Finding work -------------------------------------------------------- */
+
+/* Ps visited in a random order: a random start and a stride coprime with
+ * the P count, so every P is visited exactly once. */
+static uint32_t coprime_stride(uint32_t n, uint32_t r)
+{
+    for (uint32_t s = r % n + 1;; s++) {
+        uint32_t a = s, b = n;
+        while (b) { uint32_t t = a % b; a = b; b = t; }
+        if (a == 1)
+            return s;
+    }
+}
+
+/* Runs p2's due timers from our M: p2's own M may be busy or asleep. A timer
+ * that readies a G puts it on our queue. */
+static g *stealTimers(p *pp, p *p2, int64_t now)
+{
+    int64_t w = atomic_load(&p2->timer0When);
+    bool ran = false, inh;
+    if (w == 0 || w > now)
+        return NULL;
+    checkTimers(p2, now, &ran);
+    return ran ? runqget(pp, &inh) : NULL;
+}
+
+static g *stealWork(p *pp)
+{
+    uint32_t n = (uint32_t)atomic_load(&gomaxprocs);
+    int64_t now = nanotime();
+    for (int i = 0; i < STEAL_TRIES; i++) {
+        bool stealRunNextG = i == STEAL_TRIES - 1;
+        uint32_t r = fastrand();
+        uint32_t stride = coprime_stride(n, r >> 16);
+        uint32_t pos = r % n;
+        for (uint32_t k = 0; k < n; k++, pos = (pos + stride) % n) {
+            if (atomic_load(&sched.gcwaiting))
+                return NULL;
+            p *p2 = allp[pos];
+            if (p2 == pp)
+                continue;
+            g *gp;
+            if (stealRunNextG && (gp = stealTimers(pp, p2, now)))
+                return gp;
+            if (atomic_load(&p2->status) == Pidle)
+                continue;
+            gp = runqsteal(pp, p2, stealRunNextG);
+            if (gp)
+                return gp;
+        }
+    }
+    return NULL;
+}
+
+/* Some P has queued work while we held none: take an idle P to run it. */
+static p *checkRunqsNoP(void)
+{
+    int32_t n = atomic_load(&gomaxprocs);
+    for (int32_t i = 0; i < n; i++) {
+        if (!runqempty(allp[i])) {
+            lock(&sched.lock);
+            p *pp = pidleget();
+            unlock(&sched.lock);
+            return pp;
+        }
+    }
+    return NULL;
+}
+
+/* Finds a runnable G, blocking the M until there is one. Returns holding a
+ * P. Go's findRunnable. */
+static g *findRunnable(m *mp, bool *inheritTime)
+{
+    g *gp;
+top:;
+    p *pp = mp->p;
+    *inheritTime = false;
+    if (atomic_load(&sched.gcwaiting)) {
+        gcstopm(mp);
+        goto top;
+    }
+    bool ran = false;
+    int64_t pollUntil = checkTimers(pp, 0, &ran);
+    /* Once in a while the global queue goes first, so it cannot starve. */
+    if (pp->schedtick % 61 == 0 && atomic_load(&sched.runqsize) > 0) {
+        lock(&sched.lock);
+        gp = globrunqget(pp, 1);
+        unlock(&sched.lock);
+        if (gp)
+            goto found;
+    }
+    if ((gp = runqget(pp, inheritTime)))
+        goto found;
+    if (atomic_load(&sched.runqsize) > 0) {
+        lock(&sched.lock);
+        gp = globrunqget(pp, 0);
+        unlock(&sched.lock);
+        if (gp)
+            goto found;
+    }
+    /* Steal, if not too many Ms spin already: at most half the busy Ps. */
+    int32_t procs = atomic_load(&gomaxprocs);
+    if (mp->spinning ||
+        2 * atomic_load(&sched.nmspinning) < procs - atomic_load(&sched.npidle)) {
+        if (!mp->spinning) {
+            mp->spinning = true;
+            atomic_fetch_add(&sched.nmspinning, 1);
+        }
+        if ((gp = stealWork(pp)))
+            goto found;
+        if (checkTimers(pp, 0, &ran) != pollUntil || ran)
+            goto top;      /* a timer fired and may have readied a G */
+    }
+
+    /* Nothing to do: give up the P. */
+    lock(&sched.lock);
+    if (atomic_load(&sched.gcwaiting)) {
+        unlock(&sched.lock);
+        goto top;
+    }
+    if (atomic_load(&sched.runqsize) > 0) {
+        gp = globrunqget(pp, 0);
+        unlock(&sched.lock);
+        goto found;
+    }
+    releasep(mp);
+    pidleput(pp);
+    unlock(&sched.lock);
+
+    if (mp->spinning) {
+        mp->spinning = false;
+        if (atomic_fetch_sub(&sched.nmspinning, 1) <= 0)
+            gort_throw("findrunnable: negative nmspinning");
+        p *p2 = checkRunqsNoP();
+        if (p2) {
+            acquirep_spinning(mp, p2);
+            goto top;
+        }
+    }
+    if (timersleep(mp))
+        goto top;
+    stopm(mp);
+    goto top;
+
+found:
+    if (mp->spinning)
+        resetspinning(mp);
+    return gp;
+}
+
+/* ---- Locked threads (gort_lock_os_thread) ---------------------------------- */
+
+/* Our M is locked to a G that is not runnable: give the P away and sleep
+ * until someone hands us the G (and a P) with startlockedm. */
+/* Takes pp as a spinning M: it just woke for timers and must look everywhere. */
+void acquirep_spinning(m *mp, p *pp)
+{
+    acquirep(mp, pp);
+    mp->spinning = true;
+    atomic_fetch_add(&sched.nmspinning, 1);
+}
+
+static void stoplockedm(m *mp)
+{
+    if (mp->p)
+        handoffp(releasep(mp));
+    lock(&sched.lock);
+    sched.nmidlelocked++;
+    unlock(&sched.lock);
+    notesleep(&mp->park);
+    noteclear(&mp->park);
+    lock(&sched.lock);
+    sched.nmidlelocked--;
+    unlock(&sched.lock);
+    acquirep(mp, mp->nextp);
+    mp->nextp = NULL;
+}
+
+/* gp is runnable but locked to another M: pass it our P and stop. */
+static void startlockedm(m *mp, g *gp)
+{
+    m *lm = gp->lockedm;
+    GORT_ASSERT(lm != mp && lm->nextp == NULL);
+    lm->nextp = releasep(mp);
+    notewakeup(&lm->park);
+    stopm(mp);
+}
+
+/* ---- The scheduler loop (on g0) ------------------------------------------- */
+
+static void execute(m *mp, g *gp, bool inheritTime)
+{
+    p *pp = mp->p;
+    mp->curg = gp;
+    gp->m = mp;
+    casgstatus(gp, Grunnable, Grunning);
+    if (!inheritTime)
+        pp->schedtick++;
+    gogo(mp->g0, gp, false);
+    /* Back on g0: gp switched to us with mcall. Note how deep it ran. */
+    uintptr_t sp = (uintptr_t)gp->sched_sp;
+    if (sp >= gp->stack.lo && sp < gp->stack_low_water)
+        gp->stack_low_water = sp;
+    if (unlikely(gp->stack_canary))
+        stack_check_canary(gp);
+}
+
+static NORETURN void schedule(void)
+{
+    m *mp = getm();
+    for (;;) {
+        g *gp;
+        bool inheritTime = false;
+        if (mp->lockedg) {
+            stoplockedm(mp);
+            gp = mp->lockedg;
+        } else {
+            gp = findRunnable(mp, &inheritTime);
+            if (gp->lockedm && gp->lockedm != mp) {
+                startlockedm(mp, gp);
+                continue;
+            }
+        }
+        /* Each mcall request may name the next G to run directly. */
+        while (gp) {
+            execute(mp, gp, inheritTime);
+            inheritTime = false;
+            gp = mp->mcall_fn(gp);
+        }
+    }
+}
+
+/* ---- Goroutine life cycle ------------------------------------------------- */
+
+static void gfput(p *pp, g *gp)
+{
+    if (stack_size_of(gp) != gort_stack_size) {
+#if GORT_TSAN
+        __tsan_destroy_fiber(gp->tsan_fiber);
+#endif
+        stackfree_g(gp);
+        return;
+    }
+    stack_trim(gp);
+    gp->schedlink = pp->gFree;
+    pp->gFree = gp;
+    if (++pp->gFreeCount >= GFREE_LOCAL_MAX) {
+        lock(&sched.gFreeLock);
+        while (pp->gFreeCount >= GFREE_LOCAL_MAX / 2) {
+            g *g1 = pp->gFree;
+            pp->gFree = g1->schedlink;
+            pp->gFreeCount--;
+            g1->schedlink = sched.gFree;
+            sched.gFree = g1;
+            sched.ngFree++;
+        }
+        unlock(&sched.gFreeLock);
+    }
+}
+
+/* A dead G with a default-size stack, from pp's list or the global one. */
+static g *gfget(p *pp)
+{
+    if (!pp->gFree && sched.gFree) {
+        lock(&sched.gFreeLock);
+        while (pp->gFreeCount < GFREE_LOCAL_MAX / 2 && sched.gFree) {
+            g *g1 = sched.gFree;
+            sched.gFree = g1->schedlink;
+            sched.ngFree--;
+            g1->schedlink = pp->gFree;
+            pp->gFree = g1;
+            pp->gFreeCount++;
+        }
+        unlock(&sched.gFreeLock);
+    }
+    g *gp = pp->gFree;
+    if (gp) {
+        pp->gFree = gp->schedlink;
+        pp->gFreeCount--;
+    }
+    return gp;
+}
+
+static g *gfget_global(void)
+{
+    lock(&sched.gFreeLock);
+    g *gp = sched.gFree;
+    if (gp) {
+        sched.gFree = gp->schedlink;
+        sched.ngFree--;
+    }
+    unlock(&sched.gFreeLock);
+    return gp;
+}
+
+static uint64_t newgoid(p *pp)
+{
+    if (!pp)
+        return atomic_fetch_add(&sched.goidgen, 1) + 1;
+    if (pp->goidcache == pp->goidcacheend) {
+        pp->goidcache = atomic_fetch_add(&sched.goidgen, GOID_CACHE_BATCH) + 1;
+        pp->goidcacheend = pp->goidcache + GOID_CACHE_BATCH;
+    }
+    return pp->goidcache++;
+}
+
+/* Gets a G for a new goroutine: a pooled one when the size is the default. */
+static g *newg_alloc(p *pp, size_t stacksize)
+{
+    g *gp = NULL;
+    if (stacksize == 0 || stacksize == gort_stack_size)
+        gp = pp ? gfget(pp) : gfget_global();
+    if (gp) {
+        stack_reset_for_reuse(gp);
+        return gp;
+    }
+    gp = stackalloc_g(stacksize);
+#if GORT_TSAN
+    gp->tsan_fiber = __tsan_create_fiber(0);
+#endif
+    atomic_store(&gp->atomicstatus, Gdead);
+    return gp;
+}
+
+uint64_t newproc(void (*fn)(void *), void *arg, size_t stacksize)
+{
+    if (!fn)
+        gort_throw("go of nil func value");
+    runtime_init();
+    g *cur = getg();
+    p *pp = cur && cur->m ? cur->m->p : NULL;
+    g *gp = newg_alloc(pp, stacksize);
+    gp->fn = fn;
+    gp->arg = arg;
+    gp->sched_sp = gort_ctx_init((void *)stack_top(gp));
+    gp->goid = newgoid(pp);
+    gp->saved_errno = 0;
+    gp->preempt = false;
+    gp->lockedm = NULL;
+    gp->lockedcount = 0;
+    gp->waitreason = waitReasonZero;
+    gp->param = NULL;
+    gp->waiting = NULL;
+    gp->segs = NULL;
+    uint64_t goid = gp->goid;       /* gp may run and die once queued */
+    casgstatus(gp, Gdead, Grunnable);
+    if (pp) {
+        atomic_store_explicit(&pp->gcount, atomic_load_explicit(&pp->gcount,
+                              memory_order_relaxed) + 1, memory_order_relaxed);
+        runqput(pp, gp, true);
+    } else {
+        atomic_fetch_add(&sched.ngoroutines, 1);
+        lock(&sched.lock);
+        globrunqput(gp);
+        unlock(&sched.lock);
+    }
+    wakep();
+    return goid;
+}
+
+static void gcount_add(p *pp, int64_t d)
+{
+    atomic_store_explicit(&pp->gcount, atomic_load_explicit(&pp->gcount,
+                          memory_order_relaxed) + d, memory_order_relaxed);
+}
+
+static g *goexit0(g *gp)
+{
+    m *mp = gp->m;
+    p *pp = mp->p;
+    casgstatus(gp, Grunning, Gdead);
+    gcount_add(pp, -1);
+    gp->m = NULL;
+    mp->curg = NULL;
+    if (gp->lockedm) {          /* Go would end the thread; we just unlock it */
+        gp->lockedm = NULL;
+        mp->lockedg = NULL;
+    }
+    gfput(pp, gp);
+    return NULL;
+}
+
+NORETURN static void goexit1(void)
+{
+    g *gp = getg();
+    gp->m->mcall_fn = goexit0;
+    gogo(gp, gp->m->g0, true);
+    __builtin_unreachable();
+}
+
+/* First C function of every goroutine (called by gort_gostart). */
+void gort_goentry(void)
+{
+    g *gp = getg();
+#if GORT_ASAN
+    __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
+#endif
+    errno_set(0);
+    gp->fn(gp->arg);
+    goexit1();
+}
+
+/* ---- Park, ready, yield ----------------------------------------------------- */
+
+static g *park_m(g *gp)
+{
+    m *mp = gp->m;
+    casgstatus(gp, Grunning, Gwaiting);
+    mp->curg = NULL;
+    gp->m = NULL;
+    bool (*fn)(g *, void *) = mp->waitunlockf;
+    if (fn) {
+        mp->waitunlockf = NULL;
+        if (!fn(gp, mp->waitlock)) {
+            casgstatus(gp, Gwaiting, Grunnable);
+            return gp;         /* changed its mind: run it again at once */
+        }
+    }
+    return NULL;
+}
+
+void gopark(bool (*unlockf)(g *, void *), void *lck, enum waitreason reason)
+{
+    g *gp = getg();
+    gp->m->waitunlockf = unlockf;
+    gp->m->waitlock = lck;
+    gp->waitreason = reason;
+    gp->waitsince = 0;
+    mcall(park_m);
+}
+
+static bool parkunlock(g *gp, void *l)
+{
+    unlock(l);
+    return true;
+}
+
+void goparkunlock(mutex *l, enum waitreason reason) { gopark(parkunlock, l, reason); }
+
+void goready(g *gp)
+{
+    casgstatus(gp, Gwaiting, Grunnable);
+    g *cur = getg();
+    p *pp = cur && cur->m ? cur->m->p : NULL;
+    if (pp) {
+        runqput(pp, gp, true);
+    } else {
+        lock(&sched.lock);
+        globrunqput(gp);
+        unlock(&sched.lock);
+    }
+    wakep();
+}
+
+static g *gosched_m(g *gp)
+{
+    m *mp = gp->m;
+    casgstatus(gp, Grunning, Grunnable);
+    mp->curg = NULL;
+    gp->m = NULL;
+    runqput(mp->p, gp, false);
+    return NULL;
+}
+
+void gosched(void)
+{
+    getg()->preempt = false;
+    mcall(gosched_m);
+}
+
+void gopreempt_check(void)
+{
+    g *gp = getg();
+    if (unlikely(gp && __atomic_load_n(&gp->preempt, __ATOMIC_RELAXED) && gp != gp->m->g0))
+        gosched();
+}
+
+/* ---- Stop the world, GOMAXPROCS --------------------------------------------- */
+
+static void preemptall(void)
+{
+    int32_t n = atomic_load(&gomaxprocs);
+    for (int32_t i = 0; i < n; i++) {
+        p *pp = allp[i];
+        m *mp = pp->m;
+        if (atomic_load(&pp->status) == Prunning && mp && mp->curg)
+            __atomic_store_n(&mp->curg->preempt, true, __ATOMIC_RELAXED);
+    }
+}
+
+/* Stops every P but the caller's. The caller must be a goroutine holding a
+ * P; it keeps it. Go's stopTheWorldWithSema. */
+void stopTheWorld(const char *reason)
+{
+    (void)reason;
+    m *mp = getm();
+    lock(&sched.lock);
+    sched.stopwait = atomic_load(&gomaxprocs);
+    atomic_store(&sched.gcwaiting, true);
+    preemptall();
+    atomic_store(&mp->p->status, Pgcstop);
+    sched.stopwait--;
+    p *pp;
+    while ((pp = pidleget())) {
+        atomic_store(&pp->status, Pgcstop);
+        sched.stopwait--;
+    }
+    bool wait = sched.stopwait > 0;
+    unlock(&sched.lock);
+    while (wait) {
+        if (notetsleep(&sched.stopnote, 100 * 1000)) {
+            noteclear(&sched.stopnote);
+            break;
+        }
+        preemptall();
+    }
+    GORT_ASSERT(sched.stopwait == 0);
+}
+
+/* Adds or removes Ps to make nprocs of them. World stopped, sched.lock held.
+ * Returns the Ps that have local work (not on the idle list). */
+static p *procresize(int32_t nprocs)
+{
+    int32_t old = atomic_load(&gomaxprocs);
+    static int32_t allpcap;
+    if (nprocs > allpcap) {
+        p **na = calloc((size_t)nprocs, sizeof *na);
+        for (int32_t i = 0; i < old; i++)
+            na[i] = allp[i];
+        allp = na;       /* the old array is leaked: lock-free readers may hold it */
+        allpcap = nprocs;
+    }
+    for (int32_t i = 0; i < nprocs; i++) {
+        if (allp[i] && allp[i]->mcache)
+            continue;
+        p *pp = allp[i] ? allp[i] : aligned_alloc(CACHELINE, sizeof(p));
+        if (!allp[i]) {
+            memset(pp, 0, sizeof *pp);
+            pp->id = i;
+        }
+        pp->mcache = allocmcache();
+        atomic_store(&pp->status, Pgcstop);
+        allp[i] = pp;
+    }
+    m *mp = getm();
+    if (mp && mp->p && mp->p->id >= nprocs) {
+        releasep(mp);
+        acquirep(mp, allp[0]);
+    }
+    for (int32_t i = nprocs; i < old; i++)
+        destroyp(allp[i]);
+    atomic_store(&gomaxprocs, nprocs);
+
+    p *runnable = NULL;
+    for (int32_t i = nprocs - 1; i >= 0; i--) {
+        p *pp = allp[i];
+        if (mp && mp->p == pp) {
+            atomic_store(&pp->status, Prunning);
+            continue;
+        }
+        if (runqempty(pp)) {
+            pidleput(pp);
+        } else {
+            pp->link = runnable;
+            runnable = pp;
+        }
+    }
+    return runnable;
+}
+
+/* Moves everything a P owns elsewhere before it goes away. */
+void destroyp(p *pp)
+{
+    bool inh;
+    g *gp;
+    while ((gp = runqget(pp, &inh)))
+        globrunqput(gp);
+    lock(&sched.gFreeLock);
+    while ((gp = pp->gFree)) {
+        pp->gFree = gp->schedlink;
+        gp->schedlink = sched.gFree;
+        sched.gFree = gp;
+        sched.ngFree++;
+    }
+    pp->gFreeCount = 0;
+    unlock(&sched.gFreeLock);
+    atomic_fetch_add(&sched.ngoroutines, atomic_exchange(&pp->gcount, 0));
+    moveTimers(pp, allp[0]);
+    freemcache(pp->mcache);
+    pp->mcache = NULL;
+    atomic_store(&pp->status, Pdead);
+}
+
+static int32_t newprocs;
+
+void startTheWorld(void)
+{
+    lock(&sched.lock);
+    int32_t n = newprocs ? newprocs : atomic_load(&gomaxprocs);
+    newprocs = 0;
+    p *runnable = procresize(n);
+    atomic_store(&sched.gcwaiting, false);
+    unlock(&sched.lock);
+    while (runnable) {
+        p *pp = runnable;
+        runnable = pp->link;
+        startm(pp, false);
+    }
+    wakep();
+}
+
+/* Runs fn(arg) on a goroutine, waiting for it from this foreign thread. */
+struct oncall { void (*fn)(void *); void *arg; note done; };
+
+static void oncall_run(void *v)
+{
+    struct oncall *c = v;
+    c->fn(c->arg);
+    notewakeup(&c->done);
+}
+
+static void run_on_goroutine(void (*fn)(void *), void *arg)
+{
+    struct oncall c = { fn, arg, { 0 } };
+    newproc(oncall_run, &c, 0);
+    notesleep(&c.done);
+}
+
+static void setmaxprocs(void *arg)
+{
+    int32_t n = *(int32_t *)arg;
+    stopTheWorld("GOMAXPROCS");
+    newprocs = n;
+    startTheWorld();
+}
+
+int gort_gomaxprocs(int n)
+{
+    runtime_init();
+    int old = atomic_load(&gomaxprocs);
+    if (n <= 0 || n == old)
+        return old;
+    int32_t arg = n;
+    if (ingoroutine())
+        setmaxprocs(&arg);
+    else
+        run_on_goroutine(setmaxprocs, &arg);
+    return old;
+}
+
+/* ---- Initialisation and the public API -------------------------------------- */
+
+static int32_t env_int(const char *name, int32_t def)
+{
+    const char *s = getenv(name);
+    if (!s || !*s)
+        return def;
+    char *end;
+    long v = strtol(s, &end, 10);
+    return (*end || v <= 0 || v > 1 << 20) ? def : (int32_t)v;
+}
+
+static void schedinit(void)
+{
+    ncpu = getproccount();
+    parsedebugvars();
+    const char *ss = getenv("GORT_STACKSIZE");
+    stackinit(ss ? (size_t)strtoull(ss, NULL, 0) : 0);
+    signal_init();
+    mallocinit();
+    int32_t procs = env_int("GORT_MAXPROCS", ncpu);
+    lock(&sched.lock);
+    procresize(procs);
+    unlock(&sched.lock);
+}
+
+void runtime_init(void) { pthread_once(&init_once, schedinit); }
+
+struct mainctx { void (*fn)(void *); void *arg; note done; };
+
+static void runmain(void *v)
+{
+    struct mainctx *c = v;
+    c->fn(c->arg);
+    notewakeup(&c->done);
+}
+
+int gort_main(void (*main_fn)(void *), void *arg)
+{
+    if (ingoroutine())
+        gort_throw("gort_main called from a goroutine");
+    struct mainctx c = { main_fn, arg, { 0 } };
+    newproc(runmain, &c, 0);
+    notesleep(&c.done);
+    return 0;
+}
+
+uint64_t gort_go(void (*fn)(void *), void *arg) { return newproc(fn, arg, 0); }
+uint64_t gort_go_stack(void (*fn)(void *), void *arg, size_t stack_size)
+{
+    return newproc(fn, arg, stack_size);
+}
+
+void gort_yield(void)
+{
+    if (ingoroutine())
+        gosched();
+    else
+        osyield();
+}
+
+void gort_goexit(void)
+{
+    if (!ingoroutine())
+        gort_throw("gort_goexit called outside a goroutine");
+    goexit1();
+}
+
+uint64_t gort_goid(void) { return ingoroutine() ? getg()->goid : 0; }
+
+int gort_num_goroutine(void)
+{
+    int64_t n = atomic_load(&sched.ngoroutines);
+    int32_t np = atomic_load(&gomaxprocs);
+    for (int32_t i = 0; i < np; i++)
+        n += atomic_load_explicit(&allp[i]->gcount, memory_order_relaxed);
+    return n < 0 ? 0 : (int)n;
+}
+
+void gort_lock_os_thread(void)
+{
+    if (!ingoroutine())
+        return;
+    g *gp = getg();
+    if (gp->lockedcount++ == 0) {
+        gp->lockedm = gp->m;
+        gp->m->lockedg = gp;
+    }
+}
+
+void gort_unlock_os_thread(void)
+{
+    if (!ingoroutine())
+        return;
+    g *gp = getg();
+    if (gp->lockedcount == 0 || --gp->lockedcount > 0)
+        return;
+    gp->m->lockedg = NULL;
+    gp->lockedm = NULL;
+}

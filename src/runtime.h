@@ -1,0 +1,382 @@
+/*
+ * runtime.h — the runtime's internal data structures (Go: runtime2.go).
+ *
+ * Three nouns carry the scheduler, exactly as in Go:
+ *
+ *   G  a goroutine: its stack, saved stack pointer, status, and what it waits on.
+ *   M  a machine: an OS thread. Each M has a g0 (the thread's own stack) on which
+ *      the scheduler runs; it runs goroutines by switching from g0 to them.
+ *   P  a processor: the right to run goroutines. An M must hold a P to run Go
+ *      code; there are exactly GOMAXPROCS Ps. A P owns a run queue, a free-G
+ *      list, an mcache, and a timer heap, so most scheduling touches no lock.
+ *
+ *        sched (global: idle Ps, idle Ms, global run queue, free Gs)
+ *           |
+ *     P0 [runnext|runq 256] --- M3 (running G7)     P1 [...] --- M1 (spinning)
+ *
+ * Lock order (outer first): sched.lock, then any P-local lock, then a chan /
+ * sema / timer lock. Nothing blocks while holding a runtime mutex except on
+ * another runtime mutex in that order.
+ *
+ * Thread-local state is reached only through getg(), a function the compiler
+ * may not inline: a goroutine can migrate between threads at any switch, and a
+ * cached TLS address would then point at the old thread's slot.
+ */
+#ifndef GORT_RUNTIME_H
+#define GORT_RUNTIME_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "gort.h"
+
+/* ---- Compiler helpers -------------------------------------------------- */
+
+#define likely(x)   __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#define NOINLINE    __attribute__((noinline, noipa))
+#define NORETURN    __attribute__((noreturn))
+#define CACHELINE   64
+#define ALIGNED_CL  __attribute__((aligned(CACHELINE)))
+#define nelem(a)    (sizeof(a) / sizeof((a)[0]))
+
+#if defined(__SANITIZE_ADDRESS__)
+#define GORT_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GORT_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define GORT_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define GORT_TSAN 1
+#endif
+#endif
+
+/* Debug-only invariant checks (SQLite style), compiled in for tests. */
+#ifdef GORT_DEBUG_BUILD
+#define GORT_ASSERT(c) do { if (unlikely(!(c))) gort_throw_assert(#c, __FILE__, __LINE__); } while (0)
+#else
+#define GORT_ASSERT(c) do { (void)sizeof(c); } while (0)
+#endif
+
+typedef struct g g;
+typedef struct m m;
+typedef struct p p;
+typedef struct sudog sudog;
+typedef struct mcache mcache;
+
+/* ---- Low-level locks (lock_futex.c) ----------------------------------- */
+
+/* A runtime mutex: futex-based, spins briefly, never parks a goroutine (it
+ * blocks the whole M), so hold it only for short critical sections. */
+typedef struct mutex { _Atomic uint32_t key; } mutex;
+void lock(mutex *l);
+void unlock(mutex *l);
+
+/* A one-shot wakeup: one sleeper, one waker (Go's note). */
+typedef struct note { _Atomic uint32_t key; } note;
+void noteclear(note *n);
+void notewakeup(note *n);
+void notesleep(note *n);
+bool notetsleep(note *n, int64_t ns);     /* ns < 0: forever; false on timeout */
+
+/* ---- G ---------------------------------------------------------------- */
+
+enum {                       /* G status, as Go's _G* constants */
+    Gidle, Grunnable, Grunning, Gsyscall, Gwaiting, Gdead,
+};
+
+enum waitreason {            /* what a parked G waits for (for tracebacks) */
+    waitReasonZero, waitReasonChanSend, waitReasonChanReceive, waitReasonSelect,
+    waitReasonSelectNoCases, waitReasonChanSendNilChan, waitReasonChanReceiveNilChan,
+    waitReasonSleep, waitReasonSyncMutexLock, waitReasonSyncRWMutexLock,
+    waitReasonSyncRWMutexRLock, waitReasonSemacquire, waitReasonSyncCondWait,
+    waitReasonSyncWaitGroupWait, waitReasonIOWait, waitReasonPreempted,
+    waitReasonGCWorkerIdle, waitReasonForceGCIdle, waitReasonTest,
+};
+const char *waitreason_string(enum waitreason r);
+
+typedef struct stack { uintptr_t lo, hi; } stack; /* [lo, hi); lo includes the guard page */
+
+struct g {
+    void       *sched_sp;       /* saved stack pointer while not running (the asm's slot) */
+    stack       stack;
+    uintptr_t   stack_low_water;/* deepest sp seen at a switch: did this stack run deep? */
+    m          *m;              /* M running this G, or NULL */
+    g          *schedlink;      /* next in a run queue or free list */
+    _Atomic uint32_t atomicstatus;
+    uint64_t    goid;
+    void      (*fn)(void *);    /* entry point and argument */
+    void       *arg;
+    int         saved_errno;    /* errno belongs to the goroutine, not the thread */
+    bool        preempt;        /* set by sysmon/STW: yield at the next runtime entry */
+    bool        stack_canary;   /* no guard page could be installed: check a canary */
+    enum waitreason waitreason;
+    int64_t     waitsince;
+    m          *lockedm;        /* gort_lock_os_thread */
+    uint32_t    lockedcount;
+
+    /* Channel/select/sema waits (chan.c, select.c, sema.c). */
+    void       *param;          /* set by whoever readies a parked G */
+    sudog      *waiting;        /* sudogs this G is queued on (select: many) */
+    _Atomic uint32_t selectdone;/* select: first waker wins */
+    bool        parkingOnChan;
+    uint32_t    sema_ticket;
+
+    /* Stack segments pushed by gort_call_on_stack, innermost first. */
+    struct stackseg *segs;
+
+    void       *timer;          /* gort_sleep's reusable timer (time.c) */
+
+#if GORT_ASAN
+    void       *asan_fake_stack;
+#endif
+#if GORT_TSAN
+    void       *tsan_fiber;
+#endif
+};
+
+/* A G waiting on a channel or semaphore (Go's sudog). */
+struct sudog {
+    g          *g;
+    sudog      *next, *prev;    /* wait queue links */
+    void       *elem;           /* data element (may point into a stack) */
+    int64_t     acquiretime, releasetime;
+    uint32_t    ticket;
+    bool        isSelect;
+    bool        success;        /* woken by a value, not by close */
+    sudog      *waitlink;       /* g->waiting list */
+    sudog      *parent, *left, *right; /* sema.c treap */
+    sudog      *waittail;
+    struct hchan *c;
+    int32_t     casi;           /* select case index */
+};
+sudog *acquireSudog(void);
+void   releaseSudog(sudog *s);
+
+/* ---- M ---------------------------------------------------------------- */
+
+struct m {
+    g          *g0;             /* scheduling stack (the thread's own) */
+    g          *curg;           /* current running goroutine */
+    p          *p;              /* attached P, NULL if none */
+    p          *nextp;          /* P handed to us by startm */
+    p          *oldp;           /* P held before entering a syscall */
+    int64_t     id;
+    bool        spinning;       /* looking for work, holding a P */
+    bool        blocked;        /* parked on park */
+    note        park;
+    m          *schedlink;      /* idle M list */
+    m          *alllink;
+    g          *lockedg;
+    uint32_t    fastrand[2];
+    g        *(*mcall_fn)(g *); /* what g0 must do for curg after it switched away */
+    bool      (*waitunlockf)(g *, void *);  /* gopark: release this after parking */
+    void       *waitlock;
+    uintptr_t   tls_thread;     /* pthread_t */
+    int         procid;         /* kernel tid, for /proc state and signals */
+    void       *gsignal_stack;  /* alternate signal stack */
+    uint64_t    ncgocall;
+    mcache     *mcache_single;  /* cache used when the M holds no P (unused now) */
+};
+
+/* ---- P ---------------------------------------------------------------- */
+
+enum { Pidle, Prunning, Psyscall, Pgcstop, Pdead };
+
+#define RUNQ_SIZE 256
+
+struct p {
+    int32_t     id;
+    _Atomic uint32_t status;
+    p          *link;           /* idle P list */
+    uint32_t    schedtick;      /* incremented on every scheduler call */
+    _Atomic uint32_t syscalltick;
+    m          *m;              /* back-link to the M (NULL if idle) */
+    mcache     *mcache;
+
+    /* Local run queue: lock-free for the owner, stealable by others. */
+    _Atomic uint32_t runqhead;
+    _Atomic uint32_t runqtail;
+    _Atomic(g *) runq[RUNQ_SIZE];
+    _Atomic(g *) runnext;       /* runs next, inheriting the time slice */
+
+    /* Free Gs (each keeps its default-size stack). */
+    g          *gFree;
+    int32_t     gFreeCount;
+
+    /* Timers (time.c): a 4-ary min-heap ordered by `when`. */
+    mutex       timersLock;
+    struct timer **timers;
+    int32_t     ntimers, timerscap;
+    _Atomic int64_t timer0When; /* when of the heap's top, 0 if empty */
+    _Atomic int32_t numTimers;
+
+    uint64_t    goidcache, goidcacheend; /* goids handed out in batches */
+    _Atomic int64_t gcount;     /* goroutines created minus exited here (one writer) */
+    _Atomic bool preempt;       /* a STW wants this P */
+    sudog      *sudogcache[128];
+    int32_t     nsudog;
+} ALIGNED_CL;
+
+/* ---- The global scheduler --------------------------------------------- */
+
+typedef struct schedt {
+    mutex       lock;
+    _Atomic uint64_t goidgen;
+    m          *midle;          /* idle Ms */
+    int32_t     nmidle;
+    int64_t     mnext;          /* next M id */
+    _Atomic int32_t nmspinning;
+    p          *pidle;          /* idle Ps */
+    _Atomic int32_t npidle;
+    g          *runqhead, *runqtail;  /* global run queue */
+    _Atomic int32_t runqsize;
+    mutex       gFreeLock;
+    g          *gFree;          /* global free Gs */
+    int32_t     ngFree;
+    _Atomic int32_t ngoroutines;/* live user goroutines */
+    _Atomic bool gcwaiting;     /* stop the world in progress */
+    int32_t     stopwait;
+    note        stopnote;
+    _Atomic int32_t nmsys;      /* Ms in syscalls without a P */
+    int32_t     nmidlelocked;
+    int32_t     mcount;
+    _Atomic int32_t nwaiting_threads; /* foreign threads blocked in chan/sema ops */
+} schedt;
+
+extern schedt sched;
+extern p **allp;
+extern int32_t ncpu;                 /* CPUs we may run on (set by runtime_init) */
+extern _Atomic int32_t gomaxprocs;
+extern m *allm;
+
+/* ---- Scheduler entry points (proc.c) ---------------------------------- */
+
+NOINLINE g *getg(void);              /* current G: a goroutine, or an M's g0; NULL on foreign threads */
+static inline m *getm(void) { g *gp = getg(); return gp ? gp->m : NULL; }
+/* True when the caller runs as a goroutine (not on g0, not a foreign thread). */
+static inline bool ingoroutine(void) { g *gp = getg(); return gp && gp->m && gp != gp->m->g0; }
+
+/* Parks the current goroutine. If unlockf is not NULL it runs on g0 after the
+ * G is marked waiting: the G can be readied from that moment on, so wakers
+ * never miss it. Returns when someone calls goready(gp). */
+void gopark(bool (*unlockf)(g *gp, void *lock), void *lock, enum waitreason reason);
+/* As gopark, unlocking a runtime mutex: the common case. */
+void goparkunlock(mutex *l, enum waitreason reason);
+/* Makes a parked G runnable (on this P's runnext). Any thread. */
+void goready(g *gp);
+void gosched(void);                  /* yield: to the back of the global queue */
+void gopreempt_check(void);          /* yield if preemption or STW was requested */
+uint64_t newproc(void (*fn)(void *), void *arg, size_t stacksize);
+void wakep(void);
+uint32_t fastrand(void);
+static inline uint32_t fastrandn(uint32_t n) { return (uint32_t)(((uint64_t)fastrand() * n) >> 32); }
+void stopTheWorld(const char *reason);
+void startTheWorld(void);
+void runtime_init(void);             /* idempotent */
+
+/* Called by time.c: the scheduler's view of timers. Returns when the next
+ * timer of pp is due (0: none), running any that are due now. */
+int64_t checkTimers(p *pp, int64_t now, bool *ran);
+/* Wake an M sleeping until a timer, because an earlier timer was added. */
+void wakeNetPoller(int64_t when);
+void moveTimers(p *pp, p *dst);      /* pp is being destroyed */
+bool timersleep(m *mp);              /* idle M: sleep until the next timer, then take a P */
+void acquirep_spinning(m *mp, p *pp);
+p   *pidleget(void);                 /* sched.lock held */
+void destroyp(p *pp);
+
+/* ---- Stacks (stack.c) -------------------------------------------------- */
+
+extern size_t gort_stack_size;       /* default reservation (GORT_STACKSIZE) */
+/* Allocates a G together with its stack reservation (the G sits at the top). */
+void stackinit(size_t stacksize);    /* stacksize 0: keep the default */
+g   *stackalloc_g(size_t stacksize);
+void stackfree_g(g *gp);             /* returns a non-default-size G/stack to the OS */
+void stack_trim(g *gp);              /* MADV_DONTNEED what a deep run committed */
+void stack_reset_for_reuse(g *gp);
+bool stack_is_guard(uintptr_t addr, g *gp);
+void stack_check_canary(g *gp);
+uintptr_t stack_top(g *gp);          /* highest usable address (the G sits above) */
+uintptr_t stack_guard_end(g *gp);    /* lowest usable address */
+size_t stack_size_of(g *gp);
+extern _Atomic uint64_t stack_sys_bytes, stack_inuse_bytes;
+struct stackseg { struct stackseg *next; stack stk; uintptr_t sp_on_entry; };
+
+/* ---- Context switch (arch/<arch>/switch.S) ----------------------------- */
+
+/* Saves callee-saved state on the current stack, stores the stack pointer in
+ * *save_sp, then resumes the context whose stack pointer is load_sp. */
+void gort_switch(void **save_sp, void *load_sp);
+/* First instruction a new goroutine runs: calls gort_goentry() and never returns. */
+void gort_gostart(void);
+/* Calls fn(arg) with the stack pointer set to sp (16-byte aligned). */
+void gort_call_with_sp(void *sp, void (*fn)(void *), void *arg);
+/* Lays out a new goroutine's first frame below top so gort_switch enters gort_gostart. */
+void *gort_ctx_init(void *top);
+NORETURN void gort_goentry(void);
+
+/* ---- Panics and fatal errors (panic.c, traceback.c) -------------------- */
+
+/* "panic: <msg>" + goroutine traceback, exit 2. */
+NORETURN void gort_panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "fatal error: <msg>" + traceback, exit 2: the runtime itself cannot go on. */
+NORETURN void gort_throw(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+NORETURN void gort_throw_assert(const char *cond, const char *file, int line);
+/* Writes the goroutine traceback of the caller (skipping `skip` frames). */
+void traceback_current(int skip);
+void traceback_context(void *ucontext);
+void printpanic_prefix(void);
+void gort_print(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* to stderr, unbuffered */
+
+/* ---- Signals (signal.c) ------------------------------------------------ */
+
+void signal_init(void);
+void minitSignals(m *mp);            /* per-thread: alternate signal stack */
+void unminitSignals(m *mp);
+
+/* ---- Environment and debug knobs (debug.c) ------------------------------ */
+
+typedef struct debugvars {
+    int32_t schedtrace;     /* ms between SCHED lines, 0: off */
+    int32_t scheddetail;
+    int32_t gctrace;
+    int32_t gccheckmark;
+    int32_t asyncpreemptoff;
+} debugvars;
+extern debugvars debug;
+void parsedebugvars(void);
+
+/* ---- Allocator hooks (malloc.c) ----------------------------------------- */
+
+void mallocinit(void);
+mcache *allocmcache(void);
+void freemcache(mcache *c);
+/* The mcache the current thread may use lock-free, or NULL (then malloc.c
+ * falls back to a locked path): the P's cache while holding a P. */
+static inline mcache *getmcache(void) {
+    g *gp = getg();
+    return (gp && gp->m && gp->m->p) ? gp->m->p->mcache : NULL;
+}
+
+/* ---- OS (os_linux.c) ---------------------------------------------------- */
+
+int32_t getproccount(void);
+int     gettid_(void);
+void    osyield(void);
+void    usleep_(uint32_t us);
+int64_t nanotime(void);
+int64_t walltime(void);
+int     futexsleep(_Atomic uint32_t *addr, uint32_t val, int64_t ns);
+void    futexwakeup(_Atomic uint32_t *addr, uint32_t cnt);
+void   *sysReserve(size_t n);        /* PROT_NONE? no: RW, MAP_NORESERVE */
+void   *sysAlloc(size_t n, uint64_t *stat); /* zeroed RW memory from the OS, or NULL */
+void    sysFree(void *v, size_t n, uint64_t *stat);
+void    sysUnused(void *v, size_t n); /* MADV_DONTNEED */
+
+#endif /* GORT_RUNTIME_H */

@@ -1,0 +1,251 @@
+/*
+ * stack.c — goroutine stacks (Go: stack.go, but with fixed stacks).
+ *
+ * Go grows a goroutine's stack by copying it, which needs to find and fix
+ * every pointer into the stack. C code keeps such pointers everywhere, so gort
+ * never moves a stack. Instead each goroutine owns a fixed *virtual*
+ * reservation (default 256 KiB) and lets the MMU do the growing: the kernel
+ * commits a page only when it is first touched, so a goroutine that stays
+ * shallow costs one page.
+ *
+ * One slot of a stack region:
+ *
+ *   lo                    lo+guard                                  hi
+ *   | guard (64 KiB, no    | usable stack, grows down  <-- sp | struct g |
+ *   |  access, costs 0)    |                                  |          |
+ *
+ * The struct g lives at the very top of its own stack, so a parked goroutine
+ * that never ran deep touches exactly one page: its G and its top frames.
+ * A G and its stack are born, pooled and reused together (Go's gfget/gfput
+ * keep a dead G's stack too), so "stack pool" and "free G list" are one list.
+ *
+ * Slots of the default size are carved from large MAP_NORESERVE regions (one
+ * VMA each). The guard below each slot is, in order of preference:
+ *   1. MADV_GUARD_INSTALL (Linux 6.13+): no VMA split, so millions fit under
+ *      vm.max_map_count;
+ *   2. mprotect(PROT_NONE), which splits the VMA: only within a budget;
+ *   3. a canary word at the bottom of the usable stack, checked at switches.
+ * A touch of a guard raises SIGSEGV; signal.c turns it into
+ * "fatal error: stack overflow". The guard is 64 KiB rather than one page so
+ * that a function with a large frame cannot jump over it into the next slot.
+ *
+ * Stacks that ran deep keep their committed pages. When such a G dies,
+ * stack_trim gives the pages back with MADV_DONTNEED (Go's shrinkstack).
+ */
+#include "runtime.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+
+#if GORT_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
+enum { GUARD_SIZE = 64 << 10, REGION_SLOTS = 1024 };
+enum { GUARD_MADVISE, GUARD_MPROTECT, GUARD_CANARY };
+#define STACK_CANARY 0x6f72742d73746b21ULL   /* "!kts-tro" */
+
+size_t gort_stack_size = 256 << 10;
+static size_t pagesize;
+
+/* The current region being carved: slots [next, end). */
+static mutex stackLock;
+static uintptr_t region_next, region_end;
+static int guard_mode = GUARD_MADVISE;
+static int64_t mprotect_budget;          /* guard pages we may still mprotect */
+_Atomic uint64_t stack_sys_bytes;        /* reserved for stacks */
+_Atomic uint64_t stack_inuse_bytes;      /* reservations held by live or pooled Gs */
+
+static size_t round_up(size_t n, size_t a) { return (n + a - 1) & ~(a - 1); }
+static size_t slot_size(size_t stacksize) { return GUARD_SIZE + stacksize; }
+
+/* How many VMAs we may split for mprotect guards: half of what is left of
+ * vm.max_map_count, so that malloc and the user keep room. */
+static int64_t vma_budget(void)
+{
+    long max = 65530;
+    FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+    if (f) {
+        if (fscanf(f, "%ld", &max) != 1)
+            max = 65530;
+        fclose(f);
+    }
+    return max / 4;
+}
+
+void stackinit(size_t stacksize)
+{
+    pagesize = (size_t)sysconf(_SC_PAGESIZE);
+    if (stacksize)
+        gort_stack_size = round_up(stacksize < 16384 ? 16384 : stacksize, pagesize);
+    mprotect_budget = vma_budget();
+}
+
+/* Installs the guard below a slot, falling back as described above. Returns
+ * whether the slot needs a canary. */
+static bool install_guard(uintptr_t lo)
+{
+    if (guard_mode == GUARD_MADVISE) {
+        if (madvise((void *)lo, GUARD_SIZE, MADV_GUARD_INSTALL) == 0)
+            return false;
+        guard_mode = GUARD_MPROTECT;
+    }
+    if (guard_mode == GUARD_MPROTECT) {
+        if (mprotect_budget > 0 && mprotect((void *)lo, GUARD_SIZE, PROT_NONE) == 0) {
+            mprotect_budget -= 2;     /* a split in the middle of a VMA adds two */
+            return false;
+        }
+        guard_mode = GUARD_CANARY;
+    }
+    return true;
+}
+
+/* Reserves address space for a slot: from the shared region for the default
+ * size, or a mapping of its own for any other size. */
+static uintptr_t reserve_slot(size_t stacksize)
+{
+    size_t sz = slot_size(stacksize);
+    if (stacksize != gort_stack_size) {
+        void *v = sysReserve(sz);
+        if (v)
+            atomic_fetch_add(&stack_sys_bytes, sz);
+        return (uintptr_t)v;
+    }
+    lock(&stackLock);
+    if (region_next == region_end) {
+        size_t rsz = sz * REGION_SLOTS;
+        void *v = sysReserve(rsz);
+        if (!v) {
+            unlock(&stackLock);
+            return 0;
+        }
+        atomic_fetch_add(&stack_sys_bytes, rsz);
+        region_next = (uintptr_t)v;
+        region_end = region_next + rsz;
+    }
+    uintptr_t lo = region_next;
+    region_next += sz;
+    unlock(&stackLock);
+    return lo;
+}
+
+static g *g_at_top(uintptr_t hi)
+{
+    return (g *)((hi - sizeof(g)) & ~(uintptr_t)(CACHELINE - 1));
+}
+
+/* The highest usable stack address, just below the G. */
+uintptr_t stack_top(g *gp) { return (uintptr_t)gp & ~(uintptr_t)15; }
+
+g *stackalloc_g(size_t stacksize)
+{
+    if (stacksize == 0)
+        stacksize = gort_stack_size;
+    stacksize = round_up(stacksize, pagesize);
+    uintptr_t lo = reserve_slot(stacksize);
+    if (!lo)
+        gort_throw("runtime: cannot allocate %zu-byte goroutine stack: out of memory",
+                   stacksize);
+    uintptr_t hi = lo + slot_size(stacksize);
+    bool canary = install_guard(lo);
+    g *gp = g_at_top(hi);
+    memset(gp, 0, sizeof *gp);
+    gp->stack.lo = lo;
+    gp->stack.hi = hi;
+    gp->stack_low_water = stack_top(gp);
+    gp->stack_canary = canary;
+    if (canary)
+        *(uint64_t *)(lo + GUARD_SIZE) = STACK_CANARY;
+    atomic_fetch_add(&stack_inuse_bytes, slot_size(stacksize));
+    return gp;
+}
+
+size_t stack_size_of(g *gp) { return gp->stack.hi - gp->stack.lo - GUARD_SIZE; }
+uintptr_t stack_guard_end(g *gp) { return gp->stack.lo + GUARD_SIZE; }
+
+/* A G whose stack has a size other than the default is not pooled. */
+void stackfree_g(g *gp)
+{
+    size_t sz = gp->stack.hi - gp->stack.lo;
+    atomic_fetch_sub(&stack_inuse_bytes, sz);
+    atomic_fetch_sub(&stack_sys_bytes, sz);
+    sysFree((void *)gp->stack.lo, sz, NULL);
+}
+
+/* Gives back the pages a deep run committed, keeping the top page (the G and
+ * the first frames). Called when a dead G goes back to the pool. */
+void stack_trim(g *gp)
+{
+    uintptr_t keep = ((uintptr_t)gp & ~(uintptr_t)(pagesize - 1)) - pagesize;
+    uintptr_t from = stack_guard_end(gp);
+    if (gp->stack_low_water < keep) {
+        if (gp->stack_canary)
+            from += pagesize;          /* the canary's page stays */
+        if (keep > from)
+            sysUnused((void *)from, keep - from);
+    }
+    gp->stack_low_water = stack_top(gp);
+}
+
+/* Poisoned frames of a dead goroutine must not trip ASan in the next one. */
+void stack_reset_for_reuse(g *gp)
+{
+#if GORT_ASAN
+    ASAN_UNPOISON_MEMORY_REGION((void *)stack_guard_end(gp),
+                                stack_top(gp) - stack_guard_end(gp));
+#else
+    (void)gp;
+#endif
+}
+
+void stack_check_canary(g *gp)
+{
+    if (gp->stack_canary && *(uint64_t *)stack_guard_end(gp) != STACK_CANARY) {
+        gort_print("runtime: goroutine %llu overran its %zu-byte stack (canary)\n",
+                   (unsigned long long)gp->goid, stack_size_of(gp));
+        gort_throw("stack overflow");
+    }
+}
+
+/* Is addr in the guard of gp's stack or of one of its call_on_stack segments? */
+bool stack_is_guard(uintptr_t addr, g *gp)
+{
+    if (addr >= gp->stack.lo && addr < stack_guard_end(gp))
+        return true;
+    for (struct stackseg *s = gp->segs; s; s = s->next)
+        if (addr >= s->stk.lo && addr < s->stk.lo + GUARD_SIZE)
+            return true;
+    return false;
+}
+
+/* gort_call_on_stack: a one-off guarded segment for one deep call. The
+ * segment's pages are returned to the OS as soon as the call returns. */
+void gort_call_on_stack(size_t size, void (*fn)(void *), void *arg)
+{
+    size = round_up(size < 16384 ? 16384 : size, pagesize);
+    size_t sz = slot_size(size);
+    void *v = sysReserve(sz);
+    if (!v)
+        gort_throw("runtime: cannot allocate %zu-byte stack segment: out of memory", size);
+    if (madvise(v, GUARD_SIZE, MADV_GUARD_INSTALL) != 0 &&
+        mprotect(v, GUARD_SIZE, PROT_NONE) != 0)
+        gort_throw("runtime: cannot guard stack segment (errno %d)", errno);
+    struct stackseg seg = { .stk = { (uintptr_t)v, (uintptr_t)v + sz } };
+    g *gp = getg();
+    if (gp) {
+        seg.next = gp->segs;
+        gp->segs = &seg;
+    }
+    gort_call_with_sp((void *)(seg.stk.hi - 64), fn, arg);
+    if (gp)
+        gp->segs = seg.next;
+    sysFree(v, sz, NULL);
+}
