@@ -1,0 +1,387 @@
+/*
+ * malloc.h — the allocator's internal contract (Go: malloc.go, mheap.go,
+ * mcache.go, mcentral.go, mpagealloc.go, sizeclasses.go, mstats.go).
+ *
+ * The heap is built in tiers, each one amortising the cost of the next:
+ *
+ *   mallocgc ──> mcache (per P, no locks) ──> mcentral (per span class, lock)
+ *                                               ──> mheap (one lock) ──> pageAlloc ──> OS
+ *
+ *   - A size class is one of 67 object sizes (8 B … 32 KiB); class 0 means
+ *     "large object", which gets its own run of whole 8 KiB pages.
+ *   - A span (mspan) is a run of pages cut into objects of one size class.
+ *     Which slots are free is a bitmap (allocBits) plus a cursor (freeindex);
+ *     allocCache is a 64-bit window of the bitmap, inverted, so that
+ *     count-trailing-zeros finds the next free slot in one instruction.
+ *   - A span class is sizeclass*2 + noscan: objects without pointers live in
+ *     their own spans, so the GC can skip them wholesale.
+ *   - The mheap hands out page runs from 64 MiB arenas. Each arena has a
+ *     heapArena record: the span of every page (pointer → span in O(1)),
+ *     and one pointer/scalar bit per heap word (what the GC must scan).
+ *
+ * What the GC will use (see docs/allocator.md): spanOf / spanOfHeap /
+ * findObject for pointer → object; mspan.allocBits, gcmarkBits, freeindex,
+ * freeIndexForScan, sweepgen and state; heapBitsIsPointer for precise and
+ * conservative scanning; mcentral_pushSwept and mheap_freeSpan to return
+ * swept spans; memstats for the pacer.
+ *
+ * Lock order (outer first): mcache0Lock, mcentral.lock, mheap_.lock,
+ * memstats.lock. No allocator lock is held while calling into the scheduler.
+ */
+#ifndef GORT_MALLOC_H
+#define GORT_MALLOC_H
+
+#include "runtime.h"
+
+/* ---- Constants (Go: malloc.go, sizeclasses.go, mpagealloc.go) ------------ */
+
+enum {
+    pageShift        = 13,
+    pageSize         = 1 << pageShift,       /* 8 KiB: the heap's page, not the OS's */
+    pageMask         = pageSize - 1,
+    maxSmallSize     = 32768,                /* larger objects get their own span */
+    maxTinySize      = 16,                   /* tiny allocator block */
+    tinySizeClass    = 2,
+    numSizeClasses   = GORT_NUM_SIZE_CLASSES,/* 68, class 0 = large */
+    numSpanClasses   = numSizeClasses << 1,
+    smallSizeDiv     = 8,                    /* size_to_class8 step, sizes <= 1024 */
+    smallSizeMax     = 1024,
+    largeSizeDiv     = 128,                  /* size_to_class128 step, 1024 < size <= 32 KiB */
+
+    logHeapArenaBytes = 26,
+    heapArenaBytes   = 1 << logHeapArenaBytes,   /* 64 MiB */
+    pagesPerArena    = heapArenaBytes / pageSize,
+    heapArenaWords   = heapArenaBytes / 8,
+    heapAddrBits     = 48,                   /* user addresses on amd64 and arm64 Linux */
+    arenaBits        = heapAddrBits - logHeapArenaBytes,
+
+    logPallocChunkPages = 9,
+    pallocChunkPages = 1 << logPallocChunkPages, /* 512 pages = 4 MiB per bitmap chunk */
+    logPallocChunkBytes = logPallocChunkPages + pageShift,
+    pallocChunkBytes = 1 << logPallocChunkBytes,
+    pallocChunksL1Bits = 13,
+    pallocChunksL2Bits = heapAddrBits - logPallocChunkBytes - pallocChunksL1Bits,
+    summaryLevels    = 5,
+    summaryLevelBits = 3,
+    summaryL0Bits    = heapAddrBits - logPallocChunkBytes - (summaryLevels - 1) * summaryLevelBits,
+    logMaxPackedValue = logPallocChunkPages + (summaryLevels - 1) * summaryLevelBits,
+
+    maxObjsPerSpan   = pageSize / 8,         /* class 1: 1024 eight-byte objects */
+    inlineBitsObjects = 128,                 /* spans of <= 128 objects keep their bits inline */
+};
+/* Largest request we accept: the heap's address space. */
+#define maxAlloc ((uint64_t)1 << heapAddrBits)
+
+/* ---- Size classes (sizeclasses.c) ---------------------------------------- */
+
+extern const uint16_t class_to_size[numSizeClasses];
+extern const uint8_t  class_to_allocnpages[numSizeClasses];
+extern uint32_t class_to_divmagic[numSizeClasses];
+extern uint8_t  size_to_class8[smallSizeMax / smallSizeDiv + 1];
+extern uint8_t  size_to_class128[(maxSmallSize - smallSizeMax) / largeSizeDiv + 1];
+
+/* The size class of a small request (1 <= size <= maxSmallSize). */
+static inline uint8_t sizeToClass(size_t size)
+{
+    if (size <= smallSizeMax)
+        return size_to_class8[(size + smallSizeDiv - 1) / smallSizeDiv];
+    return size_to_class128[(size - smallSizeMax + largeSizeDiv - 1) / largeSizeDiv];
+}
+/* The block mallocgc would hand out for size bytes (Go's roundupsize). */
+size_t roundupsize(size_t size);
+
+/* ---- Span classes --------------------------------------------------------- */
+
+typedef uint8_t spanClass;
+#define tinySpanClass ((spanClass)(tinySizeClass << 1 | 1))
+static inline spanClass makeSpanClass(uint8_t sizeclass, bool noscan) { return (spanClass)(sizeclass << 1 | noscan); }
+static inline uint8_t spanClass_sizeclass(spanClass sc) { return sc >> 1; }
+static inline bool spanClass_noscan(spanClass sc) { return sc & 1; }
+
+/* ---- mspan (Go: mheap.go) ------------------------------------------------- */
+
+enum mSpanState { mSpanDead, mSpanInUse };
+
+typedef struct mspan mspan;
+typedef struct mSpanList { mspan *first, *last; } mSpanList;
+
+struct mspan {
+    mspan      *next, *prev;     /* links in an mSpanList */
+    mSpanList  *list;            /* the list s is on, or NULL */
+    uintptr_t   startAddr;       /* first byte of the span */
+    uintptr_t   npages;
+    uintptr_t   nelems;          /* objects in the span */
+    uintptr_t   elemsize;        /* class size, or npages*pageSize for a large span */
+    uintptr_t   limit;           /* end of the last object */
+
+    /* Allocation state. Slots below freeindex are allocated; at or above it,
+     * slot i is free iff bit i of allocBits is 0. allocCache holds the
+     * complement of the 64 allocBits starting at freeindex's 64-aligned word,
+     * shifted so that bit 0 is slot freeindex. */
+    uintptr_t   freeindex;
+    uint64_t    allocCache;
+    uint64_t   *allocBits;       /* set by the sweeper: the previous cycle's marks */
+    uint64_t   *gcmarkBits;      /* set by the marker */
+    _Atomic uintptr_t freeIndexForScan; /* freeindex as published to the GC */
+    uint16_t    allocCount;      /* allocated objects */
+    uint32_t    divMul;          /* (offset * divMul) >> 32 == offset / elemsize */
+
+    /* Sweep generation relative to mheap_.sweepgen (Go's encoding):
+     * sg-2 needs sweeping, sg-1 being swept, sg swept, sg+1 cached before
+     * sweep began (still needs it), sg+3 swept and cached. */
+    _Atomic uint32_t sweepgen;
+    spanClass   spanclass;
+    _Atomic uint8_t state;       /* enum mSpanState; set last when publishing */
+    uint8_t     needzero;        /* the span's free slots may hold old data */
+    uint64_t    inlineBits[2][inlineBitsObjects / 64]; /* alloc and mark bits of small spans */
+};
+
+static inline uintptr_t mspan_base(const mspan *s) { return s->startAddr; }
+/* Index of the object containing address p (p inside s). */
+static inline uintptr_t mspan_objIndex(const mspan *s, uintptr_t p)
+{
+    return (uintptr_t)(((uint64_t)(p - s->startAddr) * s->divMul) >> 32);
+}
+
+void mSpanList_insert(mSpanList *l, mspan *s);     /* at the front */
+void mSpanList_remove(mSpanList *l, mspan *s);
+
+/* Loads allocCache with the complement of allocBits word `word` (slots word*64 …). */
+void mspan_refillAllocCache(mspan *s, uintptr_t word);
+/* Advances freeindex to the next free slot and returns it (nelems: full). */
+uintptr_t mspan_nextFreeIndex(mspan *s);
+
+/* ---- heapArena and the arena index (Go: mheap.go, mbitmap.go) ------------ */
+
+/* Metadata of one 64 MiB arena, allocated off-heap when the arena is mapped.
+ *
+ * heapBits is the pointer map: one bit per 8-byte word of the arena, 1 when
+ * the word may hold a pointer. gort_alloc objects get all ones (scanned
+ * conservatively), gort_new objects get their type's ptrmask (precise),
+ * noscan spans are never consulted. It is written when an object is
+ * allocated, so a slot reused by a different kind of object is rewritten. */
+typedef struct heapArena {
+    _Atomic(mspan *) spans[pagesPerArena]; /* page → span; free pages may be stale */
+    _Atomic uint8_t pageInUse[pagesPerArena / 8]; /* first page of each in-use span */
+    _Atomic uint8_t pageMarks[pagesPerArena / 8]; /* for the GC: spans with marked objects */
+    _Atomic uintptr_t zeroedBase;         /* offset below which pages were ever used */
+    uint64_t heapBits[heapArenaWords / 64];
+} heapArena;
+
+static inline uintptr_t arenaIndex(uintptr_t p) { return p >> logHeapArenaBytes; }
+static inline uintptr_t arenaBase(uintptr_t i) { return i << logHeapArenaBytes; }
+
+/* ---- Page allocator (mpagealloc.c) ------------------------------------------ */
+
+/* Summary of a run of pages: free pages at the start, the longest free run,
+ * free pages at the end; 21 bits each, bit 63 meaning "all three are 2^21". */
+typedef uint64_t pallocSum;
+
+/* One chunk's page bitmap (1 = in use) and scavenged bitmap (1 = returned
+ * to the OS, so known to be zero and not resident). */
+typedef struct pallocData {
+    uint64_t pallocBits[pallocChunkPages / 64];
+    uint64_t scavenged[pallocChunkPages / 64];
+} pallocData;
+
+typedef struct pageAlloc {
+    pallocSum  *summary[summaryLevels];       /* radix tree levels, reserved up front */
+    pallocData *chunks[1 << pallocChunksL1Bits]; /* sparse: L2 arrays made on grow */
+    uintptr_t   searchAddr;   /* every page below it is in use */
+    uintptr_t   start, end;   /* chunk indices ever grown: [start, end) */
+    uint64_t   *sysStat;      /* where metadata memory is counted */
+    uint64_t   *summaryMapped[summaryLevels]; /* which 4 KiB pages of each level were counted */
+} pageAlloc;
+
+void      pageAlloc_init(pageAlloc *p, uint64_t *sysStat);
+/* Adds [base, base+size) (chunk-aligned, never seen before) as free, scavenged pages. */
+void      pageAlloc_grow(pageAlloc *p, uintptr_t base, uintptr_t size);
+/* First fit: the address of npages free pages, now in use, or 0. *scav gets
+ * how many of those bytes were scavenged. */
+uintptr_t pageAlloc_alloc(pageAlloc *p, uintptr_t npages, uintptr_t *scav);
+void      pageAlloc_free(pageAlloc *p, uintptr_t base, uintptr_t npages);
+pallocData *pageAlloc_chunkOf(pageAlloc *p, uintptr_t chunkIdx);
+
+pallocSum pallocBits_summarize(const uint64_t *b);
+/* Index of the first run of npages free pages at or after searchIdx, or
+ * ~0; *firstFree gets the first free page seen (where the next search may start). */
+unsigned  pallocBits_find(const uint64_t *b, uintptr_t npages, unsigned searchIdx, unsigned *firstFree);
+static inline pallocSum packPallocSum(unsigned start, unsigned max, unsigned end)
+{
+    if (max == 1u << logMaxPackedValue)
+        return (pallocSum)1 << 63;
+    const uint64_t m = ((uint64_t)1 << logMaxPackedValue) - 1;
+    return (start & m) | ((max & m) << logMaxPackedValue) | ((end & m) << (2 * logMaxPackedValue));
+}
+static inline unsigned pallocSum_field(pallocSum s, int i)
+{
+    if (s >> 63)
+        return 1u << logMaxPackedValue;
+    return (unsigned)((s >> (i * logMaxPackedValue)) & ((1u << logMaxPackedValue) - 1));
+}
+static inline unsigned pallocSum_start(pallocSum s) { return pallocSum_field(s, 0); }
+static inline unsigned pallocSum_max(pallocSum s) { return pallocSum_field(s, 1); }
+static inline unsigned pallocSum_end(pallocSum s) { return pallocSum_field(s, 2); }
+
+/* ---- fixalloc: free lists of fixed-size off-heap records (mheap.c) ------- */
+
+typedef struct fixalloc {
+    size_t     size;
+    void      *list;          /* freed records */
+    uintptr_t  chunk, nchunk; /* current carve-out */
+    uint64_t   inuse;         /* bytes handed out */
+    uint64_t  *stat;          /* bytes obtained from the OS */
+} fixalloc;
+
+void  fixalloc_init(fixalloc *f, size_t size, uint64_t *stat);
+void *fixalloc_alloc(fixalloc *f);   /* zeroed; caller holds mheap_.lock */
+void  fixalloc_free(fixalloc *f, void *p);
+
+/* ---- mcache (mcache.c) ------------------------------------------------------ */
+
+/* Per-P cache: one span per span class to allocate from without locks, the
+ * tiny block, and this P's allocation counters (read by gort_read_mem_stats
+ * from other threads, so stored atomically; only the owner writes them). */
+struct mcache {
+    uintptr_t   tiny;                       /* current tiny block, or 0 */
+    uintptr_t   tinyoffset;
+    _Atomic uint64_t tinyAllocs;            /* objects placed in an existing tiny block */
+    mspan      *alloc[numSpanClasses];      /* &emptymspan when none */
+    _Atomic uint64_t nmalloc[numSizeClasses]; /* small objects allocated, by class */
+    mcache     *statsnext, *statsprev;      /* memstats' list of live caches */
+};
+
+extern mspan emptymspan;
+/* The next free object of the cached span s, or 0 when the cache needs a refill. */
+uintptr_t mcache_nextFree(mcache *c, spanClass spc, mspan **sp);
+/* Swaps the full cached span of class spc for one with free slots; false: out of memory. */
+bool      mcache_refill(mcache *c, spanClass spc);
+/* Gives every cached span back to its mcentral and drops the tiny block. */
+void      mcache_releaseAll(mcache *c);
+
+/* ---- mcentral (mcentral.c) -------------------------------------------------- */
+
+/* All spans of one span class that no mcache holds. partial have free slots,
+ * full have none. Each has a swept and an unswept set, which trade roles
+ * every GC cycle: the swept set is [sweepgen/2 % 2]. */
+typedef struct mcentral {
+    mutex      lock;
+    spanClass  spanclass;
+    mSpanList  partial[2];
+    mSpanList  full[2];
+} ALIGNED_CL mcentral;
+
+mspan *mcentral_cacheSpan(mcentral *c);          /* NULL: out of memory */
+void   mcentral_uncacheSpan(mcentral *c, mspan *s);
+/* Puts a swept span that still has live objects on the right swept list
+ * (the sweeper's way back; an mcache's too). */
+void   mcentral_pushSwept(mcentral *c, mspan *s);
+
+/* ---- mheap (mheap.c) ----------------------------------------------------------- */
+
+typedef struct mheap {
+    mutex       lock;
+    pageAlloc   pages;
+    uint32_t    sweepgen;        /* +2 per GC cycle; written with the world stopped */
+    _Atomic(heapArena *) *arenas;/* [1 << arenaBits], reserved at init */
+    uintptr_t  *allArenas;       /* arena indices, in order mapped (for the GC) */
+    size_t      nallArenas, capAllArenas;
+    struct { uintptr_t base, end; } curArena; /* reserved arena space not yet grown into */
+    fixalloc    spanalloc;       /* mspan records */
+    fixalloc    cachealloc;      /* mcache records */
+    fixalloc    bitsalloc;       /* out-of-line alloc+mark bits of spans with > 128 objects */
+    mcentral    central[numSpanClasses];
+} mheap;
+
+extern mheap mheap_;
+
+void   mheap_init(void);
+/* A span of npages pages of class spanclass, fully initialised and published;
+ * NULL if the OS refuses memory. needzero tells whether it must be cleared. */
+mspan *mheap_alloc(uintptr_t npages, spanClass spanclass);
+/* Returns an in-use span with no live objects to the page heap (the sweeper's
+ * way back; needs allocCount == 0). */
+void   mheap_freeSpan(mspan *s);
+
+/* The span holding p, or NULL if p's page was never in the heap. May be a
+ * dead or reused span: check state and bounds (or use spanOfHeap). */
+static inline mspan *spanOf(uintptr_t p)
+{
+    _Atomic(heapArena *) *arenas = mheap_.arenas;
+    if (unlikely(!arenas || (p >> heapAddrBits) != 0))
+        return NULL;
+    heapArena *ha = atomic_load_explicit(&arenas[arenaIndex(p)], memory_order_acquire);
+    if (!ha)
+        return NULL;
+    return atomic_load_explicit(&ha->spans[(p / pageSize) % pagesPerArena], memory_order_relaxed);
+}
+/* The in-use heap span whose objects include p, or NULL. */
+static inline mspan *spanOfHeap(uintptr_t p)
+{
+    mspan *s = spanOf(p);
+    if (!s || atomic_load_explicit(&s->state, memory_order_acquire) != mSpanInUse ||
+        p < s->startAddr || p >= s->limit)
+        return NULL;
+    return s;
+}
+/* The base of the heap object containing p (0 if none); *sp and *idx get its
+ * span and slot index. Interior pointers count, as for the GC. */
+uintptr_t findObject(uintptr_t p, mspan **sp, uintptr_t *idx);
+
+/* Pointer map: is the heap word at addr (8-aligned, in an arena) a pointer? */
+static inline bool heapBitsIsPointer(uintptr_t addr)
+{
+    heapArena *ha = atomic_load_explicit(&mheap_.arenas[arenaIndex(addr)], memory_order_acquire);
+    uintptr_t w = (addr % heapArenaBytes) / 8;
+    return (ha->heapBits[w / 64] >> (w % 64)) & 1;
+}
+
+/* ---- Statistics (mstats.c) -------------------------------------------------- */
+
+/* The allocator's counters, in one place. Object counts live in each mcache
+ * (flushed here when the mcache dies); page counts are guarded by
+ * mheap_.lock; the *_sys counters are bytes mapped for each purpose, updated
+ * with atomic adds (sysAlloc's stat argument). The GC fields are the GC's. */
+typedef struct mstats {
+    mutex       lock;            /* guards caches and the flushed counts */
+    mcache     *caches;          /* live mcaches */
+    uint64_t    nsmallalloc[numSizeClasses]; /* from dead mcaches */
+    uint64_t    tinyAllocCount;
+    _Atomic uint64_t largeAlloc, largeAllocCount;  /* bytes and objects */
+    _Atomic uint64_t smallFreeCount[numSizeClasses]; /* kept by the sweeper */
+    _Atomic uint64_t largeFree, largeFreeCount;
+
+    uint64_t    heapInUse;       /* bytes in in-use spans      } mheap_.lock */
+    uint64_t    heapFree;        /* free, resident pages       } */
+    uint64_t    heapReleased;    /* free pages not resident    } */
+
+    uint64_t    mspan_sys, mcache_sys, buckhash_sys, gcMiscSys, other_sys;
+
+    uint64_t    next_gc;         /* heap goal */
+    uint64_t    last_gc_unix, pause_total_ns;
+    uint64_t    pause_ns[256], pause_end[256];
+    uint32_t    numgc, numforcedgc;
+    double      gc_cpu_fraction;
+} mstats;
+
+extern mstats memstats;
+
+void mstats_registerCache(mcache *c);
+void mstats_unregisterCache(mcache *c);   /* folds its counters into memstats */
+/* Counts one event in a counter that only the calling thread writes. */
+static inline void mstats_bump(_Atomic uint64_t *ctr)
+{
+    atomic_store_explicit(ctr, atomic_load_explicit(ctr, memory_order_relaxed) + 1,
+                          memory_order_release);
+}
+
+/* ---- malloc.c ----------------------------------------------------------------- */
+
+enum { MALLOC_NOSCAN = 1, MALLOC_NOZERO = 2 };
+/* Allocates size bytes. typ != NULL: precise object (typ->ptrmask NULL means
+ * noscan). typ == NULL: noscan if flags has MALLOC_NOSCAN, else conservative.
+ * MALLOC_NOZERO: the caller overwrites every byte (noscan only). Never NULL. */
+void *mallocgc(size_t size, const gort_type *typ, unsigned flags);
+NORETURN void throw_oom(size_t size);
+
+#endif /* GORT_MALLOC_H */

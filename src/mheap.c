@@ -1,0 +1,404 @@
+/*
+ * mheap.c — the page heap: arenas, spans, pointer → span (Go: mheap.go,
+ * malloc.go's sysAlloc, mfixalloc.go, mbitmap.go's span bitmaps).
+ *
+ * The heap's address space comes from the OS in arenas: 64 MiB regions,
+ * aligned to 64 MiB, reserved with MAP_NORESERVE so that an arena costs
+ * nothing until its pages are touched. Every arena gets a heapArena record
+ * (off-heap) and an entry in the arena index:
+ *
+ *   address p:  | arena number (22 bits) | page in arena (13) | byte in page (13) |
+ *                        |                         |
+ *   mheap_.arenas[arena] ──> heapArena { spans[page] ──> mspan, heapBits[word], … }
+ *
+ * so spanOf(p) is two loads, for any interior pointer, with no search: what
+ * the GC needs to turn a conservative word into an object. The index covers
+ * the whole 48-bit address space (4 M entries, reserved but only touched
+ * where arenas exist).
+ *
+ * mheap_alloc takes a page run from the page allocator (mpagealloc.c),
+ * growing the heap when there is none: heap growth hands the page allocator
+ * whole 4 MiB chunks out of the current arena (curArena), reserving another
+ * arena when that runs out. It then initialises an mspan record for the run
+ * and publishes it in the span table, setting the span's state last so that
+ * a concurrent reader that sees mSpanInUse sees a complete span.
+ *
+ * Zeroing: memory fresh from the OS is already zero, and the page allocator
+ * is address-ordered, so each arena remembers the highest byte ever handed
+ * out (zeroedBase). A span entirely above it is fresh and gets needzero = 0;
+ * anything else may hold old objects and is cleared when allocated.
+ *
+ * mspan and mcache records come from fixallocs: free lists of fixed-size
+ * records carved from OS chunks, never returned (Go's fixalloc).
+ *
+ * mheap_.lock guards the page allocator, heap growth, the fixallocs and the
+ * page counters in memstats. It is a leaf lock among the allocator's.
+ */
+#include "malloc.h"
+
+#include <string.h>
+
+mheap mheap_;
+
+enum { fixAllocChunk = 64 << 10 };
+
+/* ---- fixalloc --------------------------------------------------------------- */
+
+void fixalloc_init(fixalloc *f, size_t size, uint64_t *stat)
+{
+    memset(f, 0, sizeof *f);
+    f->size = (size + CACHELINE - 1) & ~(size_t)(CACHELINE - 1); /* no false sharing between records */
+    f->stat = stat;
+}
+
+void *fixalloc_alloc(fixalloc *f)
+{
+    void *v;
+    if (f->list) {
+        v = f->list;
+        f->list = *(void **)v;
+        memset(v, 0, f->size);
+    } else {
+        if (f->nchunk < f->size) {
+            f->chunk = (uintptr_t)sysAlloc(fixAllocChunk, f->stat);
+            if (!f->chunk)
+                throw_oom(fixAllocChunk);
+            f->nchunk = fixAllocChunk;
+        }
+        v = (void *)f->chunk;          /* fresh from the OS: already zero */
+        f->chunk += f->size;
+        f->nchunk -= f->size;
+    }
+    f->inuse += f->size;
+    return v;
+}
+
+void fixalloc_free(fixalloc *f, void *p)
+{
+    f->inuse -= f->size;
+    *(void **)p = f->list;
+    f->list = p;
+}
+
+/* ---- Span lists --------------------------------------------------------------- */
+
+void mSpanList_insert(mSpanList *l, mspan *s)
+{
+    GORT_ASSERT(s->list == NULL);
+    s->prev = NULL;
+    s->next = l->first;
+    if (l->first)
+        l->first->prev = s;
+    else
+        l->last = s;
+    l->first = s;
+    s->list = l;
+}
+
+void mSpanList_remove(mSpanList *l, mspan *s)
+{
+    GORT_ASSERT(s->list == l);
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        l->first = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    else
+        l->last = s->prev;
+    s->next = s->prev = NULL;
+    s->list = NULL;
+}
+
+/* ---- Span bitmaps (Go: mbitmap.go) ----------------------------------------------- */
+
+void mspan_refillAllocCache(mspan *s, uintptr_t word)
+{
+    s->allocCache = ~s->allocBits[word];
+}
+
+uintptr_t mspan_nextFreeIndex(mspan *s)
+{
+    uintptr_t idx = s->freeindex, nelems = s->nelems;
+    if (idx == nelems)
+        return nelems;
+    uint64_t cache = s->allocCache;
+    while (cache == 0) {               /* nothing free in this word: try the next one */
+        idx = (idx + 64) & ~(uintptr_t)63;
+        if (idx >= nelems) {
+            s->freeindex = nelems;
+            return nelems;
+        }
+        mspan_refillAllocCache(s, idx / 64);
+        cache = s->allocCache;
+    }
+    unsigned bit = (unsigned)__builtin_ctzll(cache);
+    uintptr_t result = idx + bit;
+    if (result >= nelems) {
+        s->freeindex = nelems;
+        return nelems;
+    }
+    s->allocCache = (cache >> bit) >> 1;   /* two shifts: bit may be 63 */
+    idx = result + 1;
+    if (idx % 64 == 0 && idx != nelems)
+        mspan_refillAllocCache(s, idx / 64);
+    s->freeindex = idx;
+    return result;
+}
+
+/* Where s keeps its alloc and mark bits: inline for small object counts. */
+static bool mspan_bitsInline(uintptr_t nelems) { return nelems <= inlineBitsObjects; }
+
+/* Fills in a fresh span record for [base, base+npages) of class spc.
+ * bits: zeroed out-of-line bitmap storage when the span needs it. */
+static void mspan_init(mspan *s, uintptr_t base, uintptr_t npages, spanClass spc, uint64_t *bits)
+{
+    uint8_t sizeclass = spanClass_sizeclass(spc);
+    uintptr_t nbytes = npages * pageSize;
+    s->startAddr = base;
+    s->npages = npages;
+    s->spanclass = spc;
+    s->elemsize = sizeclass ? class_to_size[sizeclass] : nbytes;
+    s->nelems = nbytes / s->elemsize;
+    s->divMul = class_to_divmagic[sizeclass];
+    /* Usable to the end of the last object; for a large object that is the
+     * whole page-rounded span, as gort_usable_size promises. */
+    s->limit = base + s->nelems * s->elemsize;
+    s->freeindex = 0;
+    s->allocCache = ~0ULL;
+    s->allocCount = 0;
+    atomic_store_explicit(&s->freeIndexForScan, 0, memory_order_relaxed);
+    if (bits) {
+        s->allocBits = bits;
+        s->gcmarkBits = bits + maxObjsPerSpan / 64;
+    } else {
+        memset(s->inlineBits, 0, sizeof s->inlineBits);
+        s->allocBits = s->inlineBits[0];
+        s->gcmarkBits = s->inlineBits[1];
+    }
+}
+
+/* ---- Arenas --------------------------------------------------------------------------- */
+
+static heapArena *arenaOf(uintptr_t p)
+{
+    return atomic_load_explicit(&mheap_.arenas[arenaIndex(p)], memory_order_acquire);
+}
+
+/* Records arena ai in allArenas (the GC's list of arenas to sweep and scan). */
+static void mheap_recordArena(mheap *h, uintptr_t ai)
+{
+    if (h->nallArenas == h->capAllArenas) {
+        size_t ncap = h->capAllArenas ? h->capAllArenas * 2 : 64;
+        uintptr_t *na = sysAlloc(ncap * sizeof *na, &memstats.gcMiscSys);
+        if (!na)
+            throw_oom(ncap * sizeof *na);
+        if (h->allArenas) {
+            memcpy(na, h->allArenas, h->nallArenas * sizeof *na);
+            sysFree(h->allArenas, h->capAllArenas * sizeof *na, &memstats.gcMiscSys);
+        }
+        h->allArenas = na;
+        h->capAllArenas = ncap;
+    }
+    h->allArenas[h->nallArenas++] = ai;
+}
+
+/* Reserves at least n bytes of new arenas, aligned to heapArenaBytes, and
+ * registers them in the arena index. Returns the base (0 if the OS refuses)
+ * and the reserved size in *size. mheap_.lock held. */
+static uintptr_t mheap_sysAlloc(mheap *h, uintptr_t n, uintptr_t *size)
+{
+    n = (n + heapArenaBytes - 1) & ~(uintptr_t)(heapArenaBytes - 1);
+    if (n == 0 || n >= maxAlloc)
+        return 0;
+    /* Over-reserve by one arena, then trim to the aligned part. */
+    uintptr_t v = (uintptr_t)sysReserve(n + heapArenaBytes);
+    if (!v)
+        return 0;
+    uintptr_t p = (v + heapArenaBytes - 1) & ~(uintptr_t)(heapArenaBytes - 1);
+    if (p > v)
+        sysFree((void *)v, p - v, NULL);
+    if (v + heapArenaBytes > p)
+        sysFree((void *)(p + n), v + heapArenaBytes - p, NULL);
+    if ((p + n - 1) >> heapAddrBits) {  /* outside what the arena index covers */
+        sysFree((void *)p, n, NULL);
+        return 0;
+    }
+    for (uintptr_t a = p; a < p + n; a += heapArenaBytes) {
+        heapArena *r = sysAlloc(sizeof(heapArena), &memstats.gcMiscSys);
+        if (!r)
+            return 0;
+        mheap_recordArena(h, arenaIndex(a));
+        atomic_store_explicit(&h->arenas[arenaIndex(a)], r, memory_order_release);
+    }
+    *size = n;
+    return p;
+}
+
+/* Hands [base, limit) of reserved arena space to the page allocator. The
+ * pages are untouched, so they count as released (not resident). */
+static void mheap_growInto(mheap *h, uintptr_t base, uintptr_t limit)
+{
+    memstats.heapReleased += limit - base;
+    pageAlloc_grow(&h->pages, base, limit - base);
+}
+
+/* Adds at least npage pages to the page allocator, in whole 4 MiB chunks.
+ * False if the OS refuses. mheap_.lock held. */
+static bool mheap_grow(mheap *h, uintptr_t npage)
+{
+    uintptr_t ask = ((npage + pallocChunkPages - 1) & ~(uintptr_t)(pallocChunkPages - 1)) * pageSize;
+    uintptr_t nBase = h->curArena.base + ask;
+    if (nBase > h->curArena.end || nBase < h->curArena.base) {
+        uintptr_t asize, av = mheap_sysAlloc(h, ask, &asize);
+        if (!av)
+            return false;
+        if (av == h->curArena.end) {
+            h->curArena.end = av + asize;      /* contiguous: just extend */
+        } else {
+            if (h->curArena.end > h->curArena.base)   /* keep what is left of the old space */
+                mheap_growInto(h, h->curArena.base, h->curArena.end);
+            h->curArena.base = av;
+            h->curArena.end = av + asize;
+        }
+        nBase = h->curArena.base + ask;
+    }
+    mheap_growInto(h, h->curArena.base, nBase);
+    h->curArena.base = nBase;
+    return true;
+}
+
+/* Whether [base, base+npage pages) may hold old data, and raises each arena's
+ * zeroedBase past it. Needs no lock: zeroedBase only grows, by CAS. */
+static bool mheap_allocNeedsZero(uintptr_t base, uintptr_t npage)
+{
+    bool needZero = false;
+    while (npage > 0) {
+        heapArena *ha = arenaOf(base);
+        uintptr_t off = base % heapArenaBytes;
+        uintptr_t lim = off + npage * pageSize;
+        if (lim > heapArenaBytes)
+            lim = heapArenaBytes;
+        uintptr_t zeroed = atomic_load_explicit(&ha->zeroedBase, memory_order_relaxed);
+        if (off < zeroed)
+            needZero = true;
+        while (lim > zeroed &&
+               !atomic_compare_exchange_strong_explicit(&ha->zeroedBase, &zeroed, lim,
+                                                      memory_order_relaxed, memory_order_relaxed)) {
+            if (zeroed > off && zeroed <= lim)
+                gort_throw("potentially overlapping in-use allocations detected");
+        }
+        base += lim - off;
+        npage -= (lim - off) / pageSize;
+    }
+    return needZero;
+}
+
+/* Points every page of [base, base+npage pages) at s in the span table. */
+static void mheap_setSpans(uintptr_t base, uintptr_t npage, mspan *s)
+{
+    for (uintptr_t n = 0; n < npage; n++) {
+        uintptr_t a = base + n * pageSize;
+        atomic_store_explicit(&arenaOf(a)->spans[(a / pageSize) % pagesPerArena], s, memory_order_relaxed);
+    }
+}
+
+/* Sets or clears s's bit in its arena's pageInUse bitmap. */
+static void mheap_markInUse(mspan *s, bool inuse)
+{
+    heapArena *ha = arenaOf(s->startAddr);
+    uintptr_t pg = (s->startAddr / pageSize) % pagesPerArena;
+    uint8_t bit = (uint8_t)(1u << (pg % 8));
+    if (inuse)
+        atomic_fetch_or_explicit(&ha->pageInUse[pg / 8], bit, memory_order_relaxed);
+    else
+        atomic_fetch_and_explicit(&ha->pageInUse[pg / 8], (uint8_t)~bit, memory_order_relaxed);
+}
+
+/* ---- Allocating and freeing spans ------------------------------------------------------ */
+
+void mheap_init(void)
+{
+    mheap *h = &mheap_;
+    pageAlloc_init(&h->pages, &memstats.gcMiscSys);
+    h->arenas = sysReserve(sizeof(*h->arenas) << arenaBits);
+    if (!h->arenas)
+        gort_throw("runtime: cannot reserve the arena index");
+    fixalloc_init(&h->spanalloc, sizeof(mspan), &memstats.mspan_sys);
+    fixalloc_init(&h->cachealloc, sizeof(mcache), &memstats.mcache_sys);
+    fixalloc_init(&h->bitsalloc, 2 * maxObjsPerSpan / 8, &memstats.gcMiscSys);
+    for (int i = 0; i < numSpanClasses; i++)
+        h->central[i].spanclass = (spanClass)i;
+}
+
+/* A page run of npages, growing the heap if needed; 0 if the OS refuses.
+ * *scav: how many of its bytes were released to the OS. mheap_.lock held. */
+static uintptr_t mheap_allocPages(mheap *h, uintptr_t npages, uintptr_t *scav)
+{
+    uintptr_t base = pageAlloc_alloc(&h->pages, npages, scav);
+    if (base)
+        return base;
+    if (!mheap_grow(h, npages))
+        return 0;
+    base = pageAlloc_alloc(&h->pages, npages, scav);
+    if (!base)
+        gort_throw("grew heap, but no adequate free space found");
+    return base;
+}
+
+mspan *mheap_alloc(uintptr_t npages, spanClass spanclass)
+{
+    mheap *h = &mheap_;
+    uint8_t sizeclass = spanClass_sizeclass(spanclass);
+    bool outOfLine = sizeclass && !mspan_bitsInline(npages * pageSize / class_to_size[sizeclass]);
+    uintptr_t scav = 0, nbytes = npages * pageSize;
+
+    lock(&h->lock);
+    uintptr_t base = mheap_allocPages(h, npages, &scav);
+    if (!base) {
+        unlock(&h->lock);
+        return NULL;
+    }
+    mspan *s = fixalloc_alloc(&h->spanalloc);
+    uint64_t *bits = outOfLine ? fixalloc_alloc(&h->bitsalloc) : NULL;
+    memstats.heapReleased -= scav;
+    memstats.heapFree -= nbytes - scav;
+    memstats.heapInUse += nbytes;
+    unlock(&h->lock);
+
+    mspan_init(s, base, npages, spanclass, bits);
+    s->needzero = mheap_allocNeedsZero(base, npages);
+    atomic_store_explicit(&s->sweepgen, h->sweepgen, memory_order_relaxed);
+    /* Publish: state last, so whoever sees mSpanInUse sees every field above. */
+    atomic_store_explicit(&s->state, mSpanInUse, memory_order_release);
+    mheap_setSpans(base, npages, s);
+    mheap_markInUse(s, true);
+    return s;
+}
+
+void mheap_freeSpan(mspan *s)
+{
+    mheap *h = &mheap_;
+    GORT_ASSERT(atomic_load(&s->state) == mSpanInUse && s->allocCount == 0 && s->list == NULL);
+    uintptr_t nbytes = s->npages * pageSize;
+    lock(&h->lock);
+    mheap_markInUse(s, false);
+    atomic_store_explicit(&s->state, mSpanDead, memory_order_release);
+    memstats.heapFree += nbytes;
+    memstats.heapInUse -= nbytes;
+    pageAlloc_free(&h->pages, s->startAddr, s->npages);
+    if (s->allocBits != s->inlineBits[0])
+        fixalloc_free(&h->bitsalloc, s->allocBits);
+    fixalloc_free(&h->spanalloc, s);
+    unlock(&h->lock);
+}
+
+uintptr_t findObject(uintptr_t p, mspan **sp, uintptr_t *idx)
+{
+    mspan *s = spanOfHeap(p);
+    if (!s)
+        return 0;
+    *sp = s;
+    *idx = mspan_objIndex(s, p);
+    return s->startAddr + *idx * s->elemsize;
+}
