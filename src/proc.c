@@ -444,6 +444,7 @@ static void stopm(m *mp)
     GORT_ASSERT(mp->p == NULL && !mp->spinning);
     lock(&sched.lock);
     mput(mp);
+    checkdead();
     unlock(&sched.lock);
     notesleep(&mp->park);
     noteclear(&mp->park);
@@ -597,19 +598,21 @@ static g *stealWork(p *pp)
     return NULL;
 }
 
-/* Some P has queued work while we held none: take an idle P to run it. */
+/* Some run queue has work while we held no P: take an idle P to run it.
+ * The global queue counts too: a foreign thread's goready puts a G there,
+ * and its wakep may have seen us still spinning. */
 static p *checkRunqsNoP(void)
 {
+    bool work = atomic_load(&sched.runqsize) > 0;
     int32_t n = atomic_load(&gomaxprocs);
-    for (int32_t i = 0; i < n; i++) {
-        if (!runqempty(allp[i])) {
-            lock(&sched.lock);
-            p *pp = pidleget();
-            unlock(&sched.lock);
-            return pp;
-        }
-    }
-    return NULL;
+    for (int32_t i = 0; i < n && !work; i++)
+        work = !runqempty(allp[i]);
+    if (!work)
+        return NULL;
+    lock(&sched.lock);
+    p *pp = pidleget();
+    unlock(&sched.lock);
+    return pp;
 }
 
 /* Finds a runnable G, blocking the M until there is one. Returns holding a
@@ -711,12 +714,10 @@ static void stoplockedm(m *mp)
         handoffp(releasep(mp));
     lock(&sched.lock);
     sched.nmidlelocked++;
+    checkdead();
     unlock(&sched.lock);
     notesleep(&mp->park);
     noteclear(&mp->park);
-    lock(&sched.lock);
-    sched.nmidlelocked--;
-    unlock(&sched.lock);
     acquirep(mp, mp->nextp);
     mp->nextp = NULL;
 }
@@ -726,6 +727,10 @@ static void startlockedm(m *mp, g *gp)
 {
     m *lm = gp->lockedm;
     GORT_ASSERT(lm != mp && lm->nextp == NULL);
+    /* lm counts as running from now on, or checkdead could see no M at all. */
+    lock(&sched.lock);
+    sched.nmidlelocked--;
+    unlock(&sched.lock);
     lm->nextp = releasep(mp);
     notewakeup(&lm->park);
     stopm(mp);
@@ -874,6 +879,8 @@ uint64_t newproc(void (*fn)(void *), void *arg, size_t stacksize)
     runtime_init();
     g *cur = getg();
     p *pp = cur && cur->m ? cur->m->p : NULL;
+    if (!cur)
+        foreign_register();
     g *gp = newg_alloc(pp, stacksize);
     gp->fn = fn;
     gp->arg = arg;
@@ -1011,6 +1018,19 @@ void gosched(void)
 {
     getg()->preempt = false;
     mcall(gosched_m);
+}
+
+/* sync.Mutex spins only a few times, on a multicore machine, while another
+ * P is running (whoever holds the lock may release it soon) and nothing
+ * waits in our run queue. */
+bool canSpin(int iter)
+{
+    enum { ACTIVE_SPIN = 4 };
+    if (iter >= ACTIVE_SPIN || ncpu <= 1 || atomic_load(&gomaxprocs) <=
+            atomic_load(&sched.npidle) + atomic_load(&sched.nmspinning) + 1)
+        return false;
+    m *mp = getm();
+    return mp && mp->p && runqempty(mp->p);
 }
 
 void gopreempt_check(void)
@@ -1227,6 +1247,7 @@ static void runmain(void *v)
 {
     struct mainctx *c = v;
     c->fn(c->arg);
+    foreign_main_done();
     notewakeup(&c->done);
 }
 
@@ -1236,6 +1257,7 @@ int gort_main(void (*main_fn)(void *), void *arg)
         gort_throw("gort_main called from a goroutine");
     struct mainctx c = { main_fn, arg, { 0 } };
     newproc(runmain, &c, 0);
+    foreign_main_wait();
     notesleep(&c.done);
     return 0;
 }

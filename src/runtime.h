@@ -126,6 +126,7 @@ struct g {
     _Atomic uint32_t selectdone;/* select: first waker wins */
     bool        parkingOnChan;
     uint32_t    sema_ticket;
+    note       *threadpark;     /* set only in a foreign thread's stand-in g: it sleeps here (deadlock.c) */
 
     /* Stack segments pushed by gort_call_on_stack, innermost first. */
     struct stackseg *segs;
@@ -275,6 +276,7 @@ void gopreempt_check(void);          /* yield if preemption or STW was requested
 uint64_t newproc(void (*fn)(void *), void *arg, size_t stacksize);
 void wakep(void);
 uint32_t fastrand(void);
+bool canSpin(int iter);              /* may sync.Mutex spin on its iter'th try? (Go's runtime_canSpin) */
 static inline uint32_t fastrandn(uint32_t n) { return (uint32_t)(((uint64_t)fastrand() * n) >> 32); }
 void stopTheWorld(const char *reason);
 void startTheWorld(void);
@@ -287,9 +289,17 @@ int64_t checkTimers(p *pp, int64_t now, bool *ran);
 void wakeNetPoller(int64_t when);
 void moveTimers(p *pp, p *dst);      /* pp is being destroyed */
 bool timersleep(m *mp);              /* idle M: sleep until the next timer, then take a P */
+int64_t nobarrierWakeTime(void);     /* earliest timer over all Ps, 0 if none */
 void acquirep_spinning(m *mp, p *pp);
 p   *pidleget(void);                 /* sched.lock held */
 void destroyp(p *pp);
+
+/* ---- Deadlock detection and foreign threads (deadlock.c) ---------------- */
+
+void checkdead(void);                /* sched.lock held: an M went idle; dies if nothing can run */
+void foreign_register(void);         /* a thread that is not an M called into gort */
+void foreign_main_wait(void);        /* the caller is about to wait in gort_main */
+void foreign_main_done(void);        /* the main goroutine is about to wake that caller */
 
 /* ---- Stacks (stack.c) -------------------------------------------------- */
 

@@ -1,0 +1,100 @@
+/*
+ * chan.h — the internal contract of gort's blocking primitives: channels
+ * (chan.c), select (select.c), semaphores (sema.c), the sync package
+ * (sync.c), and how goroutines and foreign threads wait (deadlock.c).
+ * Go keeps these in chan.go, select.go and sema.go; the types are Go's.
+ *
+ * A channel is an hchan: a ring buffer of dataqsiz elements plus two FIFO
+ * queues of waiters (sudogs), all guarded by one runtime mutex.
+ *
+ *   hchan: qcount dataqsiz buf elemsize closed sendx recvx recvq sendq lock
+ *                           |                            |
+ *                           v                            v
+ *            [e0][e1][e2][e3]                 sudog <-> sudog <-> sudog
+ *             ^recvx   ^sendx                 (one per blocked G, FIFO)
+ *
+ * The public type gort_chan is this struct under another name.
+ *
+ * Waiters. A sudog stands for one waiting party, normally a parked
+ * goroutine. gort also lets threads that are not goroutines (the C
+ * program's own, "foreign" threads) block on channels and semaphores: such
+ * a thread waits through a stand-in g of its own whose `threadpark` note it
+ * sleeps on. waitpark/waitready hide the difference, so the channel and
+ * semaphore code reads like Go's gopark/goready.
+ */
+#ifndef GORT_CHAN_H
+#define GORT_CHAN_H
+
+#include "runtime.h"
+
+typedef struct waitq { sudog *first, *last; } waitq;
+
+typedef struct hchan {
+    _Atomic size_t   qcount;    /* elements in buf (read unlocked by fast paths) */
+    size_t           dataqsiz;  /* capacity; immutable */
+    void            *buf;       /* dataqsiz slots of elemsize bytes */
+    size_t           elemsize;  /* immutable; may be 0 */
+    _Atomic uint32_t closed;
+    size_t           sendx;     /* next slot to fill */
+    size_t           recvx;     /* next slot to drain */
+    waitq            recvq;     /* blocked receivers */
+    waitq            sendq;     /* blocked senders */
+    mutex            lock;      /* guards all of the above and the sudogs queued here */
+} hchan;
+
+/* ---- Wait queues (chan.c); the channel's lock held ------------------------ */
+
+void   waitq_enqueue(waitq *q, sudog *sg);
+/* Removes and returns the first waiter that may still be woken: a select
+ * whose other case already fired is skipped (see g.selectdone). */
+sudog *waitq_dequeue(waitq *q);
+/* Unlinks sg from q (a select tidying up its losing cases). Go's dequeueSudoG. */
+void   waitq_remove(waitq *q, sudog *sg);
+
+/* ---- Channel operations shared with select.c (chan.c); c locked ------------- */
+
+/* Hands ep to the dequeued receiver sg / takes the dequeued sender sg's
+ * value into ep (or into the buffer, taking the head for ep). Both release
+ * the channel locks with unlockf(arg) before waking sg's waiter. */
+void send(hchan *c, sudog *sg, const void *ep, void (*unlockf)(void *), void *arg);
+void recv(hchan *c, sudog *sg, void *ep, void (*unlockf)(void *), void *arg);
+void bufsend(hchan *c, const void *ep);   /* the buffer has room */
+void bufrecv(hchan *c, void *ep);         /* the buffer is not empty; ep may be NULL */
+void chanzero(hchan *c, void *ep);        /* *ep = the zero value, if ep */
+
+/* ---- Semaphores and notify lists (sema.c): Go's runtime_Semacquire & co ---- */
+
+/* Waits until *addr > 0, then decrements it. lifo: queue at the head
+ * (a waiter that was already woken once and lost the race). */
+void semacquire1(uint32_t *addr, bool lifo, enum waitreason reason);
+/* Increments *addr and wakes one waiter. handoff: give the count straight
+ * to that waiter and yield to it (sync.Mutex starvation mode). */
+void semrelease1(uint32_t *addr, bool handoff);
+uint32_t notifyListAdd(gort_cond *l);
+void notifyListWait(gort_cond *l, uint32_t ticket);
+void notifyListNotifyOne(gort_cond *l);
+void notifyListNotifyAll(gort_cond *l);
+
+/* ---- Waiting goroutines and threads (deadlock.c) --------------------------- */
+
+/* The g that will wait: the current goroutine, or the calling foreign
+ * thread's stand-in. Throws on a scheduler stack (g0), which must never block. */
+g   *waitg(void);
+/* gopark for gp = waitg(); on a foreign thread: unlockf, then sleep. */
+void waitpark(g *gp, bool (*unlockf)(g *, void *), void *lock, enum waitreason reason);
+/* goparkunlock for gp = waitg(). */
+void waitparkunlock(g *gp, mutex *l, enum waitreason reason);
+/* goready, or wake the foreign thread gp stands for. Any thread. */
+void waitready(g *gp);
+/* Blocks the caller forever (nil channel, select with no cases). */
+NORETURN void waitforever(enum waitreason reason);
+
+/* At each public entry that may later let the caller wake a goroutine: a
+ * thread that is not an M is from now on a possible waker (see checkdead). */
+static inline void foreignenter(void)
+{
+    if (unlikely(getg() == NULL))
+        foreign_register();
+}
+
+#endif /* GORT_CHAN_H */
