@@ -77,7 +77,7 @@ static gort_chan *make_int_chan(size_t cap)
 
 /* ---- pingpong ---------------------------------------------------------- */
 
-struct pingpong { gort_chan *ping, *pong; };
+struct pingpong { gort_chan *ping, *pong; gort_waitgroup wg; };
 
 /* Answers every value on ping with value+1 on pong until ping is closed. */
 static void ponger(void *arg)
@@ -88,12 +88,14 @@ static void ponger(void *arg)
         v++;
         gort_chan_send(pp->pong, &v);
     }
+    gort_waitgroup_done(&pp->wg);
 }
 
 static void bench_pingpong(void)
 {
     int64_t trips = scaled(PINGPONG_TRIPS);
-    struct pingpong pp = { make_int_chan(0), make_int_chan(0) };
+    struct pingpong pp = { make_int_chan(0), make_int_chan(0), GORT_WAITGROUP_INIT };
+    gort_waitgroup_add(&pp.wg, 1);
     int64_t start = start_timer();
     gort_go(ponger, &pp);
     int64_t v = 0;
@@ -103,24 +105,28 @@ static void bench_pingpong(void)
     }
     stop_timer("pingpong", start, trips);
     gort_chan_close(pp.ping);
+    gort_waitgroup_wait(&pp.wg);   /* pp lives in this frame: outlive the ponger */
     atomic_fetch_add(&sink, v);
 }
 
 /* ---- select2 ----------------------------------------------------------- */
 
-struct sender { gort_chan *c; int64_t n; };
+struct sender { gort_chan *c; int64_t n; gort_waitgroup *wg; };
 
 static void sender(void *arg)
 {
     struct sender *s = arg;
     for (int64_t i = 0; i < s->n; i++)
         gort_chan_send(s->c, &i);
+    gort_waitgroup_done(s->wg);
 }
 
 static void bench_select2(void)
 {
     int64_t per_ch = scaled(SELECT2_PER_CH);
-    struct sender a = { make_int_chan(0), per_ch }, b = { make_int_chan(0), per_ch };
+    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    struct sender a = { make_int_chan(0), per_ch, &wg }, b = { make_int_chan(0), per_ch, &wg };
+    gort_waitgroup_add(&wg, 2);
     int64_t v, sum = 0;
     gort_select_case cases[2] = {
         { .chan = a.c, .dir = GORT_RECV, .elem = &v },
@@ -134,6 +140,7 @@ static void bench_select2(void)
         sum += v;
     }
     stop_timer("select2", start, 2 * per_ch);
+    gort_waitgroup_wait(&wg);      /* a and b live in this frame: outlive the senders */
     atomic_fetch_add(&sink, sum);
 }
 

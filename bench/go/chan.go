@@ -75,17 +75,20 @@ func stopTimer(name string, start time.Time, ops int64) {
 
 // ---- pingpong ----
 
-func ponger(ping, pong chan int64) {
+func ponger(ping, pong chan int64, wg *sync.WaitGroup) {
 	for v := range ping {
 		pong <- v + 1
 	}
+	wg.Done()
 }
 
 func benchPingpong() {
 	trips := scaled(pingpongTrips)
 	ping, pong := make(chan int64), make(chan int64)
+	var wg sync.WaitGroup
+	wg.Add(1)
 	start := startTimer()
-	go ponger(ping, pong)
+	go ponger(ping, pong, &wg)
 	var v int64
 	for i := int64(0); i < trips; i++ {
 		ping <- v
@@ -93,23 +96,27 @@ func benchPingpong() {
 	}
 	stopTimer("pingpong", start, trips)
 	close(ping)
+	wg.Wait()
 	sink += v
 }
 
 // ---- select2 ----
 
-func sender(c chan int64, n int64) {
+func sender(c chan int64, n int64, wg *sync.WaitGroup) {
 	for i := int64(0); i < n; i++ {
 		c <- i
 	}
+	wg.Done()
 }
 
 func benchSelect2() {
 	perCh := scaled(select2PerCh)
 	a, b := make(chan int64), make(chan int64)
+	var wg sync.WaitGroup
+	wg.Add(2)
 	start := startTimer()
-	go sender(a, perCh)
-	go sender(b, perCh)
+	go sender(a, perCh, &wg)
+	go sender(b, perCh, &wg)
 	var sum int64
 	for i := int64(0); i < 2*perCh; i++ {
 		select {
@@ -120,6 +127,7 @@ func benchSelect2() {
 		}
 	}
 	stopTimer("select2", start, 2*perCh)
+	wg.Wait()
 	sink += sum
 }
 
