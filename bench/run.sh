@@ -48,6 +48,7 @@ machine_info() {
     echo "gort:    $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
     echo "go:      $(go version 2>/dev/null || echo 'not found')"
     echo "gcc:     $(gcc --version 2>/dev/null | head -n1 || echo 'not found')"
+    echo "load:    $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null) (1/5/15 min; above the CPU count, expect noise)"
     echo "rounds:  $rounds${BENCH_SCALE:+, BENCH_SCALE=$BENCH_SCALE}"
 }
 
