@@ -20,13 +20,19 @@
  *      (mcount - nmidle - nmidlelocked == 0), so no goroutine runs, and an
  *      M in a syscall or asleep until a timer counts as running;
  *   4. no timer is pending on any P;
- *   5. some goroutine exists. If none does, the main goroutine ended with
+ *   5. no thread exists that gort does not know: the process has no more
+ *      threads than the Ms, the registered threads, and the threads it had
+ *      when gort first saw a foreign thread (sanitizer or emulator helpers,
+ *      say). A thread the program started later that has not called into
+ *      gort yet may still do so: a goroutine often starts a pthread and
+ *      then waits for what it sends;
+ *   6. some goroutine exists. If none does, the main goroutine ended with
  *      gort_goexit and nothing is left to run: Go's "no goroutines (main
  *      called runtime.Goexit) - deadlock!".
- * A thread that has never called into gort is invisible: if it later wakes
- * a goroutine for the first time, gort may have reported first
- * (docs/channels.md). checkdead runs where an M goes idle (stopm) and where
- * an M locked to a goroutine parks (stoplockedm), with sched.lock held.
+ * Rule 5 cannot see threads that existed before gort's first use and call
+ * into it only later; docs/channels.md lists this. checkdead runs where an
+ * M goes idle (stopm) and where an M locked to a goroutine parks
+ * (stoplockedm), with sched.lock held.
  *
  * Foreign threads. A thread that is not an M has no g, so it cannot park.
  * When it must wait (a channel operation, a semaphore) it uses a stand-in g
@@ -38,8 +44,11 @@
  */
 #include "chan.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 struct threadg { g g; note park; };
 
@@ -48,6 +57,7 @@ static _Atomic int32_t nmainwait;    /* threads waiting in gort_main */
 static __thread struct threadg *mythreadg;
 static pthread_key_t threadkey;
 static pthread_once_t threadkey_once = PTHREAD_ONCE_INIT;
+static int32_t strangers0;           /* threads gort did not know at its first foreign call */
 
 /* ---- Foreign threads --------------------------------------------------------- */
 
@@ -57,10 +67,39 @@ static void threadexit(void *tg)
     atomic_fetch_sub(&nforeign, 1);
 }
 
-static void makethreadkey(void)
+/* The process's thread count (Linux: /proc/self/status), or -1. */
+static int32_t countthreads(void)
+{
+    char buf[4096];
+    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = 0;
+    char *t = strstr(buf, "\nThreads:");
+    return t ? (int32_t)strtol(t + 9, NULL, 10) : -1;
+}
+
+/* Threads that are neither Ms nor registered (the caller must make sure
+ * that every M counted in mcount is a live thread). */
+static int32_t strangers(int32_t registered)
+{
+    int32_t n = countthreads();
+    return n < 0 ? -1 : n - sched.mcount - registered;
+}
+
+/* First foreign call: every thread alive now but this one and the Ms is a
+ * helper we must not wait for. */
+static void firstforeign(void)
 {
     if (pthread_key_create(&threadkey, threadexit) != 0)
         gort_throw("runtime: pthread_key_create failed");
+    lock(&sched.lock);
+    strangers0 = strangers(1);
+    unlock(&sched.lock);
 }
 
 void foreign_register(void)
@@ -72,7 +111,7 @@ void foreign_register(void)
         gort_throw("runtime: out of memory registering a thread");
     tg->g.threadpark = &tg->park;
     atomic_store(&tg->g.atomicstatus, Gwaiting);
-    pthread_once(&threadkey_once, makethreadkey);
+    pthread_once(&threadkey_once, firstforeign);
     pthread_setspecific(threadkey, tg);
     mythreadg = tg;
     atomic_fetch_add(&nforeign, 1);
@@ -163,6 +202,9 @@ void checkdead(void)
     if (atomic_load(&sched.runqsize) > 0)
         gort_throw("checkdead: runnable g");
     if (nobarrierWakeTime() != 0)
+        return;
+    int32_t strange = strangers(atomic_load(&nmainwait));
+    if (strange > strangers0)
         return;
     bool none = gort_num_goroutine() == 0;
     unlock(&sched.lock);

@@ -1,0 +1,493 @@
+/*
+ * chan.c — channels (Go: runtime/chan.go).
+ *
+ * A channel (hchan, see chan.h) is a ring buffer plus two queues of blocked
+ * parties, under one lock. Every operation is one short critical section:
+ *
+ *   send:  1. closed?                      -> panic "send on closed channel"
+ *          2. a receiver is waiting?       -> copy the value straight into
+ *             the receiver's variable and wake it (the buffer is empty then)
+ *          3. room in the buffer?          -> copy into buf[sendx]
+ *          4. otherwise queue a sudog on sendq and park; the receiver that
+ *             dequeues it copies the value out and wakes us.
+ *   recv:  1. a sender is waiting?         -> unbuffered: copy from it;
+ *             buffered (so the buffer is full): take buf[recvx], put the
+ *             sender's value in the slot it frees, wake the sender
+ *          2. something in the buffer?     -> take buf[recvx]
+ *          3. closed?                      -> zero value, ok = false
+ *          4. otherwise queue on recvq and park.
+ *   close: mark closed, then wake every queued receiver (zero value,
+ *          ok = false) and every queued sender (it panics when it runs).
+ *
+ * So a value moves at most once per operation, and an unbuffered channel is
+ * a direct handoff between the two parties: whoever arrives second copies.
+ * Invariants (as Go's): at least one of sendq and recvq is empty, except
+ * when one select both sends and receives on an unbuffered channel;
+ * qcount > 0 implies recvq is empty; qcount < dataqsiz implies sendq is empty.
+ *
+ * Non-blocking operations (gort_chan_try_*, select with default) first look
+ * without the lock: a channel that is open and full (or empty) can be
+ * reported as "would block" from two single-word reads, because a channel
+ * never becomes un-closed. Those words are atomics for that reason.
+ *
+ * Waiters are goroutines, or foreign threads blocking through a stand-in
+ * g (deadlock.c); the code below does not need to tell them apart.
+ *
+ * Memory: hchan and its buffer are one malloc block, never freed (channels
+ * will live on the GC heap once it exists; see docs/channels.md).
+ */
+#include "chan.h"
+
+#include <stdalign.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { maxAlloc = (size_t)1 << 48 };    /* Go's limit on one allocation (amd64) */
+
+#define hchanSize ((sizeof(hchan) + alignof(max_align_t) - 1) & ~(alignof(max_align_t) - 1))
+
+static hchan *tochan(gort_chan *c) { return (hchan *)c; }
+
+/* ---- sudog cache (Go: proc.go acquireSudog/releaseSudog) ------------------ */
+
+/* Each P caches up to 128 free sudogs; batches of half move to and from a
+ * central list. Threads without a P use the central list directly. */
+static struct { mutex lock; sudog *list; } sudogcentral;
+
+static sudog *central_get(void)
+{
+    sudog *s = sudogcentral.list;
+    if (s) {
+        sudogcentral.list = s->next;
+        s->next = NULL;
+    }
+    return s;
+}
+
+static void central_put(sudog *s)
+{
+    s->next = sudogcentral.list;
+    sudogcentral.list = s;
+}
+
+static sudog *newsudog(void)
+{
+    sudog *s = calloc(1, sizeof *s);
+    if (!s)
+        gort_throw("runtime: out of memory allocating a sudog");
+    return s;
+}
+
+static p *mycachep(void)
+{
+    g *gp = getg();
+    return gp && gp->m ? gp->m->p : NULL;
+}
+
+sudog *acquireSudog(void)
+{
+    p *pp = mycachep();
+    sudog *s = NULL;
+    if (!pp || pp->nsudog == 0) {
+        lock(&sudogcentral.lock);
+        if (!pp) {
+            s = central_get();
+        } else {
+            sudog *t;
+            while (pp->nsudog < (int32_t)nelem(pp->sudogcache) / 2 && (t = central_get()))
+                pp->sudogcache[pp->nsudog++] = t;
+        }
+        unlock(&sudogcentral.lock);
+        if (!pp)
+            return s ? s : newsudog();
+        if (pp->nsudog == 0)
+            return newsudog();
+    }
+    s = pp->sudogcache[--pp->nsudog];
+    GORT_ASSERT(s->elem == NULL);
+    return s;
+}
+
+void releaseSudog(sudog *s)
+{
+    GORT_ASSERT(s->elem == NULL && !s->isSelect && s->next == NULL && s->prev == NULL);
+    GORT_ASSERT(s->waitlink == NULL && s->c == NULL);
+    p *pp = mycachep();
+    if (!pp) {
+        lock(&sudogcentral.lock);
+        central_put(s);
+        unlock(&sudogcentral.lock);
+        return;
+    }
+    if (pp->nsudog == (int32_t)nelem(pp->sudogcache)) {
+        lock(&sudogcentral.lock);
+        while (pp->nsudog > (int32_t)nelem(pp->sudogcache) / 2)
+            central_put(pp->sudogcache[--pp->nsudog]);
+        unlock(&sudogcentral.lock);
+    }
+    pp->sudogcache[pp->nsudog++] = s;
+}
+
+/* ---- Wait queues ------------------------------------------------------------ */
+
+/* q->first is also read without the lock (full/empty), so it is stored
+ * atomically; everything else in a queue is touched only under the lock. */
+static void setfirst(waitq *q, sudog *s) { __atomic_store_n(&q->first, s, __ATOMIC_RELAXED); }
+static sudog *loadfirst(waitq *q) { return __atomic_load_n(&q->first, __ATOMIC_ACQUIRE); }
+
+void waitq_enqueue(waitq *q, sudog *sg)
+{
+    sg->next = NULL;
+    sudog *x = q->last;
+    sg->prev = x;
+    if (x)
+        x->next = sg;
+    else
+        setfirst(q, sg);
+    q->last = sg;
+}
+
+sudog *waitq_dequeue(waitq *q)
+{
+    for (;;) {
+        sudog *sg = q->first;
+        if (!sg)
+            return NULL;
+        sudog *y = sg->next;
+        setfirst(q, y);
+        if (y)
+            y->prev = NULL;
+        else
+            q->last = NULL;
+        sg->next = NULL;
+        /* A select is queued on several channels; between another case
+         * waking it and it removing itself from the rest, whoever wins the
+         * selectdone flag is the one that may wake it. */
+        uint32_t zero = 0;
+        if (sg->isSelect && !atomic_compare_exchange_strong(&sg->g->selectdone, &zero, 1))
+            continue;
+        return sg;
+    }
+}
+
+void waitq_remove(waitq *q, sudog *sg)
+{
+    sudog *x = sg->prev, *y = sg->next;
+    if (!x && !y && q->first != sg)
+        return;                    /* already dequeued by whoever woke us */
+    if (x)
+        x->next = y;
+    else
+        setfirst(q, y);
+    if (y)
+        y->prev = x;
+    else
+        q->last = x;
+    sg->next = sg->prev = NULL;
+}
+
+/* ---- The buffer --------------------------------------------------------------- */
+
+static void *chanbuf(hchan *c, size_t i) { return (char *)c->buf + i * c->elemsize; }
+
+static void elemcopy(hchan *c, void *dst, const void *src)
+{
+    if (c->elemsize)
+        memmove(dst, src, c->elemsize);
+}
+
+void chanzero(hchan *c, void *ep)
+{
+    if (ep && c->elemsize)
+        memset(ep, 0, c->elemsize);
+}
+
+static size_t qcount(hchan *c) { return atomic_load_explicit(&c->qcount, memory_order_acquire); }
+
+static void qcount_add(hchan *c, long d)
+{
+    atomic_store_explicit(&c->qcount, qcount(c) + (size_t)d, memory_order_release);
+}
+
+static size_t advance(hchan *c, size_t i) { return i + 1 == c->dataqsiz ? 0 : i + 1; }
+
+void bufsend(hchan *c, const void *ep)
+{
+    elemcopy(c, chanbuf(c, c->sendx), ep);
+    c->sendx = advance(c, c->sendx);
+    qcount_add(c, 1);
+}
+
+void bufrecv(hchan *c, void *ep)
+{
+    void *qp = chanbuf(c, c->recvx);
+    if (ep)
+        elemcopy(c, ep, qp);
+    chanzero(c, qp);
+    c->recvx = advance(c, c->recvx);
+    qcount_add(c, -1);
+}
+
+/* Would a send block? One racy look, no lock (see the top comment). */
+static bool full(hchan *c)
+{
+    if (c->dataqsiz == 0)
+        return loadfirst(&c->recvq) == NULL;
+    return qcount(c) == c->dataqsiz;
+}
+
+/* Would a receive block? */
+static bool empty(hchan *c)
+{
+    if (c->dataqsiz == 0)
+        return loadfirst(&c->sendq) == NULL;
+    return qcount(c) == 0;
+}
+
+/* ---- Handing values to parked parties ----------------------------------------- */
+
+static void unlockchan(void *c) { unlock(&((hchan *)c)->lock); }
+
+/* sg has been dequeued; its waiter learns the outcome from sg->success. */
+static void wake(sudog *sg, bool success, void (*unlockf)(void *), void *arg)
+{
+    g *gp = sg->g;
+    unlockf(arg);
+    gp->param = sg;
+    sg->success = success;
+    waitready(gp);
+}
+
+void send(hchan *c, sudog *sg, const void *ep, void (*unlockf)(void *), void *arg)
+{
+    if (sg->elem) {
+        elemcopy(c, sg->elem, ep);
+        sg->elem = NULL;
+    }
+    wake(sg, true, unlockf, arg);
+}
+
+void recv(hchan *c, sudog *sg, void *ep, void (*unlockf)(void *), void *arg)
+{
+    if (c->dataqsiz == 0) {
+        if (ep)
+            elemcopy(c, ep, sg->elem);
+    } else {
+        /* The buffer is full: take its head, and the sender's value fills
+         * the slot just freed, which is the new tail. */
+        void *qp = chanbuf(c, c->recvx);
+        if (ep)
+            elemcopy(c, ep, qp);
+        elemcopy(c, qp, sg->elem);
+        c->recvx = advance(c, c->recvx);
+        c->sendx = c->recvx;
+    }
+    sg->elem = NULL;
+    wake(sg, true, unlockf, arg);
+}
+
+/* Queues the caller on q and parks until a partner or close dequeues it.
+ * c is locked on entry and unlocked on return. Returns sg->success. */
+static bool chanpark(hchan *c, waitq *q, void *ep, enum waitreason reason)
+{
+    g *gp = waitg();
+    sudog *mysg = acquireSudog();
+    mysg->elem = ep;
+    mysg->waitlink = NULL;
+    mysg->g = gp;
+    mysg->isSelect = false;
+    mysg->c = c;
+    gp->waiting = mysg;
+    gp->param = NULL;
+    waitq_enqueue(q, mysg);
+    waitparkunlock(gp, &c->lock, reason);
+    if (mysg != gp->waiting)
+        gort_throw("G waiting list is corrupted");
+    gp->waiting = NULL;
+    gp->param = NULL;
+    bool success = mysg->success;
+    mysg->c = NULL;
+    releaseSudog(mysg);
+    return success;
+}
+
+/* ---- Send, receive, close -------------------------------------------------------- */
+
+static bool chansend(hchan *c, const void *ep, bool block)
+{
+    if (!c) {
+        if (!block)
+            return false;
+        waitforever(waitReasonChanSendNilChan);
+    }
+    if (!block && !atomic_load(&c->closed) && full(c))
+        return false;
+    lock(&c->lock);
+    if (atomic_load_explicit(&c->closed, memory_order_relaxed)) {
+        unlock(&c->lock);
+        gort_panic("send on closed channel");
+    }
+    sudog *sg = waitq_dequeue(&c->recvq);
+    if (sg) {
+        send(c, sg, ep, unlockchan, c);
+        return true;
+    }
+    if (qcount(c) < c->dataqsiz) {
+        bufsend(c, ep);
+        unlock(&c->lock);
+        return true;
+    }
+    if (!block) {
+        unlock(&c->lock);
+        return false;
+    }
+    if (!chanpark(c, &c->sendq, (void *)ep, waitReasonChanSend)) {
+        if (!atomic_load(&c->closed))
+            gort_throw("chansend: spurious wakeup");
+        gort_panic("send on closed channel");
+    }
+    return true;
+}
+
+/* Returns whether the operation happened (false: it would block); sets
+ * *received to false when it completed because c is closed and drained. */
+static bool chanrecv(hchan *c, void *ep, bool block, bool *received)
+{
+    *received = false;
+    if (!c) {
+        if (!block)
+            return false;
+        waitforever(waitReasonChanReceiveNilChan);
+    }
+    if (!block && empty(c)) {
+        if (!atomic_load(&c->closed))
+            return false;
+        /* Closed for good; recheck for data that arrived between the looks. */
+        if (empty(c)) {
+            chanzero(c, ep);
+            return true;
+        }
+    }
+    lock(&c->lock);
+    if (atomic_load_explicit(&c->closed, memory_order_relaxed)) {
+        if (qcount(c) == 0) {
+            unlock(&c->lock);
+            chanzero(c, ep);
+            return true;
+        }
+    } else {
+        sudog *sg = waitq_dequeue(&c->sendq);
+        if (sg) {
+            recv(c, sg, ep, unlockchan, c);
+            *received = true;
+            return true;
+        }
+    }
+    if (qcount(c) > 0) {
+        bufrecv(c, ep);
+        unlock(&c->lock);
+        *received = true;
+        return true;
+    }
+    if (!block) {
+        unlock(&c->lock);
+        return false;
+    }
+    *received = chanpark(c, &c->recvq, ep, waitReasonChanReceive);
+    return true;
+}
+
+static void closechan(hchan *c)
+{
+    if (!c)
+        gort_panic("close of nil channel");
+    lock(&c->lock);
+    if (atomic_load_explicit(&c->closed, memory_order_relaxed)) {
+        unlock(&c->lock);
+        gort_panic("close of closed channel");
+    }
+    atomic_store(&c->closed, 1);
+
+    /* Collect everyone (linked through schedlink), wake them unlocked. */
+    g *glist = NULL;
+    sudog *sg;
+    while ((sg = waitq_dequeue(&c->recvq))) {
+        chanzero(c, sg->elem);
+        sg->elem = NULL;
+        sg->g->param = sg;
+        sg->success = false;
+        sg->g->schedlink = glist;
+        glist = sg->g;
+    }
+    while ((sg = waitq_dequeue(&c->sendq))) {
+        sg->elem = NULL;
+        sg->g->param = sg;
+        sg->success = false;
+        sg->g->schedlink = glist;
+        glist = sg->g;
+    }
+    unlock(&c->lock);
+    while (glist) {
+        g *gp = glist;
+        glist = gp->schedlink;
+        gp->schedlink = NULL;
+        waitready(gp);
+    }
+}
+
+/* ---- Public API ------------------------------------------------------------------- */
+
+gort_chan *gort_chan_make(size_t elem_size, size_t cap)
+{
+    /* cap > PTRDIFF_MAX is a negative size passed through size_t. */
+    if ((elem_size && cap > (maxAlloc - hchanSize) / elem_size) || cap > (size_t)PTRDIFF_MAX)
+        gort_panic("makechan: size out of range");
+    size_t mem = elem_size * cap;
+    hchan *c = calloc(1, hchanSize + mem);
+    if (!c)
+        gort_throw("runtime: out of memory");
+    c->buf = (char *)c + hchanSize;
+    c->elemsize = elem_size;
+    c->dataqsiz = cap;
+    return (gort_chan *)c;
+}
+
+void gort_chan_send(gort_chan *c, const void *elem)
+{
+    foreignenter();
+    chansend(tochan(c), elem, true);
+}
+
+bool gort_chan_recv(gort_chan *c, void *out)
+{
+    bool received;
+    foreignenter();
+    chanrecv(tochan(c), out, true, &received);
+    return received;
+}
+
+bool gort_chan_try_send(gort_chan *c, const void *elem)
+{
+    foreignenter();
+    return chansend(tochan(c), elem, false);
+}
+
+bool gort_chan_try_recv(gort_chan *c, void *out, bool *ok)
+{
+    bool received;
+    foreignenter();
+    bool selected = chanrecv(tochan(c), out, false, &received);
+    if (selected && ok)
+        *ok = received;
+    return selected;
+}
+
+void gort_chan_close(gort_chan *c)
+{
+    foreignenter();
+    closechan(tochan(c));
+}
+
+size_t gort_chan_len(gort_chan *c) { return c ? qcount(tochan(c)) : 0; }
+size_t gort_chan_cap(gort_chan *c) { return c ? tochan(c)->dataqsiz : 0; }
