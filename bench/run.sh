@@ -45,7 +45,7 @@ log() { printf '%s\n' "$*" >&2; }
 machine_info() {
     echo "date:    $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo "host:    $(uname -srm), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//'))"
-    echo "gort:    $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
+    echo "gort:    $(git -C "$root" describe --always --dirty 2>/dev/null || echo '?')"
     echo "go:      $(go version 2>/dev/null || echo 'not found')"
     echo "gcc:     $(gcc --version 2>/dev/null | head -n1 || echo 'not found')"
     echo "load:    $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null) (1/5/15 min; above the CPU count, expect noise)"
