@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# install-deps.sh — install what gort needs to build, test and benchmark.
+#
+# Idempotent and fast: asks dpkg what is missing and only then touches apt.
+# Needs Debian/Ubuntu with apt; runs as root, or through sudo when available.
+#
+#   scripts/install-deps.sh            install whatever is missing
+#   scripts/install-deps.sh --check    only report; exit 1 if anything is missing
+set -euo pipefail
+
+# Native build and test tools.
+native=(
+    cmake make gcc pkg-config
+    libunwind-dev libcmocka-dev
+)
+# Cross build for arm64, run under qemu-user.
+cross=(
+    gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
+    libunwind-dev:arm64 libcmocka-dev:arm64
+)
+# Benchmarks: Go twins, comparison allocators, timing.
+bench=(
+    golang-go libmimalloc-dev libgc-dev hyperfine
+)
+# Optional: not needed by any make target, handy for developers.
+optional=(clang)
+
+# Note: libatomic-ops-dev is deliberately absent: its amd64 and arm64 packages
+# conflict, and gort uses <stdatomic.h> only.
+
+native_arch=$(dpkg --print-architecture)
+
+# One dpkg-query for everything: "name|status|arch" for each installed
+# variant. A wanted PKG means PKG for the native architecture (or "all"),
+# PKG:ARCH means exactly that architecture.
+wanted=("${native[@]}" "${cross[@]}" "${bench[@]}" "${optional[@]}")
+installed=$(dpkg-query -W -f='${Package}|${db:Status-Abbrev}|${Architecture}\n' \
+                "${wanted[@]%%:*}" 2>/dev/null || true)
+missing=()
+for p in "${wanted[@]}"; do
+    name=${p%%:*} arch=$native_arch
+    [[ $p == *:* ]] && arch=${p#*:}
+    if ! grep -qE "^${name//+/\\+}\|ii ?\|($arch|all)\$" <<<"$installed"; then
+        missing+=("$p")
+    fi
+done
+
+need_arm64=0
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    need_arm64=1
+fi
+
+if [ ${#missing[@]} -eq 0 ] && [ $need_arm64 -eq 0 ]; then
+    exit 0
+fi
+
+if [ "${1:-}" = "--check" ]; then
+    [ $need_arm64 -eq 1 ] && echo "install-deps: foreign architecture arm64 is not enabled"
+    [ ${#missing[@]} -gt 0 ] && echo "install-deps: missing: ${missing[*]}"
+    exit 1
+fi
+
+echo "install-deps: installing: ${missing[*]:-(arm64 architecture only)}" >&2
+
+SUDO=()
+if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then
+        SUDO=(sudo -E)
+    else
+        echo "install-deps: not root and no sudo; install these by hand: ${missing[*]}" >&2
+        exit 1
+    fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+
+# apt may be busy (another install, unattended upgrades): wait for its locks
+# rather than failing.
+apt_opts=(-o DPkg::Lock::Timeout=600)
+
+if [ $need_arm64 -eq 1 ]; then
+    "${SUDO[@]}" dpkg --add-architecture arm64
+fi
+"${SUDO[@]}" apt-get "${apt_opts[@]}" update
+if [ ${#missing[@]} -gt 0 ]; then
+    "${SUDO[@]}" apt-get "${apt_opts[@]}" install -y --no-install-recommends "${missing[@]}"
+fi
