@@ -549,41 +549,42 @@ static void pthreads_share_mcache0(void **state)
 
 /* ---- Out of memory --------------------------------------------------------------- */
 
-/* Child modes, run as a fresh process (argv[1]). */
-static int child_main(const char *mode)
+/* What a child process does before it should die. It runs right after fork
+ * (exec would need binfmt under qemu-user); the parent's other threads hold
+ * no allocator lock at that point, the allocating tests being over. */
+static void child_main(const char *mode)
 {
     if (!strcmp(mode, "oom-huge")) {
         gort_alloc((size_t)1 << 62);
     } else if (!strcmp(mode, "oom-max")) {
         gort_alloc_noscan(SIZE_MAX);
     } else if (!strcmp(mode, "oom-rlimit")) {
-        gort_alloc(1);                          /* the heap's fixed reservations first */
         long vm = 0;
         FILE *f = fopen("/proc/self/statm", "r");
         if (!f || fscanf(f, "%ld", &vm) != 1)
-            return 3;
+            _exit(3);
         fclose(f);
         struct rlimit rl;
         rl.rlim_cur = rl.rlim_max = (rlim_t)vm * (rlim_t)sysconf(_SC_PAGESIZE) + (64 << 20);
         if (setrlimit(RLIMIT_AS, &rl) != 0)
-            return 3;
+            _exit(3);
         gort_alloc_noscan((size_t)1 << 30);
     }
-    return 0;                                   /* not reached if OOM works */
+    _exit(0);                                   /* not reached if OOM works */
 }
 
-/* Runs this test binary in child mode; returns its exit status and stderr. */
+/* Runs child_main(mode) in a child process; returns its exit status and stderr. */
 static int run_child(const char *mode, char *err, size_t errsz)
 {
     int fds[2];
     assert_int_equal(pipe(fds), 0);
+    fflush(NULL);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         dup2(fds[1], 2);
         close(fds[0]);
-        execl("/proc/self/exe", "test_malloc", mode, (char *)NULL);
-        _exit(99);
+        child_main(mode);
     }
     close(fds[1]);
     size_t got = 0;
@@ -627,10 +628,8 @@ static void os_refusal_is_fatal(void **state)
     expect_oom("oom-rlimit", "1073741824");
 }
 
-int main(int argc, char **argv)
+int main(void)
 {
-    if (argc > 1)
-        return child_main(argv[1]);
     qemu = getenv("GORT_TEST_QEMU") != NULL;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(usable_size_is_go_class_size),
