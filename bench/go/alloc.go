@@ -1,0 +1,80 @@
+// bench/go/alloc.go — the Go twin of bench/alloc.c: allocation workloads.
+//
+// Each workload allocates count objects of one size in a loop, writes one
+// byte of each and stores it in a global (so the compiler must heap-allocate
+// it and cannot drop it), exactly as bench/alloc_bench.h does in C:
+//
+//	alloc16     make([]byte, 16)        (gort_alloc_noscan(16))
+//	alloc16ptr  new([2]*byte)           (gort_alloc(16): may hold pointers)
+//	alloc64     make([]byte, 64)
+//	alloc1k     make([]byte, 1024)
+//	alloc8200   make([]byte, 8200)      (a 9472-byte size class)
+//	alloc1m     make([]byte, 1<<20)     (a large object)
+//
+// Go's numbers include its garbage collector (and zeroing of reused
+// memory); gort has no collector yet. BENCH_SCALE (a factor, default 1)
+// scales every count on both sides alike.
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+// Sinks keep every allocation observable.
+var (
+	sink    []byte
+	sinkPtr *[2]*byte
+)
+
+// scaled applies BENCH_SCALE to an iteration count (at least 1).
+func scaled(n int64) int64 {
+	f, err := strconv.ParseFloat(os.Getenv("BENCH_SCALE"), 64)
+	if err != nil || f <= 0 {
+		return n
+	}
+	if s := int64(float64(n) * f); s > 0 {
+		return s
+	}
+	return 1
+}
+
+func report(name string, start time.Time, count int64) {
+	elapsed := time.Since(start).Nanoseconds()
+	fmt.Printf("BENCH %s %.2f\n", name, float64(elapsed)/float64(count))
+}
+
+// benchSize times count make([]byte, size) calls.
+func benchSize(name string, size int, count int64) {
+	count = scaled(count)
+	start := time.Now()
+	for i := int64(0); i < count; i++ {
+		b := make([]byte, size)
+		b[0] = 1
+		sink = b
+	}
+	report(name, start, count)
+}
+
+// benchPtr times count allocations of a 16-byte object holding pointers.
+func benchPtr(name string, count int64) {
+	count = scaled(count)
+	start := time.Now()
+	for i := int64(0); i < count; i++ {
+		p := new([2]*byte)
+		p[0] = nil
+		sinkPtr = p
+	}
+	report(name, start, count)
+}
+
+func main() {
+	benchSize("alloc16", 16, 10_000_000)
+	benchPtr("alloc16ptr", 10_000_000)
+	benchSize("alloc64", 64, 5_000_000)
+	benchSize("alloc1k", 1024, 500_000)
+	benchSize("alloc8200", 8200, 100_000)
+	benchSize("alloc1m", 1<<20, 1000)
+}
