@@ -37,7 +37,7 @@ export BUILD_DIR TEST_CONFIGS
 .PRECIOUS: $(BUILD_DIR)/%/gort-cmake-args $(BUILD_DIR)/%/Makefile
 
 help:
-	@sed -n '4,12p' Makefile | sed 's/^# //'
+	@sed -n '4,11p' Makefile | sed 's/^# //'
 
 deps:
 	@scripts/install-deps.sh
