@@ -4,12 +4,14 @@
  *
  * Small requests (up to 32 KiB) are rounded up to one of 67 object sizes, so
  * that a span of a few pages holds many objects of exactly one size and a
- * free slot is just a bit. Go chose the sizes (mksizeclasses.go) so that
- * rounding wastes at most 12.5% of a request, and picked for each class the
- * smallest span (in 8 KiB pages) whose leftover tail is at most 1/8 of it.
+ * free slot is just a bit. Go generated the sizes (mksizeclasses.go): step
+ * through sizes at a growing alignment (8, 16, size/8, then 256 bytes), give
+ * each size the smallest span whose leftover tail is at most 1/8 of it, merge
+ * neighbours that would fit the same number of objects in the same span, and
+ * finally raise each size as far as that same number of objects still fits.
  * gort uses the very same table (docs/allocator.md; tests/test_sizeclasses.c
- * checks it against reference/go-size-classes.csv), so a program's memory
- * footprint matches Go's object for object:
+ * checks it against Go's CSV), so a program's memory footprint matches Go's
+ * object for object:
  *
  *   class  bytes/obj  bytes/span  objects  tail waste
  *       1          8        8192     1024           0
