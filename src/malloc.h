@@ -136,7 +136,6 @@ struct mspan {
     uint64_t    inlineBits[2][inlineBitsObjects / 64]; /* alloc and mark bits of small spans */
 };
 
-static inline uintptr_t mspan_base(const mspan *s) { return s->startAddr; }
 /* Index of the object containing address p (p inside s). */
 static inline uintptr_t mspan_objIndex(const mspan *s, uintptr_t p)
 {
@@ -254,8 +253,6 @@ struct mcache {
 extern mspan emptymspan;
 /* The next free object of the cached span s, or 0 when the cache needs a refill. */
 uintptr_t mcache_nextFree(mcache *c, spanClass spc, mspan **sp);
-/* Swaps the full cached span of class spc for one with free slots; false: out of memory. */
-bool      mcache_refill(mcache *c, spanClass spc);
 /* Gives every cached span back to its mcentral and drops the tiny block. */
 void      mcache_releaseAll(mcache *c);
 

@@ -48,7 +48,9 @@ void freemcache(mcache *c)
     unlock(&mheap_.lock);
 }
 
-bool mcache_refill(mcache *c, spanClass spc)
+/* Swaps the full cached span of class spc for one with free slots; false:
+ * out of memory. */
+static bool mcache_refill(mcache *c, spanClass spc)
 {
     mspan *s = c->alloc[spc];
     if (s != &emptymspan) {
