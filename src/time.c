@@ -130,8 +130,14 @@ static p *timer_home(void)
 
 static void addtimer(struct timer *t)
 {
-    p *pp = timer_home();
-    lock(&pp->timersLock);
+    p *pp;
+    for (;;) {
+        pp = timer_home();
+        lock(&pp->timersLock);
+        if (atomic_load(&pp->status) != Pdead)
+            break;
+        unlock(&pp->timersLock);   /* a foreign thread picked a P being destroyed */
+    }
     heap_push(pp, t);
     unlock(&pp->timersLock);
     wakeNetPoller(t->when);
@@ -187,12 +193,15 @@ int64_t checkTimers(p *pp, int64_t now, bool *ran)
     return next;
 }
 
-/* pp is going away: its timers move to dst. World stopped. */
+/* pp is going away: its timers move to dst, and it is marked dead under
+ * its lock, so that a foreign thread's addtimer cannot strand a timer on
+ * it afterwards. World stopped. */
 void moveTimers(p *pp, p *dst)
 {
     if (pp == dst)
         return;
     lock(&pp->timersLock);
+    atomic_store(&pp->status, Pdead);
     lock(&dst->timersLock);
     for (int32_t i = 0; i < pp->ntimers; i++)
         heap_push(dst, pp->timers[i]);
