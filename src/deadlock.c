@@ -20,85 +20,170 @@
  *      (mcount - nmidle - nmidlelocked == 0), so no goroutine runs, and an
  *      M in a syscall or asleep until a timer counts as running;
  *   4. no timer is pending on any P;
- *   5. no thread exists that gort does not know: the process has no more
- *      threads than the Ms, the registered threads, and the threads it had
- *      when gort first saw a foreign thread (sanitizer or emulator helpers,
- *      say). A thread the program started later that has not called into
- *      gort yet may still do so: a goroutine often starts a pthread and
- *      then waits for what it sends;
+ *   5. no thread exists that gort does not know: every thread listed in
+ *      /proc/self/task is an M, a registered thread (alive or exiting), or
+ *      was already there when gort first met a foreign thread (sanitizer
+ *      or emulator helpers, say). A thread started later that has not
+ *      called into gort yet may still do so: a goroutine often starts a
+ *      pthread and then waits for what it will send;
  *   6. some goroutine exists. If none does, the main goroutine ended with
  *      gort_goexit and nothing is left to run: Go's "no goroutines (main
  *      called runtime.Goexit) - deadlock!".
- * Rule 5 cannot see threads that existed before gort's first use and call
- * into it only later; docs/channels.md lists this. checkdead runs where an
- * M goes idle (stopm) and where an M locked to a goroutine parks
- * (stoplockedm), with sched.lock held.
+ * Rule 5 cannot tell a helper from a thread of the program that existed
+ * before gort's first use and calls into it only later (docs/channels.md).
+ *
+ * checkdead runs whenever one of these can have become true: an M goes
+ * idle (stopm) or parks for its locked goroutine (stoplockedm), a thread
+ * starts waiting in gort_main, a registered thread exits. All with
+ * sched.lock held, which also guards the thread lists below.
  *
  * Foreign threads. A thread that is not an M has no g, so it cannot park.
  * When it must wait (a channel operation, a semaphore) it uses a stand-in g
- * allocated on its first call into gort: the sudogs point at the stand-in
- * as they would at a goroutine, the stand-in's `threadpark` note is where
- * the thread sleeps, and waitready wakes it with notewakeup instead of
- * goready. The stand-in is freed when the thread exits (a pthread key
- * destructor), which is also when it stops counting for rule 2.
+ * made at its first call into gort: the sudogs point at the stand-in as
+ * they would at a goroutine, the stand-in's `threadpark` note is where the
+ * thread sleeps, and waitready wakes it with notewakeup instead of goready.
+ * A pthread key destructor notices the thread's exit; the stand-in stays
+ * listed until the thread has left /proc/self/task, then it is freed.
  */
 #include "chan.h"
 
-#include <fcntl.h>
+#include <dirent.h>
 #include <pthread.h>
 #include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
-struct threadg { g g; note park; };
+struct threadg {
+    g        g;
+    note     park;
+    int      tid;
+    bool     exited;           /* its destructor ran; it may still be in /proc */
+    bool     seen;             /* found by the last scan of /proc/self/task */
+    struct threadg *alllink;
+};
 
 static _Atomic int32_t nforeign;     /* registered threads not waiting in gort_main */
 static _Atomic int32_t nmainwait;    /* threads waiting in gort_main */
+static struct threadg *allthreadg;   /* every registered thread (sched.lock) */
+static int *helpers;                 /* tids alive at the first foreign call (sched.lock) */
+static int nhelpers;
+static int nexited;                  /* stand-ins of exited threads still listed (sched.lock) */
 static __thread struct threadg *mythreadg;
 static pthread_key_t threadkey;
 static pthread_once_t threadkey_once = PTHREAD_ONCE_INIT;
-static int32_t strangers0;           /* threads gort did not know at its first foreign call */
 
-/* ---- Foreign threads --------------------------------------------------------- */
+static void checkdead1(void);
 
-static void threadexit(void *tg)
+/* ---- The threads of the process ----------------------------------------------- */
+
+/* Calls f(tid, arg) for each thread of the process; false if it cannot tell. */
+static bool eachtid(void (*f)(int tid, void *arg), void *arg)
 {
-    free(tg);
+    DIR *d = opendir("/proc/self/task");
+    if (!d)
+        return false;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.')
+            f(atoi(e->d_name), arg);
+    closedir(d);
+    return true;
+}
+
+static bool ism(int tid)
+{
+    for (m *mp = allm; mp; mp = mp->alllink)
+        if (mp->procid == tid)
+            return true;
+    return false;
+}
+
+static void addhelper(int tid, void *me)
+{
+    if (tid == *(int *)me || ism(tid))
+        return;
+    int *h = realloc(helpers, (size_t)(nhelpers + 1) * sizeof *h);
+    if (!h)
+        gort_throw("runtime: out of memory listing threads");
+    helpers = h;
+    helpers[nhelpers++] = tid;
+}
+
+static bool ishelper(int tid)
+{
+    for (int i = 0; i < nhelpers; i++)
+        if (helpers[i] == tid)
+            return true;
+    return false;
+}
+
+static struct threadg *findthreadg(int tid)
+{
+    for (struct threadg *tg = allthreadg; tg; tg = tg->alllink)
+        if (tg->tid == tid)
+            return tg;
+    return NULL;
+}
+
+static void classify(int tid, void *strangers)
+{
+    struct threadg *tg = findthreadg(tid);
+    if (tg)
+        tg->seen = true;
+    else if (!ism(tid) && !ishelper(tid))
+        ++*(int *)strangers;
+}
+
+/* Frees the stand-ins of exited threads that the last scan did not see. */
+static void prunethreadg(void)
+{
+    nexited = 0;
+    for (struct threadg **pp = &allthreadg, *tg; (tg = *pp);) {
+        if (tg->exited && !tg->seen) {
+            *pp = tg->alllink;
+            free(tg);
+            continue;
+        }
+        nexited += tg->exited;
+        tg->seen = false;
+        pp = &tg->alllink;
+    }
+}
+
+/* Is there a thread gort does not know (rule 5)? sched.lock held. Only
+ * meaningful when every M has its procid set (none is starting). */
+static bool strangers(void)
+{
+    int n = 0;
+    bool listed = eachtid(classify, &n);
+    if (listed)
+        prunethreadg();
+    return listed && n > 0;
+}
+
+/* ---- Registering foreign threads ------------------------------------------------ */
+
+/* A registered thread exits: one possible waker fewer, so look again.
+ * Now and then, free the stand-ins of threads that are gone. */
+static void threadexit(void *arg)
+{
+    struct threadg *tg = arg;
+    lock(&sched.lock);
+    tg->exited = true;
     atomic_fetch_sub(&nforeign, 1);
+    if (++nexited > 64)
+        strangers();
+    checkdead1();
+    unlock(&sched.lock);
 }
 
-/* The process's thread count (Linux: /proc/self/status), or -1. */
-static int32_t countthreads(void)
-{
-    char buf[4096];
-    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    buf[n] = 0;
-    char *t = strstr(buf, "\nThreads:");
-    return t ? (int32_t)strtol(t + 9, NULL, 10) : -1;
-}
-
-/* Threads that are neither Ms nor registered (the caller must make sure
- * that every M counted in mcount is a live thread). */
-static int32_t strangers(int32_t registered)
-{
-    int32_t n = countthreads();
-    return n < 0 ? -1 : n - sched.mcount - registered;
-}
-
-/* First foreign call: every thread alive now but this one and the Ms is a
- * helper we must not wait for. */
+/* First foreign call: every thread alive now, but this one and the Ms, is
+ * a helper of the environment that we must not wait for. */
 static void firstforeign(void)
 {
     if (pthread_key_create(&threadkey, threadexit) != 0)
         gort_throw("runtime: pthread_key_create failed");
+    int me = gettid_();
     lock(&sched.lock);
-    strangers0 = strangers(1);
+    eachtid(addhelper, &me);
     unlock(&sched.lock);
 }
 
@@ -111,17 +196,27 @@ void foreign_register(void)
         gort_throw("runtime: out of memory registering a thread");
     tg->g.threadpark = &tg->park;
     atomic_store(&tg->g.atomicstatus, Gwaiting);
+    tg->tid = gettid_();
     pthread_once(&threadkey_once, firstforeign);
     pthread_setspecific(threadkey, tg);
     mythreadg = tg;
+    lock(&sched.lock);
+    tg->alllink = allthreadg;
+    allthreadg = tg;
     atomic_fetch_add(&nforeign, 1);
+    unlock(&sched.lock);
 }
 
+/* The main goroutine may be stuck (or gone) already, with every M idle and
+ * no one left to call checkdead: so look once more. */
 void foreign_main_wait(void)
 {
     foreign_register();
+    lock(&sched.lock);
     atomic_fetch_add(&nmainwait, 1);
     atomic_fetch_sub(&nforeign, 1);
+    checkdead1();
+    unlock(&sched.lock);
 }
 
 /* Runs on the main goroutine, before it wakes its gort_main caller: the
@@ -132,7 +227,7 @@ void foreign_main_done(void)
     atomic_fetch_sub(&nmainwait, 1);
 }
 
-/* ---- Waiting: goroutines park, foreign threads sleep ---------------------------- */
+/* ---- Waiting: goroutines park, foreign threads sleep ------------------------------ */
 
 g *waitg(void)
 {
@@ -185,10 +280,10 @@ void waitforever(enum waitreason reason)
     gort_throw("unreachable: woke from a wait that has no waker");
 }
 
-/* ---- checkdead ------------------------------------------------------------------ */
+/* ---- checkdead -------------------------------------------------------------------- */
 
-/* An M just went idle; sched.lock is held. Dies if nothing can ever run again. */
-void checkdead(void)
+/* sched.lock held. Dies if nothing can ever run again (rules above). */
+static void checkdead1(void)
 {
     if (atomic_load(&nmainwait) == 0 || atomic_load(&nforeign) > 0 ||
         atomic_load(&sched.nwaiting_threads) > 0)
@@ -201,10 +296,7 @@ void checkdead(void)
                    sched.mcount, sched.nmidle, sched.nmidlelocked);
     if (atomic_load(&sched.runqsize) > 0)
         gort_throw("checkdead: runnable g");
-    if (nobarrierWakeTime() != 0)
-        return;
-    int32_t strange = strangers(atomic_load(&nmainwait));
-    if (strange > strangers0)
+    if (nobarrierWakeTime() != 0 || strangers())
         return;
     bool none = gort_num_goroutine() == 0;
     unlock(&sched.lock);
@@ -212,3 +304,5 @@ void checkdead(void)
         gort_throw("no goroutines (main called runtime.Goexit) - deadlock!");
     gort_throw("all goroutines are asleep - deadlock!");
 }
+
+void checkdead(void) { checkdead1(); }
