@@ -660,7 +660,8 @@ top:;
             goto top;      /* a timer fired and may have readied a G */
     }
 
-    /* Nothing to do: give up the P. */
+    /* Nothing to do: tidy up in the spare time, then give up the P. */
+    stack_trim_list(pp->gFree);
     lock(&sched.lock);
     if (atomic_load(&sched.gcwaiting)) {
         unlock(&sched.lock);
@@ -791,7 +792,7 @@ static void gfput(p *pp, g *gp)
         stackfree_g(gp);
         return;
     }
-    stack_trim(gp);
+    stack_release(gp);
     gp->schedlink = pp->gFree;
     pp->gFree = gp;
     if (++pp->gFreeCount >= GFREE_LOCAL_MAX) {

@@ -115,6 +115,7 @@ struct g {
     int         saved_errno;    /* errno belongs to the goroutine, not the thread */
     bool        preempt;        /* set by sysmon/STW: yield at the next runtime entry */
     bool        stack_canary;   /* no guard page could be installed: check a canary */
+    bool        stack_trimmed;  /* dead, and its stack holds only the top page */
     enum waitreason waitreason;
     int64_t     waitsince;
     m          *lockedm;        /* gort_lock_os_thread */
@@ -309,6 +310,8 @@ void stackinit(size_t stacksize);    /* stacksize 0: keep the default */
 g   *stackalloc_g(size_t stacksize);
 void stackfree_g(g *gp);             /* returns a non-default-size G/stack to the OS */
 void stack_trim(g *gp);              /* MADV_DONTNEED what a deep run committed */
+void stack_release(g *gp);           /* a dead G goes to a pool */
+void stack_trim_list(g *list);       /* trim the untrimmed Gs of a free list */
 void stack_reset_for_reuse(g *gp);
 bool stack_is_guard(uintptr_t addr, g *gp);
 void stack_check_canary(g *gp);

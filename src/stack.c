@@ -29,8 +29,10 @@
  * "fatal error: stack overflow". The guard is 64 KiB rather than one page so
  * that a function with a large frame cannot jump over it into the next slot.
  *
- * Stacks that ran deep keep their committed pages. When such a G dies,
- * stack_trim gives the pages back with MADV_DONTNEED (Go's shrinkstack).
+ * Stacks that ran deep keep their committed pages. A dead G's stack is
+ * trimmed with MADV_DONTNEED (Go's shrinkstack, and the GC freeing the stacks
+ * of dead Gs): at once if the scheduler saw it run deep (its sp at a switch),
+ * otherwise when its P next goes idle — spare time, never the spawn path.
  */
 #include "runtime.h"
 
@@ -181,18 +183,36 @@ void stackfree_g(g *gp)
 }
 
 /* Gives back the pages a deep run committed, keeping the top page (the G and
- * the first frames). Called when a dead G goes back to the pool. */
+ * the first frames). MADV_DONTNEED over pages never touched costs only a
+ * page-table walk, so this need not know how deep the G went. */
 void stack_trim(g *gp)
 {
     uintptr_t keep = ((uintptr_t)gp & ~(uintptr_t)(pagesize - 1)) - pagesize;
     uintptr_t from = stack_guard_end(gp);
-    if (gp->stack_low_water < keep) {
-        if (gp->stack_canary)
-            from += pagesize;          /* the canary's page stays */
-        if (keep > from)
-            sysUnused((void *)from, keep - from);
-    }
+    if (gp->stack_canary)
+        from += pagesize;              /* the canary's page stays */
+    if (keep > from)
+        sysUnused((void *)from, keep - from);
     gp->stack_low_water = stack_top(gp);
+    gp->stack_trimmed = true;
+}
+
+/* A dead G goes back to a pool: trim now if the scheduler saw it run deep;
+ * otherwise leave it for trim_pool, when there is time to spare. */
+void stack_release(g *gp)
+{
+    gp->stack_trimmed = false;
+    if (gp->stack_low_water < stack_top(gp) - pagesize)
+        stack_trim(gp);
+}
+
+/* Trims every G in a free list that has not been trimmed since it died.
+ * Called when a P goes idle. */
+void stack_trim_list(g *list)
+{
+    for (g *gp = list; gp; gp = gp->schedlink)
+        if (!gp->stack_trimmed)
+            stack_trim(gp);
 }
 
 /* Poisoned frames of a dead goroutine must not trip ASan in the next one. */

@@ -1,0 +1,351 @@
+/*
+ * test_sched.c — the scheduler: spawning, joining, parking, run queue order,
+ * work stealing, errno across switches, foreign threads, GOMAXPROCS changes,
+ * locked threads, Goexit. Each test body runs with 1 P and with 2 Ps.
+ */
+#include "testutil.h"
+#include "runtime.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
+
+static atomic_int counter;
+
+/* Waits, yielding, until counter reaches n. */
+static void join(int n)
+{
+    while (atomic_load(&counter) < n)
+        gort_yield();
+}
+
+/* ---- spawn and join ------------------------------------------------------ */
+
+static void incr(void *arg) { atomic_fetch_add(&counter, 1); }
+
+static void spawn_join_body(void *arg)
+{
+    int n = scaled(100000);
+    atomic_store(&counter, 0);
+    for (int i = 0; i < n; i++)
+        assert_true(gort_go(incr, NULL) > 0);
+    join(n);
+    assert_int_equal(atomic_load(&counter), n);
+}
+
+static void test_spawn_join_100k_1p(void **st) { run_in_gort(spawn_join_body, NULL, 1); }
+static void test_spawn_join_100k_2p(void **st) { run_in_gort(spawn_join_body, NULL, 2); }
+
+/* ---- 100 000 goroutines parked at once ----------------------------------- */
+
+static mutex parklock;
+static g *parked_list;
+static atomic_int nparked;
+
+static bool park_push(g *gp, void *l)
+{
+    gp->schedlink = parked_list;
+    parked_list = gp;
+    atomic_fetch_add(&nparked, 1);
+    unlock(l);
+    return true;
+}
+
+static void parker(void *arg)
+{
+    lock(&parklock);
+    gopark(park_push, &parklock, waitReasonTest);
+    atomic_fetch_add(&counter, 1);
+}
+
+static void park_body(void *arg)
+{
+    int n = scaled(100000);
+    atomic_store(&counter, 0);
+    atomic_store(&nparked, 0);
+    for (int i = 0; i < n; i++)
+        gort_go(parker, NULL);
+    while (atomic_load(&nparked) < n)
+        gort_yield();
+    assert_int_equal(atomic_load(&counter), 0);
+    assert_true(gort_num_goroutine() >= n + 1);     /* the parked ones and us */
+    lock(&parklock);
+    g *list = parked_list;
+    parked_list = NULL;
+    unlock(&parklock);
+    int woken = 0;
+    for (g *gp = list, *next; gp; gp = next, woken++) {
+        next = gp->schedlink;
+        goready(gp);
+    }
+    assert_int_equal(woken, n);
+    join(n);
+}
+
+static void test_park_100k_1p(void **st) { run_in_gort(park_body, NULL, 1); }
+static void test_park_100k_2p(void **st) { run_in_gort(park_body, NULL, 2); }
+
+/* ---- run queue order on one P -------------------------------------------- */
+
+enum { ORDER_N = 10 };
+static int order[ORDER_N];
+static atomic_int norder;
+
+static void record(void *arg) { order[atomic_fetch_add(&norder, 1)] = (int)(intptr_t)arg; }
+
+/* A new goroutine goes to runnext, pushing the previous one to the tail of
+ * the queue: so the last spawned runs first, then the others in order. */
+static void order_body(void *arg)
+{
+    atomic_store(&norder, 0);
+    for (int i = 0; i < ORDER_N; i++)
+        gort_go(record, (void *)(intptr_t)i);
+    while (atomic_load(&norder) < ORDER_N)
+        gort_yield();
+    assert_int_equal(order[0], ORDER_N - 1);
+    for (int i = 1; i < ORDER_N; i++)
+        assert_int_equal(order[i], i - 1);
+}
+
+static void test_runq_order_1p(void **st) { run_in_gort(order_body, NULL, 1); }
+
+/* More than 256 runnable Gs overflow the local queue into the global one;
+ * every G still runs exactly once. */
+static atomic_uchar ran_once[4096];
+
+static void mark_ran(void *arg) { atomic_fetch_add(&ran_once[(intptr_t)arg], 1); atomic_fetch_add(&counter, 1); }
+
+static void overflow_body(void *arg)
+{
+    atomic_store(&counter, 0);
+    for (int i = 0; i < 4096; i++)
+        atomic_store(&ran_once[i], 0);
+    for (int i = 0; i < 4096; i++)
+        gort_go(mark_ran, (void *)(intptr_t)i);
+    assert_true(atomic_load(&sched.runqsize) > 0 || atomic_load(&counter) > 0);
+    join(4096);
+    for (int i = 0; i < 4096; i++)
+        assert_int_equal(atomic_load(&ran_once[i]), 1);
+}
+
+static void test_runq_overflow_1p(void **st) { run_in_gort(overflow_body, NULL, 1); }
+static void test_runq_overflow_2p(void **st) { run_in_gort(overflow_body, NULL, 2); }
+
+/* ---- work stealing -------------------------------------------------------- */
+
+static atomic_int seen_p[2];
+
+/* Busy for a while without yielding, so the spawning P cannot run them all:
+ * the second P must steal to take part. */
+static void spin_and_note_p(void *arg)
+{
+    atomic_fetch_add(&seen_p[getg()->m->p->id], 1);
+    int64_t until = gort_nanotime() + 200 * 1000;
+    while (gort_nanotime() < until)
+        ;
+    atomic_fetch_add(&counter, 1);
+}
+
+static void steal_body(void *arg)
+{
+    atomic_store(&counter, 0);
+    atomic_store(&seen_p[0], 0);
+    atomic_store(&seen_p[1], 0);
+    for (int i = 0; i < 64; i++)
+        gort_go(spin_and_note_p, NULL);
+    join(64);
+    assert_true(atomic_load(&seen_p[0]) > 0);
+    assert_true(atomic_load(&seen_p[1]) > 0);
+}
+
+static void test_steal_2p(void **st) { run_in_gort(steal_body, NULL, 2); }
+
+/* ---- errno belongs to the goroutine --------------------------------------- */
+
+static atomic_int errno_bad, migrated;
+
+/* GCC may keep the address of errno (a const function of the thread) across
+ * a call that migrates the goroutine; these re-derive it after the switch,
+ * as any fresh access in another function does (see docs/scheduler.md). */
+static NOINLINE int read_errno(void) { return errno; }
+static NOINLINE void write_errno(int e) { errno = e; }
+
+static void errno_keeper(void *arg)
+{
+    int mine = (int)(intptr_t)arg;
+    write_errno(mine);
+    int tid = gettid_();
+    for (int i = 0; i < 200; i++) {
+        gort_yield();
+        if (read_errno() != mine)
+            atomic_fetch_add(&errno_bad, 1);
+        if (gettid_() != tid)
+            atomic_store(&migrated, 1);
+        write_errno(mine + 1);
+        write_errno(mine);
+    }
+    atomic_fetch_add(&counter, 1);
+}
+
+static void errno_body(void *arg)
+{
+    int n = 64;
+    atomic_store(&counter, 0);
+    atomic_store(&errno_bad, 0);
+    for (int i = 0; i < n; i++)
+        gort_go(errno_keeper, (void *)(intptr_t)(1000 + i));
+    join(n);
+    assert_int_equal(atomic_load(&errno_bad), 0);
+}
+
+static void test_errno_1p(void **st) { run_in_gort(errno_body, NULL, 1); }
+
+static void test_errno_2p(void **st)
+{
+    atomic_store(&migrated, 0);
+    run_in_gort(errno_body, NULL, 2);
+    /* The test only means something if goroutines did change threads. */
+    assert_int_equal(atomic_load(&migrated), 1);
+}
+
+/* ---- goroutines spawned from a thread that is not a goroutine -------------- */
+
+static void *foreign_spawner(void *arg)
+{
+    int n = (int)(intptr_t)arg;
+    assert_int_equal(gort_goid(), 0);
+    for (int i = 0; i < n; i++)
+        gort_go(incr, NULL);
+    return NULL;
+}
+
+static void foreign_body(void *arg)
+{
+    int n = scaled(10000);
+    atomic_store(&counter, 0);
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, foreign_spawner, (void *)(intptr_t)n), 0);
+    join(2 * n);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    assert_int_equal(atomic_load(&counter), 2 * n);
+}
+
+static void test_foreign_thread_spawn_1p(void **st) { run_in_gort(foreign_body, NULL, 1); }
+static void test_foreign_thread_spawn_2p(void **st) { run_in_gort(foreign_body, NULL, 2); }
+
+/* gort_go from a thread while no goroutine runs at all. */
+static void test_foreign_spawn_idle_runtime(void **st)
+{
+    int n = 1000;
+    atomic_store(&counter, 0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, foreign_spawner, (void *)(intptr_t)n), 0);
+    pthread_join(t, NULL);
+    while (atomic_load(&counter) < n)
+        usleep(100);
+    assert_int_equal(atomic_load(&counter), n);
+}
+
+/* ---- GOMAXPROCS at run time -------------------------------------------------- */
+
+static atomic_int stop_yielders;
+
+static void yielder(void *arg)
+{
+    while (!atomic_load(&stop_yielders))
+        gort_yield();
+    atomic_fetch_add(&counter, 1);
+}
+
+static void maxprocs_body(void *arg)
+{
+    atomic_store(&counter, 0);
+    atomic_store(&stop_yielders, 0);
+    for (int i = 0; i < 8; i++)
+        gort_go(yielder, NULL);
+    assert_int_equal(gort_gomaxprocs(1), 2);
+    assert_int_equal(gort_gomaxprocs(0), 1);
+    gort_yield();
+    assert_int_equal(gort_gomaxprocs(3), 1);
+    assert_int_equal(gort_gomaxprocs(0), 3);
+    assert_int_equal(gort_gomaxprocs(2), 3);
+    atomic_store(&stop_yielders, 1);
+    join(8);
+}
+
+static void test_gomaxprocs_change(void **st) { run_in_gort(maxprocs_body, NULL, 2); }
+
+/* ---- locked threads ------------------------------------------------------------ */
+
+static void locked_body(void *arg)
+{
+    atomic_store(&counter, 0);
+    atomic_store(&stop_yielders, 0);
+    for (int i = 0; i < 4; i++)
+        gort_go(yielder, NULL);
+    gort_lock_os_thread();
+    int tid = gettid_();
+    for (int i = 0; i < 200; i++) {
+        gort_yield();
+        assert_int_equal(gettid_(), tid);
+    }
+    gort_unlock_os_thread();
+    atomic_store(&stop_yielders, 1);
+    join(4);
+}
+
+static void test_lock_os_thread_1p(void **st) { run_in_gort(locked_body, NULL, 1); }
+static void test_lock_os_thread_2p(void **st) { run_in_gort(locked_body, NULL, 2); }
+
+/* ---- Goexit, goid ------------------------------------------------------------------ */
+
+static atomic_int after_goexit;
+
+static void exiter(void *arg)
+{
+    atomic_fetch_add(&counter, 1);
+    gort_goexit();
+    atomic_store(&after_goexit, 1);
+}
+
+static void goexit_body(void *arg)
+{
+    atomic_store(&counter, 0);
+    for (int i = 0; i < 100; i++)
+        gort_go(exiter, NULL);
+    join(100);
+    gort_yield();
+    assert_int_equal(atomic_load(&after_goexit), 0);
+    uint64_t a = gort_go(incr, NULL), b = gort_go(incr, NULL);
+    assert_true(a != b && a > 0 && b > 0);
+    assert_true(gort_goid() > 0);
+}
+
+static void test_goexit(void **st) { run_in_gort(goexit_body, NULL, 2); }
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_spawn_join_100k_1p),
+        cmocka_unit_test(test_spawn_join_100k_2p),
+        cmocka_unit_test(test_park_100k_1p),
+        cmocka_unit_test(test_park_100k_2p),
+        cmocka_unit_test(test_runq_order_1p),
+        cmocka_unit_test(test_runq_overflow_1p),
+        cmocka_unit_test(test_runq_overflow_2p),
+        cmocka_unit_test(test_steal_2p),
+        cmocka_unit_test(test_errno_1p),
+        cmocka_unit_test(test_errno_2p),
+        cmocka_unit_test(test_foreign_thread_spawn_1p),
+        cmocka_unit_test(test_foreign_thread_spawn_2p),
+        cmocka_unit_test(test_foreign_spawn_idle_runtime),
+        cmocka_unit_test(test_gomaxprocs_change),
+        cmocka_unit_test(test_lock_os_thread_1p),
+        cmocka_unit_test(test_lock_os_thread_2p),
+        cmocka_unit_test(test_goexit),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

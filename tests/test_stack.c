@@ -1,0 +1,213 @@
+/*
+ * test_stack.c — goroutine stacks: guard pages turn overflow into Go's fatal
+ * error, deep calls fit on gort_call_on_stack segments, per-spawn sizes,
+ * GORT_STACKSIZE, trimming of stacks that ran deep, and the fatal errors of
+ * misuse (go of nil func, a wild pointer).
+ *
+ * Death tests run in forked children before this process starts the runtime
+ * (see testutil.h), so they come first in main().
+ */
+#include "testutil.h"
+#include "runtime.h"
+
+#include <stdatomic.h>
+#include <sys/mman.h>
+
+/* Recursion the compiler cannot turn into a loop. */
+static NOINLINE int recurse(volatile char *prev, int depth)
+{
+    volatile char frame[1024];
+    frame[0] = (char)depth;
+    if (depth == 0)
+        return prev ? prev[0] : 0;
+    return recurse(frame, depth - 1) + frame[0];
+}
+
+static atomic_int done;
+
+static void wait_done(void)
+{
+    while (!atomic_load(&done))
+        gort_yield();
+}
+
+/* ---- death tests ------------------------------------------------------------ */
+
+static void overflow_main(void *arg) { recurse(NULL, 1 << 30); }
+static void child_overflow(void *arg) { gort_main(overflow_main, NULL); }
+
+static void test_overflow_is_fatal(void **st)
+{
+    child_result r = run_child(child_overflow, NULL);
+    assert_child_died_with(r, "fatal error: stack overflow");
+    assert_non_null(strstr(r.err, "goroutine 1 ["));
+    assert_non_null(strstr(r.err, "recurse"));      /* the traceback names the culprit */
+}
+
+static void spawned_overflow(void *arg) { recurse(NULL, 1 << 30); }
+
+static void overflow_in_spawned(void *arg)
+{
+    gort_go_stack(spawned_overflow, NULL, 64 << 10);
+    for (;;)
+        gort_yield();
+}
+
+static void child_overflow_small(void *arg) { gort_main(overflow_in_spawned, NULL); }
+
+static void test_overflow_small_stack_names_goroutine(void **st)
+{
+    child_result r = run_child(child_overflow_small, NULL);
+    assert_child_died_with(r, "fatal error: stack overflow");
+    assert_non_null(strstr(r.err, "stack exceeds 65536-byte limit"));
+    assert_non_null(strstr(r.err, "goroutine 2 ["));
+}
+
+static void deep_on_segment(void *arg) { recurse(NULL, 1 << 30); }
+static void segment_overflow_main(void *arg) { gort_call_on_stack(1 << 20, deep_on_segment, NULL); }
+static void child_segment_overflow(void *arg) { gort_main(segment_overflow_main, NULL); }
+
+static void test_overflow_on_segment(void **st)
+{
+    child_result r = run_child(child_segment_overflow, NULL);
+    assert_child_died_with(r, "fatal error: stack overflow");
+}
+
+static void child_go_nil(void *arg) { gort_go(NULL, NULL); }
+
+static void test_go_nil_func(void **st)
+{
+    child_result r = run_child(child_go_nil, NULL);
+    assert_child_died_with(r, "fatal error: go of nil func value");
+}
+
+static void wild_main(void *arg) { *(volatile int *)(uintptr_t)8 = 1; }
+static void child_wild(void *arg) { gort_main(wild_main, NULL); }
+
+static void test_nil_dereference_panics(void **st)
+{
+    child_result r = run_child(child_wild, NULL);
+    assert_child_died_with(r, "panic: runtime error: invalid memory address or nil pointer dereference");
+    assert_non_null(strstr(r.err, "[signal SIGSEGV"));
+    assert_non_null(strstr(r.err, "wild_main"));
+}
+
+/* GORT_STACKSIZE makes every default stack bigger: 1 MiB of frames fit. */
+static void big_default_main(void *arg)
+{
+    assert_int_equal(stack_size_of(getg()), 2 << 20);
+    recurse(NULL, 1000);          /* ~1 MiB */
+}
+
+static void child_stacksize_env(void *arg)
+{
+    setenv("GORT_STACKSIZE", "2097152", 1);
+    gort_main(big_default_main, NULL);
+    _exit(7);
+}
+
+static void test_stacksize_env(void **st)
+{
+    child_result r = run_child(child_stacksize_env, NULL);
+    if (r.exit_status != 7)
+        print_error("%s\n", r.err);
+    assert_int_equal(r.exit_status, 7);
+}
+
+/* ---- stacks in a running runtime ---------------------------------------------- */
+
+static int deep_result;
+static void deep_call(void *arg) { deep_result = recurse(NULL, (int)(intptr_t)arg); }
+
+/* A goroutine with a 64 KiB stack runs a 4 MiB-deep call on a segment. */
+static void small_goroutine(void *arg)
+{
+    assert_int_equal(stack_size_of(getg()), 64 << 10);
+    gort_call_on_stack(8 << 20, deep_call, (void *)(intptr_t)4000);
+    assert_null(getg()->segs);
+    atomic_store(&done, 1);
+}
+
+static void call_on_stack_body(void *arg)
+{
+    atomic_store(&done, 0);
+    gort_go_stack(small_goroutine, NULL, 64 << 10);
+    wait_done();
+}
+
+static void test_call_on_stack(void **st) { run_in_gort(call_on_stack_body, NULL, 2); }
+
+/* Parking while on a segment, and resuming on another thread, works too. */
+static void park_on_segment(void *arg)
+{
+    for (int i = 0; i < 100; i++)
+        gort_yield();
+    deep_result = recurse(NULL, 500);
+}
+
+static void segment_yielder(void *arg)
+{
+    gort_call_on_stack(1 << 20, park_on_segment, NULL);
+    atomic_store(&done, 1);
+}
+
+static void segment_yield_body(void *arg)
+{
+    atomic_store(&done, 0);
+    gort_go(segment_yielder, NULL);
+    wait_done();
+}
+
+static void test_yield_on_segment(void **st) { run_in_gort(segment_yield_body, NULL, 2); }
+
+/* A stack that ran deep gives its pages back when its G dies. */
+static stack deep_stack;
+
+static void run_deep(void *arg)
+{
+    deep_stack = getg()->stack;
+    recurse(NULL, 150);           /* ~150 KiB */
+    gort_yield();                 /* let the scheduler see how deep we ran */
+    atomic_store(&done, 1);
+}
+
+static size_t resident_pages(stack s)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), n = (s.hi - s.lo) / page, count = 0;
+    unsigned char *vec = malloc(n);
+    assert_int_equal(mincore((void *)s.lo, s.hi - s.lo, vec), 0);
+    for (size_t i = 0; i < n; i++)
+        count += vec[i] & 1;
+    free(vec);
+    return count;
+}
+
+static void trim_body(void *arg)
+{
+    atomic_store(&done, 0);
+    gort_go(run_deep, NULL);
+    wait_done();
+    gort_sleep(5 * GORT_MILLISECOND);   /* it exits; the idle P trims its pool */
+    assert_true(resident_pages(deep_stack) <= 2);
+}
+
+static void test_deep_stack_trimmed(void **st) { run_in_gort(trim_body, NULL, 1); }
+
+int main(void)
+{
+    const struct CMUnitTest death[] = {
+        cmocka_unit_test(test_overflow_is_fatal),
+        cmocka_unit_test(test_overflow_small_stack_names_goroutine),
+        cmocka_unit_test(test_overflow_on_segment),
+        cmocka_unit_test(test_go_nil_func),
+        cmocka_unit_test(test_nil_dereference_panics),
+        cmocka_unit_test(test_stacksize_env),
+    };
+    const struct CMUnitTest live[] = {
+        cmocka_unit_test(test_call_on_stack),
+        cmocka_unit_test(test_yield_on_segment),
+        cmocka_unit_test(test_deep_stack_trimmed),
+    };
+    int failed = cmocka_run_group_tests_name("death", death, NULL, NULL);
+    return failed + cmocka_run_group_tests_name("live", live, NULL, NULL);
+}

@@ -1,0 +1,108 @@
+/*
+ * testutil.h — helpers shared by gort's cmocka tests.
+ *
+ * run_in_gort(): runs a test body as a goroutine with a given GOMAXPROCS and
+ *   returns when it is done (the runtime is process-wide and stays up).
+ * run_child(): runs a scenario in a forked child and captures its exit status
+ *   and stderr, for the tests that expect a panic or fatal error. The parent
+ *   must not have started the runtime: fork keeps only the calling thread, so
+ *   a child of a running runtime would inherit Ps held by threads it lacks.
+ *   (exec is no alternative: under qemu-user a guest cannot exec itself.)
+ * scaled(): shrinks loop counts under emulation (GORT_TEST_QEMU=1) and the
+ *   sanitizers, which run 10-50x slower.
+ */
+#ifndef GORT_TESTUTIL_H
+#define GORT_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "gort.h"
+
+struct gort_test_call { void (*fn)(void *); void *arg; };
+
+static void gort_test_trampoline(void *v)
+{
+    struct gort_test_call *c = v;
+    c->fn(c->arg);
+}
+
+/* Runs fn(arg) as the main goroutine with procs Ps (restoring nothing: each
+ * caller sets what it needs). */
+static inline void run_in_gort(void (*fn)(void *), void *arg, int procs)
+{
+    struct gort_test_call c = { fn, arg };
+    gort_gomaxprocs(procs);
+    assert_int_equal(gort_main(gort_test_trampoline, &c), 0);
+}
+
+static inline int scaled(int n)
+{
+    const char *q = getenv("GORT_TEST_QEMU");
+    int div = (q && *q == '1') ? 10 : 1;
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    div *= 4;
+#endif
+    return n / div > 0 ? n / div : 1;
+}
+
+typedef struct child_result {
+    int  exit_status;          /* -1 if killed by a signal */
+    int  signal;
+    char err[16384];           /* the child's stderr, NUL-terminated */
+} child_result;
+
+/* Forks, runs fn(arg) in the child (which should not return), and collects
+ * its stderr and exit status. */
+static inline child_result run_child(void (*fn)(void *), void *arg)
+{
+    child_result r;
+    memset(&r, 0, sizeof r);
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* cmocka catches fatal signals in tests; the child wants gort's own
+         * handling, as a program linking gort would have. */
+        signal(SIGSEGV, SIG_DFL);
+        signal(SIGBUS, SIG_DFL);
+        close(fds[0]);
+        dup2(fds[1], 2);
+        fn(arg);
+        _exit(0);
+    }
+    close(fds[1]);
+    size_t n = 0;
+    ssize_t k;
+    while ((k = read(fds[0], r.err + n, sizeof r.err - 1 - n)) > 0)
+        n += (size_t)k;
+    close(fds[0]);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    r.exit_status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    r.signal = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+    return r;
+}
+
+/* Asserts that the child exited with status 2 and said `want` on stderr. */
+#define assert_child_died_with(r, want) do {                              \
+        if ((r).exit_status != 2 || !strstr((r).err, (want)))             \
+            print_error("child status %d signal %d, stderr:\n%s\n",       \
+                        (r).exit_status, (r).signal, (r).err);            \
+        assert_int_equal((r).exit_status, 2);                             \
+        assert_non_null(strstr((r).err, (want)));                         \
+    } while (0)
+
+#endif
