@@ -661,7 +661,7 @@ top:;
     }
 
     /* Nothing to do: tidy up in the spare time, then give up the P. */
-    stack_trim_list(pp->gFree);
+    stack_trim_list(pp, nanotime());
     lock(&sched.lock);
     if (atomic_load(&sched.gcwaiting)) {
         unlock(&sched.lock);

@@ -210,6 +210,7 @@ struct p {
     /* Free Gs (each keeps its default-size stack). */
     g          *gFree;
     int32_t     gFreeCount;
+    int64_t     lasttrim;       /* last stack_trim_list of gFree */
 
     /* Timers (time.c): a 4-ary min-heap ordered by `when`. */
     mutex       timersLock;
@@ -311,7 +312,7 @@ g   *stackalloc_g(size_t stacksize);
 void stackfree_g(g *gp);             /* returns a non-default-size G/stack to the OS */
 void stack_trim(g *gp);              /* MADV_DONTNEED what a deep run committed */
 void stack_release(g *gp);           /* a dead G goes to a pool */
-void stack_trim_list(g *list);       /* trim the untrimmed Gs of a free list */
+void stack_trim_list(p *pp, int64_t now); /* idle P: trim its pool's untrimmed Gs */
 void stack_reset_for_reuse(g *gp);
 bool stack_is_guard(uintptr_t addr, g *gp);
 void stack_check_canary(g *gp);

@@ -32,7 +32,8 @@
  * Stacks that ran deep keep their committed pages. A dead G's stack is
  * trimmed with MADV_DONTNEED (Go's shrinkstack, and the GC freeing the stacks
  * of dead Gs): at once if the scheduler saw it run deep (its sp at a switch),
- * otherwise when its P next goes idle — spare time, never the spawn path.
+ * otherwise when its P next goes idle (at most every 10 ms) — spare time,
+ * never the spawn path.
  */
 #include "runtime.h"
 
@@ -52,6 +53,7 @@
 #endif
 
 enum { GUARD_SIZE = 64 << 10, REGION_SLOTS = 1024 };
+#define TRIM_PERIOD (10 * 1000 * 1000)     /* ns between idle-time trims of a P's pool */
 enum { GUARD_MADVISE, GUARD_MPROTECT, GUARD_CANARY };
 #define STACK_CANARY 0x6f72742d73746b21ULL   /* "!kts-tro" */
 
@@ -83,12 +85,31 @@ static int64_t vma_budget(void)
     return max / 4;
 }
 
+/* Does MADV_GUARD_INSTALL really guard? Some environments (qemu-user, old
+ * kernels with a seccomp shim) accept the advice and install nothing. A
+ * write() *from* a guarded page must fail with EFAULT rather than fault. */
+static bool madvise_guard_works(void)
+{
+    bool ok = false;
+    int fds[2];
+    void *v = sysReserve(pagesize);
+    if (!v || pipe(fds) != 0)
+        return false;
+    if (madvise(v, pagesize, MADV_GUARD_INSTALL) == 0)
+        ok = write(fds[1], v, 1) < 0 && errno == EFAULT;
+    close(fds[0]);
+    close(fds[1]);
+    sysFree(v, pagesize, NULL);
+    return ok;
+}
+
 void stackinit(size_t stacksize)
 {
     pagesize = (size_t)sysconf(_SC_PAGESIZE);
     if (stacksize)
         gort_stack_size = round_up(stacksize < 16384 ? 16384 : stacksize, pagesize);
     mprotect_budget = vma_budget();
+    guard_mode = madvise_guard_works() ? GUARD_MADVISE : GUARD_MPROTECT;
 }
 
 /* Installs the guard below a slot, falling back as described above. Returns
@@ -207,10 +228,14 @@ void stack_release(g *gp)
 }
 
 /* Trims every G in a free list that has not been trimmed since it died.
- * Called when a P goes idle. */
-void stack_trim_list(g *list)
+ * Called when a P goes idle, at most once per TRIM_PERIOD per P: a madvise
+ * per dead goroutine would cost more than the spawn itself. */
+void stack_trim_list(p *pp, int64_t now)
 {
-    for (g *gp = list; gp; gp = gp->schedlink)
+    if (!pp->gFree || now - pp->lasttrim < TRIM_PERIOD)
+        return;
+    pp->lasttrim = now;
+    for (g *gp = pp->gFree; gp; gp = gp->schedlink)
         if (!gp->stack_trimmed)
             stack_trim(gp);
 }
@@ -255,7 +280,7 @@ void gort_call_on_stack(size_t size, void (*fn)(void *), void *arg)
     void *v = sysReserve(sz);
     if (!v)
         gort_throw("runtime: cannot allocate %zu-byte stack segment: out of memory", size);
-    if (madvise(v, GUARD_SIZE, MADV_GUARD_INSTALL) != 0 &&
+    if ((guard_mode != GUARD_MADVISE || madvise(v, GUARD_SIZE, MADV_GUARD_INSTALL) != 0) &&
         mprotect(v, GUARD_SIZE, PROT_NONE) != 0)
         gort_throw("runtime: cannot guard stack segment (errno %d)", errno);
     struct stackseg seg = { .stk = { (uintptr_t)v, (uintptr_t)v + sz } };

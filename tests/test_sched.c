@@ -163,7 +163,7 @@ static void test_steal_2p(void **st) { run_in_gort(steal_body, NULL, 2); }
 
 /* ---- errno belongs to the goroutine --------------------------------------- */
 
-static atomic_int errno_bad, migrated;
+static atomic_int errno_bad, migrated, want_migration;
 
 /* GCC may keep the address of errno (a const function of the thread) across
  * a call that migrates the goroutine; these re-derive it after the switch,
@@ -176,7 +176,11 @@ static void errno_keeper(void *arg)
     int mine = (int)(intptr_t)arg;
     write_errno(mine);
     int tid = gettid_();
-    for (int i = 0; i < 200; i++) {
+    /* Until some goroutine has changed threads (bounded), so that the check
+     * covers migration even on a loaded machine. */
+    int64_t deadline = gort_nanotime() + 5 * GORT_SECOND;
+    for (int i = 0; i < 200 || (atomic_load(&want_migration) && !atomic_load(&migrated) &&
+                                 gort_nanotime() < deadline); i++) {
         gort_yield();
         if (read_errno() != mine)
             atomic_fetch_add(&errno_bad, 1);
@@ -195,15 +199,29 @@ static void errno_body(void *arg)
     atomic_store(&errno_bad, 0);
     for (int i = 0; i < n; i++)
         gort_go(errno_keeper, (void *)(intptr_t)(1000 + i));
+    /* Busy Ps never steal, so make goroutines change threads: removing a P
+     * sends its Gs to the global queue, where another M picks them up. */
+    while (atomic_load(&want_migration) && !atomic_load(&migrated) &&
+           atomic_load(&counter) < n) {
+        gort_gomaxprocs(1);
+        gort_yield();
+        gort_gomaxprocs(2);
+        gort_yield();
+    }
     join(n);
     assert_int_equal(atomic_load(&errno_bad), 0);
 }
 
-static void test_errno_1p(void **st) { run_in_gort(errno_body, NULL, 1); }
+static void test_errno_1p(void **st)
+{
+    atomic_store(&want_migration, 0);
+    run_in_gort(errno_body, NULL, 1);
+}
 
 static void test_errno_2p(void **st)
 {
     atomic_store(&migrated, 0);
+    atomic_store(&want_migration, 1);
     run_in_gort(errno_body, NULL, 2);
     /* The test only means something if goroutines did change threads. */
     assert_int_equal(atomic_load(&migrated), 1);
@@ -288,7 +306,11 @@ static void locked_body(void *arg)
         gort_go(yielder, NULL);
     gort_lock_os_thread();
     int tid = gettid_();
-    for (int i = 0; i < 200; i++) {
+    /* Until some goroutine has changed threads (bounded), so that the check
+     * covers migration even on a loaded machine. */
+    int64_t deadline = gort_nanotime() + 5 * GORT_SECOND;
+    for (int i = 0; i < 200 || (atomic_load(&want_migration) && !atomic_load(&migrated) &&
+                                 gort_nanotime() < deadline); i++) {
         gort_yield();
         assert_int_equal(gettid_(), tid);
     }
