@@ -139,8 +139,9 @@ static void addtimer(struct timer *t)
         unlock(&pp->timersLock);   /* a foreign thread picked a P being destroyed */
     }
     heap_push(pp, t);
+    int64_t when = t->when;         /* once unlocked, a ticker may re-arm t */
     unlock(&pp->timersLock);
-    wakeNetPoller(t->when);
+    wakeNetPoller(when);
 }
 
 /* Removes t from whichever heap holds it. True if it was pending. */
