@@ -175,12 +175,22 @@ static void threadexit(void *arg)
     unlock(&sched.lock);
 }
 
+#if GORT_TSAN
+static void *nothing(void *arg) { return arg; }
+#endif
+
 /* First foreign call: every thread alive now, but this one and the Ms, is
- * a helper of the environment that we must not wait for. */
+ * a helper of the environment that we must not wait for. (TSan starts its
+ * helper at the first pthread_create: make that happen now.) */
 static void firstforeign(void)
 {
     if (pthread_key_create(&threadkey, threadexit) != 0)
         gort_throw("runtime: pthread_key_create failed");
+#if GORT_TSAN
+    pthread_t t;
+    if (pthread_create(&t, NULL, nothing, NULL) == 0)
+        pthread_join(t, NULL);
+#endif
     int me = gettid_();
     lock(&sched.lock);
     eachtid(addhelper, &me);

@@ -16,10 +16,15 @@
     static void test_##name##_2p(void **st) { run_in_gort(name##_body, NULL, 2); }
 #define BOTH_TESTS(name) cmocka_unit_test(test_##name##_1p), cmocka_unit_test(test_##name##_2p)
 
-/* How late a timer may fire on this machine: generous under emulation. */
+/* How late a timer may fire on this machine: generous under emulation
+ * and the sanitizers. */
 static int64_t slack(void)
 {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    return 500 * GORT_MILLISECOND;
+#else
     return (getenv("GORT_TEST_QEMU") ? 500 : 100) * GORT_MILLISECOND;
+#endif
 }
 
 static void test_constants(void **st)
