@@ -11,7 +11,8 @@
 #
 # The test environment comes from CMakeLists.txt, so a plain ctest in a build
 # directory behaves the same: GORT_TEST_QEMU=1 under qemu (arm64), sanitizer
-# defaults (ASAN_OPTIONS=detect_leaks=0, TSAN_OPTIONS=halt_on_error=1:...),
+# defaults (ASAN_OPTIONS=detect_leaks=0, TSAN_OPTIONS=halt_on_error=1:
+# report_signal_unsafe=0:...: the fatal-signal handler prints a traceback),
 # a 600 s timeout per test. Options already in the environment win.
 #
 # Environment: BUILD_DIR (build), MAKE (make), CTEST_JOBS (tests run at once
