@@ -785,10 +785,12 @@ static NORETURN void schedule(void)
 
 static void gfput(p *pp, g *gp)
 {
-    if (stack_size_of(gp) != gort_stack_size) {
 #if GORT_TSAN
-        __tsan_destroy_fiber(gp->tsan_fiber);
+    /* TSan counts fibers as threads (8128 at most): only live Gs keep one. */
+    __tsan_destroy_fiber(gp->tsan_fiber);
+    gp->tsan_fiber = NULL;
 #endif
+    if (stack_size_of(gp) != gort_stack_size) {
         stackfree_g(gp);
         return;
     }
@@ -812,7 +814,7 @@ static void gfput(p *pp, g *gp)
 /* A dead G with a default-size stack, from pp's list or the global one. */
 static g *gfget(p *pp)
 {
-    if (!pp->gFree && sched.gFree) {
+    if (!pp->gFree && atomic_load_explicit(&sched.ngFree, memory_order_relaxed) > 0) {
         lock(&sched.gFreeLock);
         while (pp->gFreeCount < GFREE_LOCAL_MAX / 2 && sched.gFree) {
             g *g1 = sched.gFree;
@@ -863,13 +865,13 @@ static g *newg_alloc(p *pp, size_t stacksize)
         gp = pp ? gfget(pp) : gfget_global();
     if (gp) {
         stack_reset_for_reuse(gp);
-        return gp;
+    } else {
+        gp = stackalloc_g(stacksize);
+        atomic_store(&gp->atomicstatus, Gdead);
     }
-    gp = stackalloc_g(stacksize);
 #if GORT_TSAN
     gp->tsan_fiber = __tsan_create_fiber(0);
 #endif
-    atomic_store(&gp->atomicstatus, Gdead);
     return gp;
 }
 
@@ -888,7 +890,6 @@ uint64_t newproc(void (*fn)(void *), void *arg, size_t stacksize)
     gp->sched_sp = gort_ctx_init((void *)stack_top(gp));
     gp->goid = newgoid(pp);
     gp->saved_errno = 0;
-    gp->preempt = false;
     gp->lockedm = NULL;
     gp->lockedcount = 0;
     gp->waitreason = waitReasonZero;
@@ -1017,7 +1018,7 @@ static g *gosched_m(g *gp)
 
 void gosched(void)
 {
-    getg()->preempt = false;
+    atomic_store_explicit(&getg()->m->p->preempt, false, memory_order_relaxed);
     mcall(gosched_m);
 }
 
@@ -1034,24 +1035,25 @@ bool canSpin(int iter)
     return mp && mp->p && runqempty(mp->p);
 }
 
+/* Yields if the P was asked to (stop the world, or a G that ran too long).
+ * Called at runtime entry points: preemption is cooperative. */
 void gopreempt_check(void)
 {
-    g *gp = getg();
-    if (unlikely(gp && __atomic_load_n(&gp->preempt, __ATOMIC_RELAXED) && gp != gp->m->g0))
+    if (!ingoroutine())
+        return;
+    p *pp = getg()->m->p;
+    if (unlikely(atomic_load_explicit(&pp->preempt, memory_order_relaxed)))
         gosched();
 }
 
-/* ---- Stop the world, GOMAXPROCS --------------------------------------------- */
-
+/* Asks every running P to reschedule at its next runtime entry. The request
+ * is on the P, not the G, so no one reads another M's current G. */
 static void preemptall(void)
 {
     int32_t n = atomic_load(&gomaxprocs);
-    for (int32_t i = 0; i < n; i++) {
-        p *pp = allp[i];
-        m *mp = pp->m;
-        if (atomic_load(&pp->status) == Prunning && mp && mp->curg)
-            __atomic_store_n(&mp->curg->preempt, true, __ATOMIC_RELAXED);
-    }
+    for (int32_t i = 0; i < n; i++)
+        if (atomic_load(&allp[i]->status) == Prunning)
+            atomic_store_explicit(&allp[i]->preempt, true, memory_order_relaxed);
 }
 
 /* Stops every P but the caller's. The caller must be a goroutine holding a

@@ -113,7 +113,6 @@ struct g {
     void      (*fn)(void *);    /* entry point and argument */
     void       *arg;
     int         saved_errno;    /* errno belongs to the goroutine, not the thread */
-    bool        preempt;        /* set by sysmon/STW: yield at the next runtime entry */
     bool        stack_canary;   /* no guard page could be installed: check a canary */
     bool        stack_trimmed;  /* dead, and its stack holds only the top page */
     enum waitreason waitreason;
@@ -221,7 +220,7 @@ struct p {
 
     uint64_t    goidcache, goidcacheend; /* goids handed out in batches */
     _Atomic int64_t gcount;     /* goroutines created minus exited here (one writer) */
-    _Atomic bool preempt;       /* a STW wants this P */
+    _Atomic bool preempt;       /* reschedule at the next runtime entry (STW, sysmon) */
     sudog      *sudogcache[128];
     int32_t     nsudog;
 } ALIGNED_CL;
@@ -241,7 +240,7 @@ typedef struct schedt {
     _Atomic int32_t runqsize;
     mutex       gFreeLock;
     g          *gFree;          /* global free Gs */
-    int32_t     ngFree;
+    _Atomic int32_t ngFree;     /* read unlocked as a hint */
     _Atomic int32_t ngoroutines;/* live user goroutines */
     _Atomic bool gcwaiting;     /* stop the world in progress */
     int32_t     stopwait;
