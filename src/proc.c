@@ -75,13 +75,35 @@ static NOINLINE void setg(g *gp) { g_tls = gp; }
 static NOINLINE int errno_get(void) { return errno; }
 static NOINLINE void errno_set(int e) { errno = e; }
 
+static NORETURN void badgstatus(g *gp, uint32_t old, uint32_t from, uint32_t to)
+{
+    gort_throw("casgstatus: goroutine %llu has status %u, want %u -> %u",
+               (unsigned long long)gp->goid, old, from, to);
+}
+
+/* A transition others may race with (goready on a G two wakers found): CAS,
+ * so the loser learns it lost. */
 static void casgstatus(g *gp, uint32_t from, uint32_t to)
 {
     uint32_t old = from;
     if (!atomic_compare_exchange_strong_explicit(&gp->atomicstatus, &old, to,
             memory_order_acq_rel, memory_order_acquire))
-        gort_throw("casgstatus: goroutine %llu has status %u, want %u -> %u",
-                   (unsigned long long)gp->goid, old, from, to);
+        badgstatus(gp, old, from, to);
+}
+
+/* A transition only the G's current owner can make (its M, or the M about to
+ * run it): a plain release store, checked in debug builds. Go needs a CAS
+ * here because its GC scans stacks concurrently; ours does not. */
+static void setgstatus(g *gp, uint32_t from, uint32_t to)
+{
+#ifdef GORT_DEBUG_BUILD
+    uint32_t old = atomic_load_explicit(&gp->atomicstatus, memory_order_relaxed);
+    if (old != from)
+        badgstatus(gp, old, from, to);
+#else
+    (void)from;
+#endif
+    atomic_store_explicit(&gp->atomicstatus, to, memory_order_release);
 }
 
 uint32_t fastrand(void)
@@ -744,7 +766,7 @@ static void execute(m *mp, g *gp, bool inheritTime)
     p *pp = mp->p;
     mp->curg = gp;
     gp->m = mp;
-    casgstatus(gp, Grunnable, Grunning);
+    setgstatus(gp, Grunnable, Grunning);
     if (!inheritTime)
         pp->schedtick++;
     gogo(mp->g0, gp, false);
@@ -897,7 +919,7 @@ uint64_t newproc(void (*fn)(void *), void *arg, size_t stacksize)
     gp->waiting = NULL;
     gp->segs = NULL;
     uint64_t goid = gp->goid;       /* gp may run and die once queued */
-    casgstatus(gp, Gdead, Grunnable);
+    setgstatus(gp, Gdead, Grunnable);
     if (pp) {
         atomic_store_explicit(&pp->gcount, atomic_load_explicit(&pp->gcount,
                               memory_order_relaxed) + 1, memory_order_relaxed);
@@ -922,7 +944,7 @@ static g *goexit0(g *gp)
 {
     m *mp = gp->m;
     p *pp = mp->p;
-    casgstatus(gp, Grunning, Gdead);
+    setgstatus(gp, Grunning, Gdead);
     gcount_add(pp, -1);
     gp->m = NULL;
     mp->curg = NULL;
@@ -1009,7 +1031,7 @@ void goready(g *gp)
 static g *gosched_m(g *gp)
 {
     m *mp = gp->m;
-    casgstatus(gp, Grunning, Grunnable);
+    setgstatus(gp, Grunning, Grunnable);
     mp->curg = NULL;
     gp->m = NULL;
     runqput(mp->p, gp, false);

@@ -10,6 +10,9 @@
  *
  *   saved stack, low -> high:  [mxcsr|x87cw] r15 r14 r13 r12 rbx rbp  ret
  *                               ^ *save_sp
+ *
+ * Loading MXCSR and the x87 control word is slow, and they almost never
+ * differ between goroutines, so they are loaded only when they do.
  */
 #define FUNC(name) .globl name; .type name,@function; .p2align 4; name:
 #define END(name)  .size name, .-name
@@ -36,11 +39,15 @@ FUNC(gort_switch)
     .cfi_adjust_cfa_offset 8
     stmxcsr (%rsp)
     fnstcw  4(%rsp)
+    movl    (%rsp), %eax            /* our control words, read back at the width */
+    movzwl  4(%rsp), %edx           /* they were stored (else store forwarding stalls) */
     movq    %rsp, (%rdi)            /* publish: from here the old context may be resumed */
     movq    %rsi, %rsp
-    ldmxcsr (%rsp)
-    fldcw   4(%rsp)
-    addq    $8, %rsp
+    cmpl    (%rsp), %eax            /* loading them is slow: only when they differ */
+    jne     1f
+    cmpw    4(%rsp), %dx
+    jne     1f
+2:  addq    $8, %rsp
     popq    %r15
     popq    %r14
     popq    %r13
@@ -48,6 +55,9 @@ FUNC(gort_switch)
     popq    %rbx
     popq    %rbp
     ret
+1:  ldmxcsr (%rsp)
+    fldcw   4(%rsp)
+    jmp     2b
     .cfi_endproc
 END(gort_switch)
 
@@ -75,6 +85,7 @@ END(gort_ctx_init)
 
 /* The bottom frame of every goroutine. rip is marked undefined so debuggers
  * and libunwind stop here instead of walking into garbage. */
+    .hidden gort_gostart
 FUNC(gort_gostart)
     .cfi_startproc
     .cfi_undefined %rip

@@ -33,13 +33,16 @@ FUNC(gort_switch)
     stp     d10, d11, [sp, #112]
     stp     d12, d13, [sp, #128]
     stp     d14, d15, [sp, #144]
-    mrs     x9, fpcr
-    str     x9, [sp, #160]
+    mrs     x10, fpcr
+    str     x10, [sp, #160]
     mov     x9, sp
     str     x9, [x0]                /* publish: from here the old context may be resumed */
     mov     sp, x1
     ldr     x9, [sp, #160]
+    cmp     x9, x10                 /* writing FPCR is slow: only when it differs */
+    b.eq    1f
     msr     fpcr, x9
+1:
     ldp     x19, x20, [sp, #0]
     ldp     x21, x22, [sp, #16]
     ldp     x23, x24, [sp, #32]
@@ -74,6 +77,7 @@ FUNC(gort_ctx_init)
 END(gort_ctx_init)
 
 /* The bottom frame of every goroutine; x30 undefined stops unwinders here. */
+    .hidden gort_gostart
 FUNC(gort_gostart)
     .cfi_startproc
     .cfi_undefined x30
