@@ -897,6 +897,13 @@ static g *newg_alloc(p *pp, size_t stacksize)
     return gp;
 }
 
+/* Only pp's owner writes pp->gcount, so no read-modify-write is needed. */
+static void gcount_add(p *pp, int64_t d)
+{
+    atomic_store_explicit(&pp->gcount, atomic_load_explicit(&pp->gcount,
+                          memory_order_relaxed) + d, memory_order_relaxed);
+}
+
 uint64_t newproc(void (*fn)(void *), void *arg, size_t stacksize)
 {
     if (!fn)
@@ -921,8 +928,7 @@ uint64_t newproc(void (*fn)(void *), void *arg, size_t stacksize)
     uint64_t goid = gp->goid;       /* gp may run and die once queued */
     setgstatus(gp, Gdead, Grunnable);
     if (pp) {
-        atomic_store_explicit(&pp->gcount, atomic_load_explicit(&pp->gcount,
-                              memory_order_relaxed) + 1, memory_order_relaxed);
+        gcount_add(pp, 1);
         runqput(pp, gp, true);
     } else {
         atomic_fetch_add(&sched.ngoroutines, 1);
@@ -932,12 +938,6 @@ uint64_t newproc(void (*fn)(void *), void *arg, size_t stacksize)
     }
     wakep();
     return goid;
-}
-
-static void gcount_add(p *pp, int64_t d)
-{
-    atomic_store_explicit(&pp->gcount, atomic_load_explicit(&pp->gcount,
-                          memory_order_relaxed) + d, memory_order_relaxed);
 }
 
 static g *goexit0(g *gp)
