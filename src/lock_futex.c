@@ -26,6 +26,18 @@ static inline void procyield(int n)
     }
 }
 
+/* Takes the lock if it is free right now, leaving `wait` in it. */
+static bool lock_if_free(mutex *l, uint32_t wait)
+{
+    while (atomic_load_explicit(&l->key, memory_order_relaxed) == MUTEX_UNLOCKED) {
+        uint32_t z = MUTEX_UNLOCKED;
+        if (atomic_compare_exchange_weak_explicit(&l->key, &z, wait,
+                memory_order_acquire, memory_order_relaxed))
+            return true;
+    }
+    return false;
+}
+
 void lock(mutex *l)
 {
     uint32_t v = atomic_exchange_explicit(&l->key, MUTEX_LOCKED, memory_order_acquire);
@@ -37,21 +49,13 @@ void lock(mutex *l)
     int spin = ncpu > 1 ? ACTIVE_SPIN : 0;
     for (;;) {
         for (int i = 0; i < spin; i++) {
-            while (atomic_load_explicit(&l->key, memory_order_relaxed) == MUTEX_UNLOCKED) {
-                uint32_t z = MUTEX_UNLOCKED;
-                if (atomic_compare_exchange_weak_explicit(&l->key, &z, wait,
-                        memory_order_acquire, memory_order_relaxed))
-                    return;
-            }
+            if (lock_if_free(l, wait))
+                return;
             procyield(ACTIVE_SPIN_CNT);
         }
         for (int i = 0; i < PASSIVE_SPIN; i++) {
-            while (atomic_load_explicit(&l->key, memory_order_relaxed) == MUTEX_UNLOCKED) {
-                uint32_t z = MUTEX_UNLOCKED;
-                if (atomic_compare_exchange_weak_explicit(&l->key, &z, wait,
-                        memory_order_acquire, memory_order_relaxed))
-                    return;
-            }
+            if (lock_if_free(l, wait))
+                return;
             osyield();
         }
         v = atomic_exchange_explicit(&l->key, MUTEX_SLEEPING, memory_order_acquire);

@@ -72,7 +72,6 @@ static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
 NOINLINE g *getg(void) { return g_tls; }
 static NOINLINE void setg(g *gp) { g_tls = gp; }
-static NOINLINE int errno_get(void) { return errno; }
 static NOINLINE void errno_set(int e) { errno = e; }
 
 static NORETURN void badgstatus(g *gp, uint32_t old, uint32_t from, uint32_t to)
@@ -147,14 +146,16 @@ static void gogo(g *from, g *to, bool exiting)
 
 /* Runs fn(gp) on g0 after switching away from the current goroutine gp
  * (Go's mcall). fn returns a G to run at once, or NULL to schedule. */
-static void mcall(g *(*fn)(g *))
+static void mcall_g(g *gp, g *(*fn)(g *))
 {
-    g *gp = getg();
-    gp->saved_errno = errno_get();
-    gp->m->mcall_fn = fn;
-    gogo(gp, gp->m->g0, false);
-    errno_set(gp->saved_errno);
+    m *mp = gp->m;
+    gp->saved_errno = *mp->errnop;
+    mp->mcall_fn = fn;
+    gogo(gp, mp->g0, false);
+    *gp->m->errnop = gp->saved_errno;     /* gp->m: we may be on another M now */
 }
+
+static void mcall(g *(*fn)(g *)) { mcall_g(getg(), fn); }
 
 /* ---- Run queues ----------------------------------------------------------- */
 
@@ -448,6 +449,7 @@ static void *mstart(void *arg)
 {
     m *mp = arg;
     setg(mp->g0);
+    mp->errnop = &errno;
     g0_stack_bounds(mp->g0);
     mp->procid = gettid_();
     mp->tls_thread = (uintptr_t)pthread_self();
@@ -650,7 +652,8 @@ top:;
         goto top;
     }
     bool ran = false;
-    int64_t pollUntil = checkTimers(pp, 0, &ran);
+    int64_t pollUntil = atomic_load_explicit(&pp->timer0When, memory_order_relaxed) ?
+                        checkTimers(pp, 0, &ran) : 0;
     /* Once in a while the global queue goes first, so it cannot starve. */
     if (pp->schedtick % 61 == 0 && atomic_load(&sched.runqsize) > 0) {
         lock(&sched.lock);
@@ -805,6 +808,13 @@ static NORETURN void schedule(void)
 
 /* ---- Goroutine life cycle ------------------------------------------------- */
 
+/* Breaks the M-G association of a G leaving the CPU (Go's dropg). */
+static void dropg(m *mp, g *gp)
+{
+    mp->curg = NULL;
+    gp->m = NULL;
+}
+
 static void gfput(p *pp, g *gp)
 {
 #if GORT_TSAN
@@ -946,8 +956,7 @@ static g *goexit0(g *gp)
     p *pp = mp->p;
     setgstatus(gp, Grunning, Gdead);
     gcount_add(pp, -1);
-    gp->m = NULL;
-    mp->curg = NULL;
+    dropg(mp, gp);
     if (gp->lockedm) {          /* Go would end the thread; we just unlock it */
         gp->lockedm = NULL;
         mp->lockedg = NULL;
@@ -978,12 +987,12 @@ void gort_goentry(void)
 
 /* ---- Park, ready, yield ----------------------------------------------------- */
 
+
 static g *park_m(g *gp)
 {
     m *mp = gp->m;
     casgstatus(gp, Grunning, Gwaiting);
-    mp->curg = NULL;
-    gp->m = NULL;
+    dropg(mp, gp);
     bool (*fn)(g *, void *) = mp->waitunlockf;
     if (fn) {
         mp->waitunlockf = NULL;
@@ -1032,17 +1041,18 @@ static g *gosched_m(g *gp)
 {
     m *mp = gp->m;
     setgstatus(gp, Grunning, Grunnable);
-    mp->curg = NULL;
-    gp->m = NULL;
+    dropg(mp, gp);
     runqput(mp->p, gp, false);
     return NULL;
 }
 
-void gosched(void)
+static void gosched_g(g *gp)
 {
-    atomic_store_explicit(&getg()->m->p->preempt, false, memory_order_relaxed);
-    mcall(gosched_m);
+    atomic_store_explicit(&gp->m->p->preempt, false, memory_order_relaxed);
+    mcall_g(gp, gosched_m);
 }
+
+void gosched(void) { gosched_g(getg()); }
 
 /* sync.Mutex spins only a few times, on a multicore machine, while another
  * P is running (whoever holds the lock may release it soon) and nothing
@@ -1295,8 +1305,9 @@ uint64_t gort_go_stack(void (*fn)(void *), void *arg, size_t stack_size)
 
 void gort_yield(void)
 {
-    if (ingoroutine())
-        gosched();
+    g *gp = getg();
+    if (gp && gp != gp->m->g0)
+        gosched_g(gp);
     else
         osyield();
 }

@@ -181,7 +181,7 @@ struct m {
     uintptr_t   tls_thread;     /* pthread_t */
     int         procid;         /* kernel tid, for /proc state and signals */
     void       *gsignal_stack;  /* alternate signal stack */
-    uint64_t    ncgocall;
+    int        *errnop;         /* this thread's errno: saved and restored per goroutine */
     mcache     *mcache_single;  /* cache used when the M holds no P (unused now) */
 };
 
