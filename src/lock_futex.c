@@ -13,18 +13,8 @@
 #include "runtime.h"
 
 enum { MUTEX_UNLOCKED = 0, MUTEX_LOCKED = 1, MUTEX_SLEEPING = 2 };
-enum { ACTIVE_SPIN = 4, ACTIVE_SPIN_CNT = 30, PASSIVE_SPIN = 1 };
+enum { PASSIVE_SPIN = 1 };
 
-static inline void procyield(int n)
-{
-    while (n-- > 0) {
-#if defined(__x86_64__)
-        __builtin_ia32_pause();
-#elif defined(__aarch64__)
-        __asm__ volatile("yield");
-#endif
-    }
-}
 
 /* Takes the lock if it is free right now, leaving `wait` in it. */
 static bool lock_if_free(mutex *l, uint32_t wait)

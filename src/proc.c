@@ -606,7 +606,7 @@ static g *stealWork(p *pp)
         for (uint32_t k = 0; k < n; k++, pos = (pos + stride) % n) {
             if (atomic_load(&sched.gcwaiting))
                 return NULL;
-            p *p2 = allp[pos];
+            p *p2 = allp_get(pos);
             if (p2 == pp)
                 continue;
             g *gp;
@@ -630,7 +630,7 @@ static p *checkRunqsNoP(void)
     bool work = atomic_load(&sched.runqsize) > 0;
     int32_t n = atomic_load(&gomaxprocs);
     for (int32_t i = 0; i < n && !work; i++)
-        work = !runqempty(allp[i]);
+        work = !runqempty(allp_get(i));
     if (!work)
         return NULL;
     lock(&sched.lock);
@@ -1059,7 +1059,6 @@ void gosched(void) { gosched_g(getg()); }
  * waits in our run queue. */
 bool canSpin(int iter)
 {
-    enum { ACTIVE_SPIN = 4 };
     if (iter >= ACTIVE_SPIN || ncpu <= 1 || atomic_load(&gomaxprocs) <=
             atomic_load(&sched.npidle) + atomic_load(&sched.nmspinning) + 1)
         return false;
@@ -1084,8 +1083,8 @@ static void preemptall(void)
 {
     int32_t n = atomic_load(&gomaxprocs);
     for (int32_t i = 0; i < n; i++)
-        if (atomic_load(&allp[i]->status) == Prunning)
-            atomic_store_explicit(&allp[i]->preempt, true, memory_order_relaxed);
+        if (atomic_load(&allp_get(i)->status) == Prunning)
+            atomic_store_explicit(&allp_get(i)->preempt, true, memory_order_relaxed);
 }
 
 /* Stops every P but the caller's. The caller must be a goroutine holding a
@@ -1125,22 +1124,26 @@ static p *procresize(int32_t nprocs)
     static int32_t allpcap;
     if (nprocs > allpcap) {
         p **na = calloc((size_t)nprocs, sizeof *na);
-        for (int32_t i = 0; i < old; i++)
+        for (int32_t i = 0; i < allpcap; i++)
             na[i] = allp[i];
-        allp = na;       /* the old array is leaked: lock-free readers may hold it */
+        /* The old array is leaked: Ms outside the stopped world (an idle M
+         * computing its next timer) may still be reading it. */
+        __atomic_store_n(&allp, na, __ATOMIC_RELEASE);
         allpcap = nprocs;
     }
     for (int32_t i = 0; i < nprocs; i++) {
-        if (allp[i] && allp[i]->mcache)
-            continue;
-        p *pp = allp[i] ? allp[i] : aligned_alloc(CACHELINE, sizeof(p));
-        if (!allp[i]) {
+        p *pp = allp[i];
+        if (!pp) {
+            pp = aligned_alloc(CACHELINE, sizeof(p));
             memset(pp, 0, sizeof *pp);
             pp->id = i;
+            atomic_store(&pp->status, Pdead);
+            __atomic_store_n(&allp[i], pp, __ATOMIC_RELEASE);   /* a slot is set once */
         }
-        pp->mcache = allocmcache();
-        atomic_store(&pp->status, Pgcstop);
-        allp[i] = pp;
+        if (!pp->mcache) {          /* new, or destroyed by an earlier shrink */
+            pp->mcache = allocmcache();
+            atomic_store(&pp->status, Pgcstop);
+        }
     }
     m *mp = getm();
     if (mp && mp->p && mp->p->id >= nprocs) {
@@ -1326,7 +1329,7 @@ int gort_num_goroutine(void)
     int64_t n = atomic_load(&sched.ngoroutines);
     int32_t np = atomic_load(&gomaxprocs);
     for (int32_t i = 0; i < np; i++)
-        n += atomic_load_explicit(&allp[i]->gcount, memory_order_relaxed);
+        n += atomic_load_explicit(&allp_get(i)->gcount, memory_order_relaxed);
     return n < 0 ? 0 : (int)n;
 }
 

@@ -73,6 +73,22 @@ typedef struct mcache mcache;
 
 /* A runtime mutex: futex-based, spins briefly, never parks a goroutine (it
  * blocks the whole M), so hold it only for short critical sections. */
+/* Go's active_spin (rounds a lock spins before yielding) and active_spin_cnt
+ * (spin-wait hints per round). */
+enum { ACTIVE_SPIN = 4, ACTIVE_SPIN_CNT = 30 };
+
+/* Spins n rounds of the CPU's spin-wait hint (Go's procyield). */
+static inline void procyield(int n)
+{
+    while (n-- > 0) {
+#if defined(__x86_64__)
+        __builtin_ia32_pause();
+#elif defined(__aarch64__)
+        __asm__ volatile("yield");
+#endif
+    }
+}
+
 typedef struct mutex { _Atomic uint32_t key; } mutex;
 void lock(mutex *l);
 void unlock(mutex *l);
@@ -124,8 +140,6 @@ struct g {
     void       *param;          /* set by whoever readies a parked G */
     sudog      *waiting;        /* sudogs this G is queued on (select: many) */
     _Atomic uint32_t selectdone;/* select: first waker wins */
-    bool        parkingOnChan;
-    uint32_t    sema_ticket;
     note       *threadpark;     /* set only in a foreign thread's stand-in g: it sleeps here (deadlock.c) */
 
     /* Stack segments pushed by gort_call_on_stack, innermost first. */
@@ -146,7 +160,6 @@ struct sudog {
     g          *g;
     sudog      *next, *prev;    /* wait queue links */
     void       *elem;           /* data element (may point into a stack) */
-    int64_t     acquiretime, releasetime;
     uint32_t    ticket;
     bool        isSelect;
     bool        success;        /* woken by a value, not by close */
@@ -154,7 +167,6 @@ struct sudog {
     sudog      *parent, *left, *right; /* sema.c treap */
     sudog      *waittail;
     struct hchan *c;
-    int32_t     casi;           /* select case index */
 };
 sudog *acquireSudog(void);
 void   releaseSudog(sudog *s);
@@ -253,7 +265,13 @@ typedef struct schedt {
 
 extern schedt sched;
 extern p **allp;
-extern int32_t ncpu;                 /* CPUs we may run on (set by runtime_init) */
+extern int32_t ncpu;
+/* P i, for readers outside a stopped world: procresize publishes the array
+ * and each slot with release stores (slots are set once, never reused). */
+static inline p *allp_get(int32_t i)
+{
+    return __atomic_load_n(&__atomic_load_n(&allp, __ATOMIC_ACQUIRE)[i], __ATOMIC_ACQUIRE);
+}                 /* CPUs we may run on (set by runtime_init) */
 extern _Atomic int32_t gomaxprocs;
 extern m *allm;
 

@@ -58,18 +58,6 @@ static bool cas32(int32_t *a, int32_t old, int32_t new)
     return __atomic_compare_exchange_n(a, &old, new, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
 }
 
-/* One round of active spinning (Go's procyield(active_spin_cnt)). */
-static void doSpin(void)
-{
-    for (int i = 0; i < 30; i++) {
-#if defined(__x86_64__)
-        __builtin_ia32_pause();
-#elif defined(__aarch64__)
-        __asm__ volatile("yield");
-#endif
-    }
-}
-
 /* ---- Mutex ------------------------------------------------------------------ */
 
 static void lockSlow(gort_mutex *m)
@@ -85,7 +73,7 @@ static void lockSlow(gort_mutex *m)
             if (!awoke && !(old & mutexWoken) && (old >> mutexWaiterShift) != 0 &&
                 cas32(&m->state, old, old | mutexWoken))
                 awoke = true;
-            doSpin();
+            procyield(ACTIVE_SPIN_CNT);
             iter++;
             old = load32(&m->state);
             continue;

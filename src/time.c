@@ -125,7 +125,7 @@ static p *timer_home(void)
     m *mp = getm();
     if (mp && mp->p)
         return mp->p;
-    return allp[fastrandn((uint32_t)atomic_load(&gomaxprocs))];
+    return allp_get((int32_t)fastrandn((uint32_t)atomic_load(&gomaxprocs)));
 }
 
 static void addtimer(struct timer *t)
@@ -218,7 +218,7 @@ int64_t nobarrierWakeTime(void)
     int64_t next = 0;
     int32_t n = atomic_load(&gomaxprocs);
     for (int32_t i = 0; i < n; i++) {
-        int64_t w = atomic_load(&allp[i]->timer0When);
+        int64_t w = atomic_load(&allp_get(i)->timer0When);
         if (w != 0 && (next == 0 || w < next))
             next = w;
     }

@@ -136,13 +136,14 @@ static void test_runq_overflow_2p(void **st) { run_in_gort(overflow_body, NULL, 
 
 static atomic_int seen_p[2];
 
-/* Busy for a while without yielding, so the spawning P cannot run them all:
- * the second P must steal to take part. */
+/* Busy without yielding until both Ps have run one of us (bounded): the
+ * spawning P stays occupied, so the second P can only take part by stealing,
+ * however long its M takes to start (sanitizers make that slow). */
 static void spin_and_note_p(void *arg)
 {
     atomic_fetch_add(&seen_p[getg()->m->p->id], 1);
-    int64_t until = gort_nanotime() + 200 * 1000;
-    while (gort_nanotime() < until)
+    int64_t until = gort_nanotime() + 10 * GORT_SECOND;
+    while ((!atomic_load(&seen_p[0]) || !atomic_load(&seen_p[1])) && gort_nanotime() < until)
         ;
     atomic_fetch_add(&counter, 1);
 }

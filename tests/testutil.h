@@ -55,8 +55,8 @@ static inline int scaled(int n)
 #endif
     n = n / div > 0 ? n / div : 1;
 #if defined(__SANITIZE_THREAD__)
-    if (n > 4000)
-        n = 4000;     /* TSan counts each goroutine (fiber) as a thread: 8128 at most */
+    if (n > 2000)
+        n = 2000;     /* TSan counts each goroutine (fiber) as a thread: 8128 at most */
 #endif
     return n;
 }
