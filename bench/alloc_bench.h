@@ -28,19 +28,10 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "bench.h"
+
 /* Keeps every allocation observable. */
 static void *volatile sink;
-
-/* Applies BENCH_SCALE to an iteration count (at least 1). */
-static int64_t scaled(int64_t n)
-{
-    const char *s = getenv("BENCH_SCALE");
-    double f = s ? strtod(s, NULL) : 0;
-    if (f <= 0)
-        return n;
-    int64_t r = (int64_t)((double)n * f);
-    return r > 0 ? r : 1;
-}
 
 static int64_t now_ns(void)
 {

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 
 #include "gort.h"
+#include "bench.h"
 
 #define PINGPONG_TRIPS 1000000
 #define SELECT2_PER_CH 1000000  /* messages per sender; 2 senders */
@@ -45,17 +46,6 @@
 
 /* Keeps every result observable so nothing is optimised away. */
 static _Atomic int64_t sink;
-
-/* Applies BENCH_SCALE to an iteration count (at least 1). */
-static int64_t scaled(int64_t n)
-{
-    const char *s = getenv("BENCH_SCALE");
-    double f = s ? strtod(s, NULL) : 0;
-    if (f <= 0)
-        return n;
-    int64_t r = (int64_t)((double)n * f);
-    return r > 0 ? r : 1;
-}
 
 /* start_timer and stop_timer bracket a timed region; stop_timer prints ns per op. */
 static int64_t start_timer(void)

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "gort.h"
+#include "bench.h"
 
 #define PARKED 1000000
 
@@ -43,10 +44,7 @@ static void waiter(void *arg)
 
 static void run(void *arg)
 {
-    long n = PARKED;
-    const char *s = getenv("BENCH_SCALE");
-    if (s && strtod(s, NULL) > 0)
-        n = (long)(n * strtod(s, NULL));
+    long n = (long)scaled(PARKED);
     gate = gort_chan_make(0, 0);
     long before = rss_bytes();
     gort_waitgroup_add(&wg, (int)n);

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 
 #include "gort.h"
+#include "bench.h"
 
 #define YIELDS_PER_G 4000000 /* yield: per goroutine, 2 goroutines */
 #define YIELDS_2P    500000  /* yield_2p: per goroutine, 4 goroutines */
@@ -34,17 +35,6 @@
 
 /* Keeps every result observable so nothing is optimised away. */
 static _Atomic int64_t sink;
-
-/* Applies BENCH_SCALE to an iteration count (at least 1). */
-static int64_t scaled(int64_t n)
-{
-    const char *s = getenv("BENCH_SCALE");
-    double f = s ? strtod(s, NULL) : 0;
-    if (f <= 0)
-        return n;
-    int64_t r = (int64_t)((double)n * f);
-    return r > 0 ? r : 1;
-}
 
 /* Runs body(arg) with procs Ps and prints elapsed/ops as ns per op. */
 static void bench(const char *name, int procs, int64_t ops, void (*body)(void *), void *arg)
