@@ -188,6 +188,7 @@ struct m {
     g          *lockedg;
     uint32_t    fastrand[2];
     g        *(*mcall_fn)(g *); /* what g0 must do for curg after it switched away */
+    g          *yielded;        /* G that yielded straight to curg, to be queued */
     bool      (*waitunlockf)(g *, void *);  /* gopark: release this after parking */
     void       *waitlock;
     uintptr_t   tls_thread;     /* pthread_t */
