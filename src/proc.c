@@ -465,6 +465,15 @@ static void *mstart(void *arg)
     schedule();
 }
 
+/* Sleeps until another M hands this one a P (in mp->nextp), and takes it. */
+static void mPark(m *mp)
+{
+    notesleep(&mp->park);
+    noteclear(&mp->park);
+    acquirep(mp, mp->nextp);
+    mp->nextp = NULL;
+}
+
 /* Parks the current M until startm hands it a P. */
 static void stopm(m *mp)
 {
@@ -473,10 +482,7 @@ static void stopm(m *mp)
     mput(mp);
     checkdead();
     unlock(&sched.lock);
-    notesleep(&mp->park);
-    noteclear(&mp->park);
-    acquirep(mp, mp->nextp);
-    mp->nextp = NULL;
+    mPark(mp);
 }
 
 /* Runs pp (or any idle P when NULL) on an idle or new M. spinning: the
@@ -745,10 +751,7 @@ static void stoplockedm(m *mp)
     sched.nmidlelocked++;
     checkdead();
     unlock(&sched.lock);
-    notesleep(&mp->park);
-    noteclear(&mp->park);
-    acquirep(mp, mp->nextp);
-    mp->nextp = NULL;
+    mPark(mp);
 }
 
 /* gp is runnable but locked to another M: pass it our P and stop. */
