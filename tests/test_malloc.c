@@ -21,10 +21,10 @@
 
 #include <pthread.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "malloc.h"
+#include "testutil.h"
 
 static bool qemu;
 
@@ -552,8 +552,9 @@ static void pthreads_share_mcache0(void **state)
 /* What a child process does before it should die. It runs right after fork
  * (exec would need binfmt under qemu-user); the parent's other threads hold
  * no allocator lock at that point, the allocating tests being over. */
-static void child_main(const char *mode)
+static void child_main(void *arg)
 {
+    const char *mode = arg;
     if (!strcmp(mode, "oom-huge")) {
         gort_alloc((size_t)1 << 62);
     } else if (!strcmp(mode, "oom-max")) {
@@ -573,39 +574,12 @@ static void child_main(const char *mode)
     _exit(0);                                   /* not reached if OOM works */
 }
 
-/* Runs child_main(mode) in a child process; returns its exit status and stderr. */
-static int run_child(const char *mode, char *err, size_t errsz)
-{
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(fds[1], 2);
-        close(fds[0]);
-        child_main(mode);
-    }
-    close(fds[1]);
-    size_t got = 0;
-    ssize_t r;
-    while ((r = read(fds[0], err + got, errsz - 1 - got)) > 0 && got + (size_t)r < errsz - 1)
-        got += (size_t)r;
-    err[got] = 0;
-    close(fds[0]);
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 static void expect_oom(const char *mode, const char *size)
 {
-    static char err[1 << 16];
-    int code = run_child(mode, err, sizeof err);
     char want[128];
     snprintf(want, sizeof want, "fatal error: runtime: out of memory: cannot allocate %s-byte block", size);
-    if (code != 2 || !strstr(err, want))
-        fail_msg("%s: exit %d, stderr:\n%s", mode, code, err);
+    child_result r = run_child(child_main, (void *)mode);
+    assert_child_died_with(r, want);
 }
 
 static void impossible_sizes_are_fatal(void **state)
