@@ -79,15 +79,11 @@ static sudog *newsudog(void)
     return s;
 }
 
-static p *mycachep(void)
-{
-    g *gp = getg();
-    return gp && gp->m ? gp->m->p : NULL;
-}
+static p *cachep(g *gp) { return gp->m ? gp->m->p : NULL; }
 
-sudog *acquireSudog(void)
+sudog *acquireSudog(g *gp)
 {
-    p *pp = mycachep();
+    p *pp = cachep(gp);
     sudog *s = NULL;
     if (!pp || pp->nsudog == 0) {
         lock(&sudogcentral.lock);
@@ -109,11 +105,11 @@ sudog *acquireSudog(void)
     return s;
 }
 
-void releaseSudog(sudog *s)
+void releaseSudog(g *gp, sudog *s)
 {
     GORT_ASSERT(s->elem == NULL && !s->isSelect && s->next == NULL && s->prev == NULL);
     GORT_ASSERT(s->waitlink == NULL && s->c == NULL);
-    p *pp = mycachep();
+    p *pp = cachep(gp);
     if (!pp) {
         lock(&sudogcentral.lock);
         central_put(s);
@@ -191,9 +187,13 @@ void waitq_remove(waitq *q, sudog *sg)
 
 static void *chanbuf(hchan *c, size_t i) { return (char *)c->buf + i * c->elemsize; }
 
+/* Word-sized elements (pointers, int64) are by far the most common: a
+ * constant-size copy is one move instead of a call. */
 static void elemcopy(hchan *c, void *dst, const void *src)
 {
-    if (c->elemsize)
+    if (c->elemsize == sizeof(uint64_t))
+        memcpy(dst, src, sizeof(uint64_t));
+    else if (c->elemsize)
         memmove(dst, src, c->elemsize);
 }
 
@@ -288,11 +288,13 @@ void recv(hchan *c, sudog *sg, void *ep, void (*unlockf)(void *), void *arg)
 }
 
 /* Queues the caller on q and parks until a partner or close dequeues it.
- * c is locked on entry and unlocked on return. Returns sg->success. */
-static bool chanpark(hchan *c, waitq *q, void *ep, enum waitreason reason)
+ * c is locked on entry and unlocked on return. Returns sg->success.
+ * A plain send or receive waits in exactly one queue, so it uses the sudog
+ * embedded in its g: Go takes one from the P's cache, which costs a pop
+ * and a push per blocking operation. Only select needs several. */
+static bool chanpark(g *gp, hchan *c, waitq *q, void *ep, enum waitreason reason)
 {
-    g *gp = waitg();
-    sudog *mysg = acquireSudog();
+    sudog *mysg = &gp->chansudog;
     mysg->elem = ep;
     mysg->waitlink = NULL;
     mysg->g = gp;
@@ -308,13 +310,13 @@ static bool chanpark(hchan *c, waitq *q, void *ep, enum waitreason reason)
     gp->param = NULL;
     bool success = mysg->success;
     mysg->c = NULL;
-    releaseSudog(mysg);
     return success;
 }
 
 /* ---- Send, receive, close -------------------------------------------------------- */
 
-static bool chansend(hchan *c, const void *ep, bool block)
+/* gp: the caller's waitg() when block, else unused. */
+static bool chansend(g *gp, hchan *c, const void *ep, bool block)
 {
     if (!c) {
         if (!block)
@@ -342,7 +344,7 @@ static bool chansend(hchan *c, const void *ep, bool block)
         unlock(&c->lock);
         return false;
     }
-    if (!chanpark(c, &c->sendq, (void *)ep, waitReasonChanSend)) {
+    if (!chanpark(gp, c, &c->sendq, (void *)ep, waitReasonChanSend)) {
         if (!atomic_load(&c->closed))
             gort_throw("chansend: spurious wakeup");
         gort_panic("send on closed channel");
@@ -352,7 +354,7 @@ static bool chansend(hchan *c, const void *ep, bool block)
 
 /* Returns whether the operation happened (false: it would block); sets
  * *received to false when it completed because c is closed and drained. */
-static bool chanrecv(hchan *c, void *ep, bool block, bool *received)
+static bool chanrecv(g *gp, hchan *c, void *ep, bool block, bool *received)
 {
     *received = false;
     if (!c) {
@@ -394,7 +396,7 @@ static bool chanrecv(hchan *c, void *ep, bool block, bool *received)
         unlock(&c->lock);
         return false;
     }
-    *received = chanpark(c, &c->recvq, ep, waitReasonChanReceive);
+    *received = chanpark(gp, c, &c->recvq, ep, waitReasonChanReceive);
     return true;
 }
 
@@ -455,29 +457,27 @@ gort_chan *gort_chan_make(size_t elem_size, size_t cap)
 
 void gort_chan_send(gort_chan *c, const void *elem)
 {
-    foreignenter();
-    chansend(tochan(c), elem, true);
+    chansend(waitg(), tochan(c), elem, true);
 }
 
 bool gort_chan_recv(gort_chan *c, void *out)
 {
     bool received;
-    foreignenter();
-    chanrecv(tochan(c), out, true, &received);
+    chanrecv(waitg(), tochan(c), out, true, &received);
     return received;
 }
 
 bool gort_chan_try_send(gort_chan *c, const void *elem)
 {
     foreignenter();
-    return chansend(tochan(c), elem, false);
+    return chansend(NULL, tochan(c), elem, false);
 }
 
 bool gort_chan_try_recv(gort_chan *c, void *out, bool *ok)
 {
     bool received;
     foreignenter();
-    bool selected = chanrecv(tochan(c), out, false, &received);
+    bool selected = chanrecv(NULL, tochan(c), out, false, &received);
     if (selected && ok)
         *ok = received;
     return selected;

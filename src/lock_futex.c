@@ -28,11 +28,10 @@ static bool lock_if_free(mutex *l, uint32_t wait)
     return false;
 }
 
-void lock(mutex *l)
+/* lock() found the lock held (v: the state it swapped out) and left it
+ * marked MUTEX_LOCKED, possibly hiding a MUTEX_SLEEPING: spin, then sleep. */
+void lock_slow(mutex *l, uint32_t v)
 {
-    uint32_t v = atomic_exchange_explicit(&l->key, MUTEX_LOCKED, memory_order_acquire);
-    if (likely(v == MUTEX_UNLOCKED))
-        return;
     /* wait is what we store when we take the lock: once we have slept we must
      * leave 2 behind, because other sleepers may exist. */
     uint32_t wait = v;
@@ -56,12 +55,12 @@ void lock(mutex *l)
     }
 }
 
-void unlock(mutex *l)
+/* unlock() swapped out v, which is not MUTEX_LOCKED. */
+void unlock_slow(mutex *l, uint32_t v)
 {
-    uint32_t v = atomic_exchange_explicit(&l->key, MUTEX_UNLOCKED, memory_order_release);
-    GORT_ASSERT(v != MUTEX_UNLOCKED);
-    if (v == MUTEX_SLEEPING)
-        futexwakeup(&l->key, 1);
+    if (v == MUTEX_UNLOCKED)
+        gort_throw("unlock of unlocked lock");
+    futexwakeup(&l->key, 1);
 }
 
 void noteclear(note *n) { atomic_store_explicit(&n->key, 0, memory_order_relaxed); }

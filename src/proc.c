@@ -74,25 +74,18 @@ NOINLINE g *getg(void) { return g_tls; }
 static NOINLINE void setg(g *gp) { g_tls = gp; }
 static NOINLINE void errno_set(int e) { errno = e; }
 
+/* Every status transition is made by the G's current owner alone (its M,
+ * the M about to run it, or the one waker that dequeued it while it waited):
+ * a plain release store, checked in debug builds. Go needs a CAS here
+ * because its GC scans stacks concurrently; ours does not. */
+#ifdef GORT_DEBUG_BUILD
 static NORETURN void badgstatus(g *gp, uint32_t old, uint32_t from, uint32_t to)
 {
-    gort_throw("casgstatus: goroutine %llu has status %u, want %u -> %u",
+    gort_throw("setgstatus: goroutine %llu has status %u, want %u -> %u",
                (unsigned long long)gp->goid, old, from, to);
 }
+#endif
 
-/* A transition others may race with (goready on a G two wakers found): CAS,
- * so the loser learns it lost. */
-static void casgstatus(g *gp, uint32_t from, uint32_t to)
-{
-    uint32_t old = from;
-    if (!atomic_compare_exchange_strong_explicit(&gp->atomicstatus, &old, to,
-            memory_order_acq_rel, memory_order_acquire))
-        badgstatus(gp, old, from, to);
-}
-
-/* A transition only the G's current owner can make (its M, or the M about to
- * run it): a plain release store, checked in debug builds. Go needs a CAS
- * here because its GC scans stacks concurrently; ours does not. */
 static void setgstatus(g *gp, uint32_t from, uint32_t to)
 {
 #ifdef GORT_DEBUG_BUILD
@@ -146,7 +139,7 @@ static void gogo(g *from, g *to, bool exiting)
 
 /* Runs fn(gp) on g0 after switching away from the current goroutine gp
  * (Go's mcall). fn returns a G to run at once, or NULL to schedule. */
-static void finish_yield(m *mp);
+static void finish_direct(m *mp);
 
 static void mcall_g(g *gp, g *(*fn)(g *))
 {
@@ -154,11 +147,9 @@ static void mcall_g(g *gp, g *(*fn)(g *))
     gp->saved_errno = *mp->errnop;
     mp->mcall_fn = fn;
     gogo(gp, mp->g0, false);
-    finish_yield(gp->m);                  /* gp->m: we may be on another M now */
+    finish_direct(gp->m);                 /* gp->m: we may be on another M now */
     *gp->m->errnop = gp->saved_errno;
 }
-
-static void mcall(g *(*fn)(g *)) { mcall_g(getg(), fn); }
 
 /* ---- Run queues ----------------------------------------------------------- */
 
@@ -541,6 +532,7 @@ static void handoffp(p *pp)
 }
 
 /* Wakes an M to look for work if a P is idle and nobody is looking. */
+
 void wakep(void)
 {
     if (atomic_load(&sched.npidle) == 0)
@@ -967,26 +959,43 @@ uint64_t newproc(void (*fn)(void *), void *arg, size_t stacksize)
     return goid;
 }
 
-static g *goexit0(g *gp)
+/* Frees a G that has finished; it is off its stack and marked dead. */
+static void gdestroy(m *mp, g *gp)
 {
-    m *mp = gp->m;
-    p *pp = mp->p;
-    setgstatus(gp, Grunning, Gdead);
-    gcount_add(pp, -1);
-    dropg(mp, gp);
+    gcount_add(mp->p, -1);
     if (gp->lockedm) {          /* Go would end the thread; we just unlock it */
         gp->lockedm = NULL;
         mp->lockedg = NULL;
     }
-    gfput(pp, gp);
+    gfput(mp->p, gp);
+}
+
+static g *goexit0(g *gp)
+{
+    m *mp = gp->m;
+    setgstatus(gp, Grunning, Gdead);
+    dropg(mp, gp);
+    gdestroy(mp, gp);
     return NULL;
 }
 
+static g *direct_next(m *mp, p *pp);
+static void switch_direct(g *gp, m *mp, g *next, bool exiting);
+
+/* A finished G switches straight to the next local G when it can; that G
+ * frees it (finish_direct). Otherwise g0 frees it (goexit0). */
 NORETURN static void goexit1(void)
 {
     g *gp = getg();
-    gp->m->mcall_fn = goexit0;
-    gogo(gp, gp->m->g0, true);
+    m *mp = gp->m;
+    g *next = direct_next(mp, mp->p);
+    if (next) {
+        setgstatus(gp, Grunning, Gdead);
+        switch_direct(gp, mp, next, true);
+    } else {
+        mp->mcall_fn = goexit0;
+        gogo(gp, mp->g0, true);
+    }
     __builtin_unreachable();
 }
 
@@ -997,7 +1006,7 @@ void gort_goentry(void)
 #if GORT_ASAN
     __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
 #endif
-    finish_yield(gp->m);
+    finish_direct(gp->m);
     errno_set(0);
     gp->fn(gp->arg);
     goexit1();
@@ -1006,30 +1015,47 @@ void gort_goentry(void)
 /* ---- Park, ready, yield ----------------------------------------------------- */
 
 
+/* gp is off the CPU and marked waiting: release what it parked with. False
+ * if the unlock function changed its mind; gp is runnable again then. */
+static bool park_commit(m *mp, g *gp)
+{
+    bool (*fn)(g *, void *) = mp->waitunlockf;
+    if (!fn)
+        return true;
+    mp->waitunlockf = NULL;
+    if (fn(gp, mp->waitlock))
+        return true;
+    setgstatus(gp, Gwaiting, Grunnable);
+    return false;
+}
+
 static g *park_m(g *gp)
 {
     m *mp = gp->m;
-    casgstatus(gp, Grunning, Gwaiting);
+    setgstatus(gp, Grunning, Gwaiting);
     dropg(mp, gp);
-    bool (*fn)(g *, void *) = mp->waitunlockf;
-    if (fn) {
-        mp->waitunlockf = NULL;
-        if (!fn(gp, mp->waitlock)) {
-            casgstatus(gp, Gwaiting, Grunnable);
-            return gp;         /* changed its mind: run it again at once */
-        }
-    }
-    return NULL;
+    return park_commit(mp, gp) ? NULL : gp;   /* changed its mind: run it again */
 }
 
+/* Parks the current G. Status changes need no CAS: until unlockf runs, the
+ * lock it releases keeps every waker away, so only the owner writes. When a
+ * local G is ready the parking G switches straight to it, and that G runs
+ * unlockf (finish_direct); otherwise g0 does (park_m). */
 void gopark(bool (*unlockf)(g *, void *), void *lck, enum waitreason reason)
 {
     g *gp = getg();
-    gp->m->waitunlockf = unlockf;
-    gp->m->waitlock = lck;
+    m *mp = gp->m;
+    mp->waitunlockf = unlockf;
+    mp->waitlock = lck;
     gp->waitreason = reason;
     gp->waitsince = 0;
-    mcall(park_m);
+    g *next = direct_next(mp, mp->p);
+    if (!next) {
+        mcall_g(gp, park_m);
+        return;
+    }
+    setgstatus(gp, Grunning, Gwaiting);
+    switch_direct(gp, mp, next, false);
 }
 
 static bool parkunlock(g *gp, void *l)
@@ -1042,7 +1068,7 @@ void goparkunlock(mutex *l, enum waitreason reason) { gopark(parkunlock, l, reas
 
 void goready(g *gp)
 {
-    casgstatus(gp, Gwaiting, Grunnable);
+    setgstatus(gp, Gwaiting, Grunnable);   /* the one waker that dequeued gp */
     g *cur = getg();
     p *pp = cur && cur->m ? cur->m->p : NULL;
     if (pp) {
@@ -1064,48 +1090,77 @@ static g *gosched_m(g *gp)
     return NULL;
 }
 
-/* The G that yielded to us directly is off its stack now: queue it. Runs
- * first thing wherever a G resumes after a direct switch. */
-static void finish_yield(m *mp)
+/* The G that switched straight to us (switch_direct) is off its stack now:
+ * finish what it asked for, by its status. Runs first thing wherever a G
+ * resumes. */
+static void finish_direct(m *mp)
 {
-    g *prev = mp->yielded;
-    if (prev) {
-        mp->yielded = NULL;
-        note_switched_out(prev);
+    g *prev = mp->directg;
+    if (!prev)
+        return;
+    mp->directg = NULL;
+    note_switched_out(prev);
+    switch (atomic_load_explicit(&prev->atomicstatus, memory_order_relaxed)) {
+    case Grunnable:                     /* yielded */
         runqput(mp->p, prev, false);
+        break;
+    case Gwaiting:                      /* parked */
+        if (!park_commit(mp, prev))
+            runqput(mp->p, prev, true);
+        break;
+    default:                            /* exited */
+        gdestroy(mp, prev);
     }
 }
 
-/* Yield without the trip through g0 when nothing special is pending: take
- * the next local G and switch straight to it. gp cannot be queued before
- * we are off its stack (another P could steal and run it), so the G we
- * switch to queues it (finish_yield). Go goes through g0; one switch
- * instead of two makes gort_yield about a third cheaper. */
-static bool gosched_direct(g *gp, m *mp, p *pp)
+/* The next local G to switch to straight from the current one, skipping
+ * g0, or NULL when the scheduler must decide: a locked thread, a stop of
+ * the world, the global queue's turn (one tick in 61, as findRunnable), a
+ * timer that is due. */
+static g *direct_next(m *mp, p *pp)
 {
     if (mp->lockedg || atomic_load_explicit(&sched.gcwaiting, memory_order_relaxed) ||
-        pp->schedtick % 61 == 0 ||
-        atomic_load_explicit(&pp->timer0When, memory_order_relaxed))
-        return false;
+        (pp->schedtick % 61 == 0 && atomic_load_explicit(&sched.runqsize, memory_order_relaxed)))
+        return NULL;
+    int64_t when = atomic_load_explicit(&pp->timer0When, memory_order_relaxed);
+    if (when && when <= nanotime())
+        return NULL;
     bool inh;
     g *next = runqget(pp, &inh);
-    if (!next)
-        return false;
-    if (next->lockedm) {
+    if (next && next->lockedm) {
         runqput(pp, next, true);     /* back where it was; let schedule hand it over */
-        return false;
+        return NULL;
     }
-    setgstatus(gp, Grunning, Grunnable);
+    return next;
+}
+
+/* Switches from gp, whose new status is set, straight to next on the same
+ * M and P. gp cannot be queued, woken or freed before we are off its stack
+ * (another P could run it), so next does that (finish_direct). Go always
+ * goes through g0; one switch instead of two makes yield, park and exit
+ * about a third cheaper. */
+static void switch_direct(g *gp, m *mp, g *next, bool exiting)
+{
     dropg(mp, gp);
-    mp->yielded = gp;
+    mp->directg = gp;
     mp->curg = next;
     next->m = mp;
     setgstatus(next, Grunnable, Grunning);
-    pp->schedtick++;
+    mp->p->schedtick++;
     gp->saved_errno = *mp->errnop;
-    gogo(gp, next, false);
-    finish_yield(gp->m);
+    gogo(gp, next, exiting);
+    finish_direct(gp->m);
     *gp->m->errnop = gp->saved_errno;
+}
+
+/* gort_yield's fast path: false when g0 must decide. */
+static bool gosched_direct(g *gp, m *mp, p *pp)
+{
+    g *next = direct_next(mp, pp);
+    if (!next)
+        return false;
+    setgstatus(gp, Grunning, Grunnable);
+    switch_direct(gp, mp, next, false);
     return true;
 }
 

@@ -90,8 +90,25 @@ static inline void procyield(int n)
 }
 
 typedef struct mutex { _Atomic uint32_t key; } mutex;
-void lock(mutex *l);
-void unlock(mutex *l);
+void lock_slow(mutex *l, uint32_t v);
+void unlock_slow(mutex *l, uint32_t v);
+
+/* The uncontended paths are inline: channel operations take one or two
+ * runtime locks each, and a call per lock is measurable. key: 0 unlocked,
+ * 1 locked, 2 locked with possible sleepers (lock_futex.c). */
+static inline void lock(mutex *l)
+{
+    uint32_t v = atomic_exchange_explicit(&l->key, 1, memory_order_acquire);
+    if (unlikely(v != 0))
+        lock_slow(l, v);
+}
+
+static inline void unlock(mutex *l)
+{
+    uint32_t v = atomic_exchange_explicit(&l->key, 0, memory_order_release);
+    if (unlikely(v != 1))
+        unlock_slow(l, v);
+}
 
 /* A one-shot wakeup: one sleeper, one waker (Go's note). */
 typedef struct note { _Atomic uint32_t key; } note;
@@ -118,6 +135,19 @@ const char *waitreason_string(enum waitreason r);
 
 typedef struct stack { uintptr_t lo, hi; } stack; /* [lo, hi); lo includes the guard page */
 
+/* A G waiting on a channel or semaphore (Go's sudog). */
+struct sudog {
+    g          *g;
+    sudog      *next, *prev;    /* wait queue links */
+    void       *elem;           /* data element (may point into a stack) */
+    uint32_t    ticket;
+    bool        isSelect;
+    bool        success;        /* woken by a value, not by close */
+    sudog      *waitlink;       /* g->waiting list */
+    sudog      *parent, *left, *right; /* sema.c treap */
+    sudog      *waittail;
+    struct hchan *c;
+};
 struct g {
     void       *sched_sp;       /* saved stack pointer while not running (the asm's slot) */
     stack       stack;
@@ -140,6 +170,7 @@ struct g {
     void       *param;          /* set by whoever readies a parked G */
     sudog      *waiting;        /* sudogs this G is queued on (select: many) */
     _Atomic uint32_t selectdone;/* select: first waker wins */
+    sudog       chansudog;      /* the one sudog of a plain send or receive */
     note       *threadpark;     /* set only in a foreign thread's stand-in g: it sleeps here (deadlock.c) */
 
     /* Stack segments pushed by gort_call_on_stack, innermost first. */
@@ -155,21 +186,9 @@ struct g {
 #endif
 };
 
-/* A G waiting on a channel or semaphore (Go's sudog). */
-struct sudog {
-    g          *g;
-    sudog      *next, *prev;    /* wait queue links */
-    void       *elem;           /* data element (may point into a stack) */
-    uint32_t    ticket;
-    bool        isSelect;
-    bool        success;        /* woken by a value, not by close */
-    sudog      *waitlink;       /* g->waiting list */
-    sudog      *parent, *left, *right; /* sema.c treap */
-    sudog      *waittail;
-    struct hchan *c;
-};
-sudog *acquireSudog(void);
-void   releaseSudog(sudog *s);
+/* gp: the G that will wait (waitg()); its P's cache is used, if it has one. */
+sudog *acquireSudog(g *gp);
+void   releaseSudog(g *gp, sudog *s);
 
 /* ---- M ---------------------------------------------------------------- */
 
@@ -188,7 +207,7 @@ struct m {
     g          *lockedg;
     uint32_t    fastrand[2];
     g        *(*mcall_fn)(g *); /* what g0 must do for curg after it switched away */
-    g          *yielded;        /* G that yielded straight to curg, to be queued */
+    g          *directg;        /* G that switched straight to curg (finish_direct) */
     bool      (*waitunlockf)(g *, void *);  /* gopark: release this after parking */
     void       *waitlock;
     uintptr_t   tls_thread;     /* pthread_t */

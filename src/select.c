@@ -190,7 +190,7 @@ static int blockcases(selorder *o, bool *recvOK)
     for (uint32_t k = 0; k < o->n; k++) {
         gort_select_case *cas = &o->cases[o->lockorder[k]];
         hchan *c = (hchan *)cas->chan;
-        sudog *sg = acquireSudog();
+        sudog *sg = acquireSudog(gp);
         sg->g = gp;
         sg->isSelect = true;
         sg->elem = cas->elem;
@@ -227,7 +227,7 @@ static int blockcases(selorder *o, bool *recvOK)
         }
         sudog *next = sglist->waitlink;
         sglist->waitlink = NULL;
-        releaseSudog(sglist);
+        releaseSudog(gp, sglist);
         sglist = next;
     }
     if (casi < 0)

@@ -196,7 +196,7 @@ void semacquire1(uint32_t *addr, bool lifo, enum waitreason reason)
     /* Announce ourselves in nwait, then check once more under the lock: a
      * semrelease after that check sees nwait and comes to wake us. */
     g *gp = waitg();
-    sudog *s = acquireSudog();
+    sudog *s = acquireSudog(gp);
     semaRoot *root = semroot(addr);
     s->ticket = 0;
     for (;;) {
@@ -213,7 +213,7 @@ void semacquire1(uint32_t *addr, bool lifo, enum waitreason reason)
             break;              /* handed the count, or won it */
     }
     s->ticket = 0;
-    releaseSudog(s);
+    releaseSudog(gp, s);
 }
 
 void semrelease1(uint32_t *addr, bool handoff)
@@ -263,7 +263,7 @@ void notifyListWait(gort_cond *l, uint32_t t)
         unlock(nllock(l));      /* already notified */
         return;
     }
-    sudog *s = acquireSudog();
+    sudog *s = acquireSudog(gp);
     s->g = gp;
     s->ticket = t;
     s->next = NULL;
@@ -274,7 +274,7 @@ void notifyListWait(gort_cond *l, uint32_t t)
     l->tail = s;
     waitparkunlock(gp, nllock(l), waitReasonSyncCondWait);
     s->ticket = 0;
-    releaseSudog(s);
+    releaseSudog(gp, s);
 }
 
 void notifyListNotifyAll(gort_cond *l)
