@@ -57,7 +57,7 @@ void  __tsan_destroy_fiber(void *fiber);
 void  __tsan_switch_to_fiber(void *fiber, unsigned flags);
 #endif
 
-enum { GOID_CACHE_BATCH = 16, GFREE_LOCAL_MAX = 64, STEAL_TRIES = 4 };
+enum { GOID_CACHE_BATCH = 16, GFREE_LOCAL_MAX = 64, STEAL_TRIES = 4, TIMER_CHECK_TICKS = 16 };
 
 schedt sched;
 p **allp;
@@ -166,19 +166,46 @@ static bool runqempty(p *pp)
     }
 }
 
-/* Puts a batch of linked Gs on the global queue. sched.lock must be held. */
-static void globrunqputbatch(g *head, g *tail, int32_t n)
+/* The global run queue is a ring of G pointers, doubled when full. Go
+ * links Gs through g.schedlink instead; gort's Gs each live at the top of
+ * their own stack, pages apart, so walking a linked queue would cost a
+ * cache and TLB miss per G. The ring moves pointers and touches no G.
+ * sched.lock must be held for all of these. */
+static void globrunqgrow(uint32_t need)
 {
-    tail->schedlink = NULL;
-    if (sched.runqtail)
-        sched.runqtail->schedlink = head;
-    else
-        sched.runqhead = head;
-    sched.runqtail = tail;
-    atomic_fetch_add(&sched.runqsize, n);
+    uint32_t size = (uint32_t)atomic_load_explicit(&sched.runqsize, memory_order_relaxed);
+    uint32_t cap = sched.runqcap ? sched.runqcap : RUNQ_SIZE;
+    while (cap < size + need)
+        cap *= 2;
+    g **ring = malloc(cap * sizeof *ring);
+    if (!ring)
+        gort_throw("runtime: out of memory growing the global run queue");
+    for (uint32_t i = 0; i < size; i++)
+        ring[i] = sched.runq[(sched.runqhead + i) & (sched.runqcap - 1)];
+    free(sched.runq);
+    sched.runq = ring;
+    sched.runqcap = cap;
+    sched.runqhead = 0;
 }
 
-static void globrunqput(g *gp) { globrunqputbatch(gp, gp, 1); }
+static void globrunqputbatch(g **batch, uint32_t n)
+{
+    uint32_t size = (uint32_t)atomic_load_explicit(&sched.runqsize, memory_order_relaxed);
+    if (size + n > sched.runqcap)
+        globrunqgrow(n);
+    for (uint32_t i = 0; i < n; i++)
+        sched.runq[(sched.runqhead + size + i) & (sched.runqcap - 1)] = batch[i];
+    atomic_fetch_add(&sched.runqsize, (int32_t)n);
+}
+
+static void globrunqput(g *gp) { globrunqputbatch(&gp, 1); }
+
+static g *globrunqpop(void)
+{
+    g *gp = sched.runq[sched.runqhead];
+    sched.runqhead = (sched.runqhead + 1) & (sched.runqcap - 1);
+    return gp;
+}
 
 /* Moves half the local queue plus gp to the global queue, when the local one
  * is full. False if a thief changed the head meanwhile (then just retry). */
@@ -193,10 +220,8 @@ static bool runqputslow(p *pp, g *gp, uint32_t h, uint32_t t)
             memory_order_release, memory_order_relaxed))
         return false;
     batch[n] = gp;
-    for (uint32_t i = 0; i < n; i++)
-        batch[i]->schedlink = batch[i + 1];
     lock(&sched.lock);
-    globrunqputbatch(batch[0], batch[n], (int32_t)n + 1);
+    globrunqputbatch(batch, n + 1);
     unlock(&sched.lock);
     return true;
 }
@@ -312,15 +337,9 @@ static g *globrunqget(p *pp, int32_t max)
     if (n > RUNQ_SIZE / 2)
         n = RUNQ_SIZE / 2;
     atomic_fetch_sub(&sched.runqsize, n);
-    g *gp = sched.runqhead;
-    sched.runqhead = gp->schedlink;
-    while (--n > 0) {
-        g *g1 = sched.runqhead;
-        sched.runqhead = g1->schedlink;
-        runqput(pp, g1, false);
-    }
-    if (!sched.runqhead)
-        sched.runqtail = NULL;
+    g *gp = globrunqpop();
+    while (--n > 0)
+        runqput(pp, globrunqpop(), false);
     return gp;
 }
 
@@ -1116,14 +1135,16 @@ static void finish_direct(m *mp)
 /* The next local G to switch to straight from the current one, skipping
  * g0, or NULL when the scheduler must decide: a locked thread, a stop of
  * the world, the global queue's turn (one tick in 61, as findRunnable), a
- * timer that is due. */
+ * timer that is due. Reading the clock costs more than a switch, so timers
+ * are checked one tick in TIMER_CHECK_TICKS: a due timer waits at most that
+ * many switches. */
 static g *direct_next(m *mp, p *pp)
 {
     if (mp->lockedg || atomic_load_explicit(&sched.gcwaiting, memory_order_relaxed) ||
         (pp->schedtick % 61 == 0 && atomic_load_explicit(&sched.runqsize, memory_order_relaxed)))
         return NULL;
     int64_t when = atomic_load_explicit(&pp->timer0When, memory_order_relaxed);
-    if (when && when <= nanotime())
+    if (when && pp->schedtick % TIMER_CHECK_TICKS == 0 && when <= nanotime())
         return NULL;
     bool inh;
     g *next = runqget(pp, &inh);

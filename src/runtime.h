@@ -223,6 +223,9 @@ enum { Pidle, Prunning, Psyscall, Pgcstop, Pdead };
 
 #define RUNQ_SIZE 256
 
+/* A timer heap slot: the timer and a copy of its deadline (time.c). */
+typedef struct timerWhen { struct timer *timer; int64_t when; } timerWhen;
+
 struct p {
     int32_t     id;
     _Atomic uint32_t status;
@@ -245,7 +248,7 @@ struct p {
 
     /* Timers (time.c): a 4-ary min-heap ordered by `when`. */
     mutex       timersLock;
-    struct timer **timers;
+    timerWhen  *timers;
     int32_t     ntimers, timerscap;
     _Atomic int64_t timer0When; /* when of the heap's top, 0 if empty */
     _Atomic int32_t numTimers;
@@ -268,7 +271,8 @@ typedef struct schedt {
     _Atomic int32_t nmspinning;
     p          *pidle;          /* idle Ps */
     _Atomic int32_t npidle;
-    g          *runqhead, *runqtail;  /* global run queue */
+    g         **runq;           /* global run queue: a ring (proc.c) */
+    uint32_t    runqcap, runqhead;/* capacity (a power of two), first slot */
     _Atomic int32_t runqsize;
     mutex       gFreeLock;
     g          *gFree;          /* global free Gs */

@@ -42,36 +42,41 @@ int64_t gort_nanotime(void) { return nanotime(); }
 
 /* ---- The 4-ary heap (pp->timersLock held) -------------------------------- */
 
-static void heap_set(p *pp, int32_t i, struct timer *t)
+/* Each heap slot keeps a copy of its timer's `when`, so a sift compares
+ * keys within the array (a node's four children share one cache line)
+ * instead of loading each timer, which may sit on a sleeping goroutine's
+ * stack, far from everything else. Go 1.23 made the same change. */
+
+static void heap_set(p *pp, int32_t i, timerWhen tw)
 {
-    pp->timers[i] = t;
-    t->idx = i;
+    pp->timers[i] = tw;
+    tw.timer->idx = i;
 }
 
 static void siftupTimer(p *pp, int32_t i)
 {
-    struct timer *t = pp->timers[i];
+    timerWhen tw = pp->timers[i];
     while (i > 0) {
         int32_t parent = (i - 1) / 4;
-        if (t->when >= pp->timers[parent]->when)
+        if (tw.when >= pp->timers[parent].when)
             break;
         heap_set(pp, i, pp->timers[parent]);
         i = parent;
     }
-    heap_set(pp, i, t);
+    heap_set(pp, i, tw);
 }
 
 static void siftdownTimer(p *pp, int32_t i)
 {
     int32_t n = pp->ntimers;
-    struct timer *t = pp->timers[i];
+    timerWhen tw = pp->timers[i];
     for (;;) {
         int32_t c = 4 * i + 1, best = -1;
-        int64_t bestWhen = t->when;
+        int64_t bestWhen = tw.when;
         for (int32_t k = c; k < c + 4 && k < n; k++) {
-            if (pp->timers[k]->when < bestWhen) {
+            if (pp->timers[k].when < bestWhen) {
                 best = k;
-                bestWhen = pp->timers[k]->when;
+                bestWhen = pp->timers[k].when;
             }
         }
         if (best < 0)
@@ -79,12 +84,12 @@ static void siftdownTimer(p *pp, int32_t i)
         heap_set(pp, i, pp->timers[best]);
         i = best;
     }
-    heap_set(pp, i, t);
+    heap_set(pp, i, tw);
 }
 
 static void update_timer0(p *pp)
 {
-    atomic_store(&pp->timer0When, pp->ntimers ? pp->timers[0]->when : 0);
+    atomic_store(&pp->timer0When, pp->ntimers ? pp->timers[0].when : 0);
     atomic_store(&pp->numTimers, pp->ntimers);
 }
 
@@ -92,13 +97,13 @@ static void heap_push(p *pp, struct timer *t)
 {
     if (pp->ntimers == pp->timerscap) {
         int32_t cap = pp->timerscap ? pp->timerscap * 2 : 64;
-        struct timer **nt = realloc(pp->timers, (size_t)cap * sizeof *nt);
+        timerWhen *nt = realloc(pp->timers, (size_t)cap * sizeof *nt);
         if (!nt)
             gort_throw("runtime: out of memory growing the timer heap");
         pp->timers = nt;
         pp->timerscap = cap;
     }
-    heap_set(pp, pp->ntimers++, t);
+    heap_set(pp, pp->ntimers++, (timerWhen){ t, t->when });
     siftupTimer(pp, t->idx);
     atomic_store(&t->pp, pp);
     update_timer0(pp);
@@ -108,10 +113,10 @@ static void heap_remove(p *pp, struct timer *t)
 {
     int32_t i = t->idx, last = --pp->ntimers;
     if (i != last) {
-        struct timer *moved = pp->timers[last];
+        timerWhen moved = pp->timers[last];
         heap_set(pp, i, moved);
         siftdownTimer(pp, i);
-        siftupTimer(pp, moved->idx);
+        siftupTimer(pp, moved.timer->idx);
     }
     atomic_store(&t->pp, NULL);
     update_timer0(pp);
@@ -173,12 +178,13 @@ int64_t checkTimers(p *pp, int64_t now, bool *ran)
     if (next > now)
         return next;
     lock(&pp->timersLock);
-    while (pp->ntimers > 0 && pp->timers[0]->when <= now) {
-        struct timer *t = pp->timers[0];
+    while (pp->ntimers > 0 && pp->timers[0].when <= now) {
+        struct timer *t = pp->timers[0].timer;
         void (*f)(void *, int64_t) = t->f;
         void *arg = t->arg;
         if (t->period > 0) {
             t->when += t->period * (1 + (now - t->when) / t->period);
+            pp->timers[0].when = t->when;
             siftdownTimer(pp, 0);
             update_timer0(pp);
         } else {
@@ -189,7 +195,7 @@ int64_t checkTimers(p *pp, int64_t now, bool *ran)
         *ran = true;
         lock(&pp->timersLock);
     }
-    next = pp->ntimers ? pp->timers[0]->when : 0;
+    next = pp->ntimers ? pp->timers[0].when : 0;
     unlock(&pp->timersLock);
     return next;
 }
@@ -205,7 +211,7 @@ void moveTimers(p *pp, p *dst)
     atomic_store(&pp->status, Pdead);
     lock(&dst->timersLock);
     for (int32_t i = 0; i < pp->ntimers; i++)
-        heap_push(dst, pp->timers[i]);
+        heap_push(dst, pp->timers[i].timer);
     pp->ntimers = 0;
     update_timer0(pp);
     unlock(&dst->timersLock);
