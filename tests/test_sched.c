@@ -1,7 +1,9 @@
 /*
  * test_sched.c — the scheduler: spawning, joining, parking, run queue order,
  * work stealing, errno across switches, foreign threads, GOMAXPROCS changes,
- * locked threads, Goexit. Each test body runs with 1 P and with 2 Ps.
+ * locked threads, Goexit, and the straight G-to-G switches of park, exit and
+ * yield (refused parks, fairness to timers and the global queue). Each test
+ * body runs with 1 P and with 2 Ps.
  */
 #include "testutil.h"
 #include "runtime.h"
@@ -349,6 +351,101 @@ static void goexit_body(void *arg)
 
 static void test_goexit(void **st) { run_in_gort(goexit_body, NULL, 2); }
 
+/* ---- Direct switches: park, exit and yield skip g0 when they can ------------------- */
+
+/* An unlock function that refuses (returns false) makes gopark return at
+ * once, whether the G switched straight to another G or went through g0. */
+static _Atomic int refusals;
+
+static bool refuse_park(g *gp, void *l)
+{
+    atomic_fetch_add(&refusals, 1);
+    unlock(l);
+    return false;
+}
+
+static void refuser(void *arg)
+{
+    static mutex l;
+    for (int i = 0; i < 100; i++) {
+        lock(&l);
+        gopark(refuse_park, &l, waitReasonTest);   /* no goready: must come back */
+        if (i % 10 == 0)
+            gort_yield();
+    }
+    atomic_fetch_add(&counter, 1);
+}
+
+static void refuse_body(void *arg)
+{
+    atomic_store(&counter, 0);
+    atomic_store(&refusals, 0);
+    refuser(NULL);                         /* alone: through g0 */
+    for (int i = 0; i < 8; i++)            /* among others: straight switches */
+        gort_go(refuser, NULL);
+    join(9);
+    assert_int_equal(atomic_load(&refusals), 900);
+}
+
+static void test_park_refused_1p(void **st) { run_in_gort(refuse_body, NULL, 1); }
+static void test_park_refused_2p(void **st) { run_in_gort(refuse_body, NULL, 2); }
+
+/* Two goroutines bouncing a value keep their P busy with straight
+ * switches forever. A timer and a G in the global queue must still get
+ * their turn: the pair stops when both have run, or fails after a bound
+ * far beyond what fair scheduling needs. */
+struct busy { gort_chan *ping, *pong; atomic_bool timer_fired, global_ran; };
+
+static bool busy_done(struct busy *b)
+{
+    return atomic_load(&b->timer_fired) && atomic_load(&b->global_ran);
+}
+
+static void bouncer(void *arg)
+{
+    struct busy *b = arg;
+    int64_t v;
+    while (gort_chan_recv(b->ping, &v))
+        gort_chan_send(b->pong, &v);
+}
+
+static void mark_global_ran(void *arg) { atomic_store(&((struct busy *)arg)->global_ran, true); }
+
+static void *spawn_from_thread(void *arg)
+{
+    gort_go(mark_global_ran, arg);         /* not a goroutine: the global queue */
+    return NULL;
+}
+
+static void sleeper(void *arg)
+{
+    gort_sleep(GORT_MILLISECOND);
+    atomic_store(&((struct busy *)arg)->timer_fired, true);
+}
+
+static void fairness_body(void *arg)
+{
+    struct busy b = { .ping = gort_chan_make(sizeof(int64_t), 0),
+                      .pong = gort_chan_make(sizeof(int64_t), 0) };
+    gort_go(bouncer, &b);
+    gort_go(sleeper, &b);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, spawn_from_thread, &b), 0);
+    int64_t v = 0, trips = 0, bound = 20 * 1000 * 1000;
+    while (!busy_done(&b) && trips < bound) {
+        gort_chan_send(b.ping, &v);
+        gort_chan_recv(b.pong, &v);
+        trips++;
+    }
+    pthread_join(t, NULL);
+    gort_chan_close(b.ping);
+    assert_true(atomic_load(&b.timer_fired));
+    assert_true(atomic_load(&b.global_ran));
+}
+
+static void test_direct_switch_fairness_1p(void **st) { run_in_gort(fairness_body, NULL, 1); }
+static void test_direct_switch_fairness_2p(void **st) { run_in_gort(fairness_body, NULL, 2); }
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -369,6 +466,10 @@ int main(void)
         cmocka_unit_test(test_lock_os_thread_1p),
         cmocka_unit_test(test_lock_os_thread_2p),
         cmocka_unit_test(test_goexit),
+        cmocka_unit_test(test_park_refused_1p),
+        cmocka_unit_test(test_park_refused_2p),
+        cmocka_unit_test(test_direct_switch_fairness_1p),
+        cmocka_unit_test(test_direct_switch_fairness_2p),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
