@@ -30,16 +30,15 @@
 typedef struct waitq { sudog *first, *last; } waitq;
 
 typedef struct hchan {
+    mutex            lock;      /* guards all of the below and the sudogs queued here */
+    _Atomic uint32_t closed;
     _Atomic size_t   qcount;    /* elements in buf (read unlocked by fast paths) */
     size_t           dataqsiz;  /* capacity; immutable */
-    void            *buf;       /* dataqsiz slots of elemsize bytes */
     size_t           elemsize;  /* immutable; may be 0 */
-    _Atomic uint32_t closed;
     size_t           sendx;     /* next slot to fill */
     size_t           recvx;     /* next slot to drain */
     waitq            recvq;     /* blocked receivers */
     waitq            sendq;     /* blocked senders */
-    mutex            lock;      /* guards all of the above and the sudogs queued here */
 } hchan;
 
 /* ---- Wait queues (chan.c); the channel's lock held ------------------------ */
