@@ -24,7 +24,8 @@ static void bench_main(void *arg)
     run_alloc_benches();
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    bench_args(argc, argv);
     return gort_main(bench_main, NULL);
 }

@@ -21,11 +21,11 @@
  *
  * Counts are chosen so that an allocator that never frees (gort before its
  * collector exists) stays near 1.5 GiB for the whole run. BENCH_SCALE (a
- * factor, default 1) scales every count, on both sides alike.
+ * factor, default 1) scales every count, on both sides alike. Each
+ * includer's main calls bench_args(), so arguments name the workloads to
+ * run (all by default; see bench.h) in every column alike.
  */
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <time.h>
 
 #include "bench.h"
@@ -43,6 +43,8 @@ static int64_t now_ns(void)
 /* Times count allocations of size bytes; ptrs: the pointerful variant. */
 static void bench_size(const char *name, size_t size, int64_t count, int ptrs)
 {
+    if (!wanted(name))
+        return;
     count = scaled(count);
     int64_t start = now_ns();
     for (int64_t i = 0; i < count; i++) {
@@ -51,9 +53,7 @@ static void bench_size(const char *name, size_t size, int64_t count, int ptrs)
         sink = p;
         bench_free(p);
     }
-    int64_t elapsed = now_ns() - start;
-    printf("BENCH %s %.2f\n", name, (double)elapsed / (double)count);
-    fflush(stdout);
+    report(name, now_ns() - start, count);
 }
 
 static void run_alloc_benches(void)

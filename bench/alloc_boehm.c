@@ -12,8 +12,9 @@
 #define bench_free(p)      ((void)(p))
 #include "alloc_bench.h"
 
-int main(void)
+int main(int argc, char **argv)
 {
+    bench_args(argc, argv);
     GC_INIT();
     run_alloc_benches();
     return 0;

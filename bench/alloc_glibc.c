@@ -11,8 +11,9 @@
 #define bench_free(p)      free(p)
 #include "alloc_bench.h"
 
-int main(void)
+int main(int argc, char **argv)
 {
+    bench_args(argc, argv);
     run_alloc_benches();
     return 0;
 }

@@ -1,12 +1,25 @@
 /*
- * bench.h — what every C bench shares: BENCH_SCALE, which scales each
- * iteration count on both sides alike (the Go twins read it too).
+ * bench.h — what every C bench shares with its Go twin (bench/go/bench.go
+ * holds the same three helpers in Go):
+ *
+ *   scaled()   applies BENCH_SCALE, which scales each iteration count on
+ *              both sides alike;
+ *   report()   prints the `BENCH <workload> <ns-per-op>` line run.sh reads;
+ *   wanted()   the workload filter: `bench/chan pingpong mpmc` runs only
+ *              those two workloads (for profiling one of them); no
+ *              arguments, as run.sh calls every bench, runs them all.
+ *
+ * Header-only: each bench is a single translation unit, so the file-scope
+ * state below exists once per executable.
  */
 #ifndef GORT_BENCH_H
 #define GORT_BENCH_H
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Applies BENCH_SCALE to an iteration count (at least 1). */
 static inline int64_t scaled(int64_t n)
@@ -17,6 +30,39 @@ static inline int64_t scaled(int64_t n)
         return n;
     int64_t r = (int64_t)((double)n * f);
     return r > 0 ? r : 1;
+}
+
+/*
+ * Prints one result line. Takes the elapsed time rather than reading a clock
+ * itself: the gort benches time with gort_nanotime, the comparison
+ * allocators (which do not link gort) with clock_gettime.
+ */
+static inline void report(const char *name, int64_t elapsed_ns, int64_t ops)
+{
+    printf("BENCH %s %.2f\n", name, (double)elapsed_ns / (double)ops);
+    fflush(stdout);   /* a later crash or timeout must not lose finished lines */
+}
+
+/* The command line, kept by bench_args() for wanted(). */
+static int bench_argc;
+static char **bench_argv;
+
+/* Records main's arguments; call it first thing in main. */
+static inline void bench_args(int argc, char **argv)
+{
+    bench_argc = argc;
+    bench_argv = argv;
+}
+
+/* Whether to run workload name: all run when the command line names none. */
+static inline bool wanted(const char *name)
+{
+    if (bench_argc < 2)
+        return true;
+    for (int i = 1; i < bench_argc; i++)
+        if (strcmp(bench_argv[i], name) == 0)
+            return true;
+    return false;
 }
 
 #endif

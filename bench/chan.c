@@ -23,6 +23,7 @@
  * taking pointers (no closure allocation), as here. Setup and teardown
  * (spawning the ring, joining it) are outside the timed region on both sides.
  * BENCH_SCALE (a factor, default 1) scales every count on both sides alike.
+ * Arguments name the workloads to run (all by default; see bench.h).
  */
 #include <stdatomic.h>
 #include <stdint.h>
@@ -46,19 +47,6 @@
 
 /* Keeps every result observable so nothing is optimised away. */
 static _Atomic int64_t sink;
-
-/* start_timer and stop_timer bracket a timed region; stop_timer prints ns per op. */
-static int64_t start_timer(void)
-{
-    return gort_nanotime();
-}
-
-static void stop_timer(const char *name, int64_t start, int64_t ops)
-{
-    int64_t elapsed = gort_nanotime() - start;
-    printf("BENCH %s %.2f\n", name, (double)elapsed / (double)ops);
-    fflush(stdout);
-}
 
 static gort_chan *make_int_chan(size_t cap)
 {
@@ -86,14 +74,14 @@ static void bench_pingpong(void)
     int64_t trips = scaled(PINGPONG_TRIPS);
     struct pingpong pp = { make_int_chan(0), make_int_chan(0), GORT_WAITGROUP_INIT };
     gort_waitgroup_add(&pp.wg, 1);
-    int64_t start = start_timer();
+    int64_t start = gort_nanotime();
     gort_go(ponger, &pp);
     int64_t v = 0;
     for (int64_t i = 0; i < trips; i++) {
         gort_chan_send(pp.ping, &v);
         gort_chan_recv(pp.pong, &v);
     }
-    stop_timer("pingpong", start, trips);
+    report("pingpong", gort_nanotime() - start, trips);
     gort_chan_close(pp.ping);
     gort_waitgroup_wait(&pp.wg);   /* pp lives in this frame: outlive the ponger */
     atomic_fetch_add(&sink, v);
@@ -122,14 +110,14 @@ static void bench_select2(void)
         { .chan = a.c, .dir = GORT_RECV, .elem = &v },
         { .chan = b.c, .dir = GORT_RECV, .elem = &v },
     };
-    int64_t start = start_timer();
+    int64_t start = gort_nanotime();
     gort_go(sender, &a);
     gort_go(sender, &b);
     for (int64_t i = 0; i < 2 * per_ch; i++) {
         gort_select(cases, 2, true);
         sum += v;
     }
-    stop_timer("select2", start, 2 * per_ch);
+    report("select2", gort_nanotime() - start, 2 * per_ch);
     gort_waitgroup_wait(&wg);      /* a and b live in this frame: outlive the senders */
     atomic_fetch_add(&sink, sum);
 }
@@ -177,10 +165,10 @@ static void bench_ring(void)
         gort_go(ring_node, &nodes[i]);
     }
 
-    int64_t start = start_timer(), t = 0;
+    int64_t start = gort_nanotime(), t = 0;
     gort_chan_send(r.chans[0], &t);
     gort_chan_recv(r.done, &t);
-    stop_timer("ring", start, r.hops);
+    report("ring", gort_nanotime() - start, r.hops);
 
     for (int i = 0; i < RING_SIZE; i++)
         gort_chan_close(r.chans[i]);
@@ -220,7 +208,7 @@ static void bench_mpmc(void)
 {
     struct mpmc q = { make_int_chan(MPMC_CAP), scaled(MPMC_MESSAGES) / MPMC_SIDES,
                       GORT_WAITGROUP_INIT, GORT_WAITGROUP_INIT };
-    int64_t start = start_timer();
+    int64_t start = gort_nanotime();
     gort_waitgroup_add(&q.producers, MPMC_SIDES);
     gort_waitgroup_add(&q.consumers, MPMC_SIDES);
     for (int i = 0; i < MPMC_SIDES; i++) {
@@ -230,7 +218,7 @@ static void bench_mpmc(void)
     gort_waitgroup_wait(&q.producers);
     gort_chan_close(q.c);
     gort_waitgroup_wait(&q.consumers);
-    stop_timer("mpmc", start, q.per_producer * MPMC_SIDES);
+    report("mpmc", gort_nanotime() - start, q.per_producer * MPMC_SIDES);
 }
 
 /* ---- mutex ------------------------------------------------------------- */
@@ -257,12 +245,12 @@ static void bench_mutex(void)
 {
     struct locked_counter lc = { GORT_MUTEX_INIT, 0, scaled(MUTEX_OPS) / MUTEX_WORKERS,
                                  GORT_WAITGROUP_INIT };
-    int64_t start = start_timer();
+    int64_t start = gort_nanotime();
     gort_waitgroup_add(&lc.wg, MUTEX_WORKERS);
     for (int i = 0; i < MUTEX_WORKERS; i++)
         gort_go(incrementer, &lc);
     gort_waitgroup_wait(&lc.wg);
-    stop_timer("mutex", start, lc.per_worker * MUTEX_WORKERS);
+    report("mutex", gort_nanotime() - start, lc.per_worker * MUTEX_WORKERS);
     atomic_fetch_add(&sink, lc.n);
 }
 
@@ -280,12 +268,12 @@ static void bench_timers(void)
 {
     int64_t gs = scaled(TIMER_GS);
     gort_waitgroup wg = GORT_WAITGROUP_INIT;
-    int64_t start = start_timer();
+    int64_t start = gort_nanotime();
     gort_waitgroup_add(&wg, (int)gs);
     for (int64_t i = 0; i < gs; i++)
         gort_go(sleeper, &wg);
     gort_waitgroup_wait(&wg);
-    stop_timer("timers", start, gs * TIMER_SLEEPS);
+    report("timers", gort_nanotime() - start, gs * TIMER_SLEEPS);
 }
 
 /* ---- main -------------------------------------------------------------- */
@@ -294,17 +282,24 @@ static void bench_main(void *arg)
 {
     (void)arg;
     gort_gomaxprocs(2);
-    bench_pingpong();
-    bench_select2();
-    bench_ring();
-    bench_mpmc();
-    bench_mutex();
-    bench_timers();
+    if (wanted("pingpong"))
+        bench_pingpong();
+    if (wanted("select2"))
+        bench_select2();
+    if (wanted("ring"))
+        bench_ring();
+    if (wanted("mpmc"))
+        bench_mpmc();
+    if (wanted("mutex"))
+        bench_mutex();
+    if (wanted("timers"))
+        bench_timers();
     if (atomic_load(&sink) == 0)
         printf("sink 0\n");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    bench_args(argc, argv);
     return gort_main(bench_main, NULL);
 }

@@ -6,9 +6,10 @@
 # The protocol (see bench/README.md): every bench/<name>.c is built by the
 # project's build into an executable <name> somewhere under builddir; run with
 # no arguments it prints `BENCH <workload> <ns-per-op>` lines. Its Go twin
-# bench/go/<name>.go prints the same workload names. bench/<name>_<variant>.c
-# (where bench/<name>.c exists) is an extra comparison, shown as a column named
-# <variant>.
+# bench/go/<name>.go prints the same workload names; it is built together with
+# bench/go/bench.go, the twins' shared helpers (not a bench itself).
+# bench/<name>_<variant>.c (where bench/<name>.c exists) is an extra
+# comparison, shown as a column named <variant>.
 #
 # For BENCH_ROUNDS rounds (default 5) every gort binary runs, then its Go twin,
 # then its variants, alternately, so slow drifts of machine noise hit all sides.
@@ -32,6 +33,7 @@ builddir=$(cd "$builddir" && pwd)
 rounds=${BENCH_ROUNDS:-5}
 timeout_s=${BENCH_TIMEOUT:-600}
 gobin=$builddir/bench-go
+go_shared=$here/go/bench.go   # helpers linked into every Go twin; not a bench
 results_md=$builddir/bench-results.md
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/gort-bench.XXXXXX") || exit 1
@@ -79,12 +81,15 @@ setup_go_env() {
     export GO111MODULE=${GO111MODULE:-auto} GOFLAGS=${GOFLAGS:-}
 }
 
+# build_go_twin NAME: builds bench/go/NAME.go with the shared helpers. Naming
+# the files (not a package directory) keeps every twin its own package main,
+# built without a module and without the network.
 build_go_twin() {
     local name=$1 src=$here/go/$1.go
     [[ -f $src ]] || return 0
     command -v go >/dev/null || { log "bench: go not found, skipping Go twins"; return 0; }
     mkdir -p "$gobin"
-    (cd "$here/go" && go build -o "$gobin/$name" "$src") || log "bench: go build $src failed"
+    (cd "$here/go" && go build -o "$gobin/$name" "$src" "$go_shared") || log "bench: go build $src failed"
 }
 
 # run_bin COLUMN PATH: runs one binary, appending its BENCH lines to samples.
@@ -106,7 +111,7 @@ run_bin() {
 names=()       # primary benches: from bench/*.c and bench/go/*.go
 declare -A variants=()   # name -> "stem:variant ..."
 for f in "$here"/*.c "$here"/go/*.go; do
-    [[ -f $f ]] || continue
+    [[ -f $f && $f != "$go_shared" ]] || continue
     stem=$(basename "${f%.*}")
     base=$( [[ $f == *.c ]] && base_of "$stem")
     if [[ -n $base ]]; then

@@ -19,6 +19,7 @@
  * pointers (no closure allocation), as here; both sides time with the monotonic
  * clock and run everything inside the runtime (gort_main here, main there).
  * BENCH_SCALE (a factor, default 1) scales every count on both sides alike.
+ * Arguments name the workloads to run (all by default; see bench.h).
  */
 #include <stdatomic.h>
 #include <stdint.h>
@@ -36,15 +37,13 @@
 /* Keeps every result observable so nothing is optimised away. */
 static _Atomic int64_t sink;
 
-/* Runs body(arg) with procs Ps and prints elapsed/ops as ns per op. */
+/* Runs body(arg) with procs Ps and reports elapsed/ops as ns per op. */
 static void bench(const char *name, int procs, int64_t ops, void (*body)(void *), void *arg)
 {
     gort_gomaxprocs(procs);
     int64_t start = gort_nanotime();
     body(arg);
-    int64_t elapsed = gort_nanotime() - start;
-    printf("BENCH %s %.2f\n", name, (double)elapsed / (double)ops);
-    fflush(stdout);
+    report(name, gort_nanotime() - start, ops);
 }
 
 /* ---- yield ------------------------------------------------------------- */
@@ -76,6 +75,8 @@ static void yield_body(void *arg)
 
 static void bench_yield(const char *name, int procs, int goroutines, int64_t per_g)
 {
+    if (!wanted(name))
+        return;
     struct yield_run run = { .goroutines = goroutines, .n = scaled(per_g),
                              .wg = GORT_WAITGROUP_INIT };
     bench(name, procs, goroutines * run.n, yield_body, &run);
@@ -111,6 +112,8 @@ static void spawn_join_body(void *arg)
 
 static void bench_spawn_join(const char *name, int procs)
 {
+    if (!wanted(name))
+        return;
     struct spawn_run run = { .runs = scaled(SPAWN_RUNS), .wg = GORT_WAITGROUP_INIT };
     bench(name, procs, run.runs * SPAWN_BATCH, spawn_join_body, &run);
 }
@@ -128,7 +131,8 @@ static void bench_main(void *arg)
         printf("sink 0\n");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    bench_args(argc, argv);
     return gort_main(bench_main, NULL);
 }

@@ -13,15 +13,11 @@
 //
 // Go's numbers include its garbage collector (and zeroing of reused
 // memory); gort has no collector yet. BENCH_SCALE (a factor, default 1)
-// scales every count on both sides alike.
+// scales every count on both sides alike. Arguments name the workloads to
+// run (all by default); the helpers are in bench.go.
 package main
 
-import (
-	"fmt"
-	"os"
-	"strconv"
-	"time"
-)
+import "time"
 
 // Sinks keep every allocation observable.
 var (
@@ -29,25 +25,11 @@ var (
 	sinkPtr *[2]*byte
 )
 
-// scaled applies BENCH_SCALE to an iteration count (at least 1).
-func scaled(n int64) int64 {
-	f, err := strconv.ParseFloat(os.Getenv("BENCH_SCALE"), 64)
-	if err != nil || f <= 0 {
-		return n
-	}
-	if s := int64(float64(n) * f); s > 0 {
-		return s
-	}
-	return 1
-}
-
-func report(name string, start time.Time, count int64) {
-	elapsed := time.Since(start).Nanoseconds()
-	fmt.Printf("BENCH %s %.2f\n", name, float64(elapsed)/float64(count))
-}
-
 // benchSize times count make([]byte, size) calls.
 func benchSize(name string, size int, count int64) {
+	if !wanted(name) {
+		return
+	}
 	count = scaled(count)
 	start := time.Now()
 	for i := int64(0); i < count; i++ {
@@ -60,6 +42,9 @@ func benchSize(name string, size int, count int64) {
 
 // benchPtr times count allocations of a 16-byte object holding pointers.
 func benchPtr(name string, count int64) {
+	if !wanted(name) {
+		return
+	}
 	count = scaled(count)
 	start := time.Now()
 	for i := int64(0); i < count; i++ {

@@ -21,14 +21,13 @@
 // started with named functions and pointer arguments, not closures, so Go
 // allocates nothing the C side does not. Setup and teardown (spawning the
 // ring, joining it) are outside the timed region on both sides. BENCH_SCALE
-// (a factor, default 1) scales every count on both sides alike.
+// (a factor, default 1) scales every count on both sides alike. Arguments
+// name the workloads to run (all by default); the helpers are in bench.go.
 package main
 
 import (
 	"fmt"
-	"os"
 	"runtime"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,28 +50,6 @@ const (
 // sink keeps every result observable so nothing is optimised away.
 var sink int64
 
-// scaled applies BENCH_SCALE to an iteration count (at least 1).
-func scaled(n int64) int64 {
-	f, err := strconv.ParseFloat(os.Getenv("BENCH_SCALE"), 64)
-	if err != nil || f <= 0 {
-		return n
-	}
-	if s := int64(float64(n) * f); s > 0 {
-		return s
-	}
-	return 1
-}
-
-// startTimer and stopTimer bracket a timed region; stopTimer prints ns per op.
-func startTimer() time.Time {
-	return time.Now()
-}
-
-func stopTimer(name string, start time.Time, ops int64) {
-	elapsed := time.Since(start).Nanoseconds()
-	fmt.Printf("BENCH %s %.2f\n", name, float64(elapsed)/float64(ops))
-}
-
 // ---- pingpong ----
 
 func ponger(ping, pong chan int64, wg *sync.WaitGroup) {
@@ -87,14 +64,14 @@ func benchPingpong() {
 	ping, pong := make(chan int64), make(chan int64)
 	var wg sync.WaitGroup
 	wg.Add(1)
-	start := startTimer()
+	start := time.Now()
 	go ponger(ping, pong, &wg)
 	var v int64
 	for i := int64(0); i < trips; i++ {
 		ping <- v
 		v = <-pong
 	}
-	stopTimer("pingpong", start, trips)
+	report("pingpong", start, trips)
 	close(ping)
 	wg.Wait()
 	sink += v
@@ -114,7 +91,7 @@ func benchSelect2() {
 	a, b := make(chan int64), make(chan int64)
 	var wg sync.WaitGroup
 	wg.Add(2)
-	start := startTimer()
+	start := time.Now()
 	go sender(a, perCh, &wg)
 	go sender(b, perCh, &wg)
 	var sum int64
@@ -126,7 +103,7 @@ func benchSelect2() {
 			sum += v
 		}
 	}
-	stopTimer("select2", start, 2*perCh)
+	report("select2", start, 2*perCh)
 	wg.Wait()
 	sink += sum
 }
@@ -158,10 +135,10 @@ func benchRing() {
 	for i := 0; i < ringSize; i++ {
 		go ringNode(chans[i], chans[(i+1)%ringSize], done, hops, &wg)
 	}
-	start := startTimer()
+	start := time.Now()
 	chans[0] <- 0
 	sink += <-done
-	stopTimer("ring", start, hops)
+	report("ring", start, hops)
 	for _, c := range chans {
 		close(c)
 	}
@@ -190,7 +167,7 @@ func benchMpmc() {
 	perProducer := scaled(mpmcMessages) / mpmcSides
 	c := make(chan int64, mpmcCap)
 	var producers, consumers sync.WaitGroup
-	start := startTimer()
+	start := time.Now()
 	producers.Add(mpmcSides)
 	consumers.Add(mpmcSides)
 	for i := 0; i < mpmcSides; i++ {
@@ -200,7 +177,7 @@ func benchMpmc() {
 	producers.Wait()
 	close(c)
 	consumers.Wait()
-	stopTimer("mpmc", start, perProducer*mpmcSides)
+	report("mpmc", start, perProducer*mpmcSides)
 }
 
 // ---- mutex ----
@@ -223,13 +200,13 @@ func benchMutex() {
 	perWorker := scaled(mutexOps) / mutexWorkers
 	var lc lockedCounter
 	var wg sync.WaitGroup
-	start := startTimer()
+	start := time.Now()
 	wg.Add(mutexWorkers)
 	for i := 0; i < mutexWorkers; i++ {
 		go incrementer(&lc, perWorker, &wg)
 	}
 	wg.Wait()
-	stopTimer("mutex", start, perWorker*mutexWorkers)
+	report("mutex", start, perWorker*mutexWorkers)
 	sink += lc.n
 }
 
@@ -245,23 +222,35 @@ func sleeper(n int, wg *sync.WaitGroup) {
 func benchTimers() {
 	gs := scaled(timerGs)
 	var wg sync.WaitGroup
-	start := startTimer()
+	start := time.Now()
 	wg.Add(int(gs))
 	for i := int64(0); i < gs; i++ {
 		go sleeper(timerSleeps, &wg)
 	}
 	wg.Wait()
-	stopTimer("timers", start, gs*timerSleeps)
+	report("timers", start, gs*timerSleeps)
 }
 
 func main() {
 	runtime.GOMAXPROCS(2)
-	benchPingpong()
-	benchSelect2()
-	benchRing()
-	benchMpmc()
-	benchMutex()
-	benchTimers()
+	if wanted("pingpong") {
+		benchPingpong()
+	}
+	if wanted("select2") {
+		benchSelect2()
+	}
+	if wanted("ring") {
+		benchRing()
+	}
+	if wanted("mpmc") {
+		benchMpmc()
+	}
+	if wanted("mutex") {
+		benchMutex()
+	}
+	if wanted("timers") {
+		benchTimers()
+	}
 	if sink == 0 {
 		fmt.Println("sink", sink)
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"strconv"
 	"sync"
 )
 
@@ -29,10 +28,7 @@ func waiter(gate chan struct{}, wg *sync.WaitGroup) {
 }
 
 func main() {
-	n := parked
-	if f, err := strconv.ParseFloat(os.Getenv("BENCH_SCALE"), 64); err == nil && f > 0 {
-		n = int(float64(n) * f)
-	}
+	n := int(scaled(parked))
 	gate := make(chan struct{})
 	var wg sync.WaitGroup
 	before := rssBytes()

@@ -16,14 +16,13 @@
 // go/Gosched/sync.WaitGroup). Workers are named functions taking pointers, not
 // closures, so Go does not heap-allocate a closure that the C side does not
 // have. BENCH_SCALE (a factor, default 1) shrinks or grows every count on
-// both sides alike, for quick smoke runs.
+// both sides alike, for quick smoke runs. Arguments name the workloads to run
+// (all by default); the helpers are in bench.go.
 package main
 
 import (
 	"fmt"
-	"os"
 	"runtime"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,25 +38,12 @@ const (
 // sink keeps every result observable so nothing is optimised away.
 var sink int64
 
-// scaled applies BENCH_SCALE to an iteration count (at least 1).
-func scaled(n int64) int64 {
-	f, err := strconv.ParseFloat(os.Getenv("BENCH_SCALE"), 64)
-	if err != nil || f <= 0 {
-		return n
-	}
-	if s := int64(float64(n) * f); s > 0 {
-		return s
-	}
-	return 1
-}
-
-// bench runs body(n) with GOMAXPROCS=procs and prints elapsed/ops as ns per op.
+// bench runs body with GOMAXPROCS=procs and reports elapsed/ops as ns per op.
 func bench(name string, procs int, ops int64, body func()) {
 	runtime.GOMAXPROCS(procs)
 	start := time.Now()
 	body()
-	elapsed := time.Since(start).Nanoseconds()
-	fmt.Printf("BENCH %s %.2f\n", name, float64(elapsed)/float64(ops))
+	report(name, start, ops)
 }
 
 func yielder(n int64, wg *sync.WaitGroup) {
@@ -98,11 +84,17 @@ func spawnJoinRun(runs, batch int64) {
 }
 
 func benchYield(name string, procs, goroutines int, perG int64) {
+	if !wanted(name) {
+		return
+	}
 	n := scaled(perG)
 	bench(name, procs, int64(goroutines)*n, func() { yieldRun(goroutines, n) })
 }
 
 func benchSpawnJoin(name string, procs int) {
+	if !wanted(name) {
+		return
+	}
 	runs := scaled(spawnRuns)
 	bench(name, procs, runs*spawnBatch, func() { spawnJoinRun(runs, spawnBatch) })
 }

@@ -1,0 +1,50 @@
+// bench/go/bench.go — what every Go twin shares (bench/bench.h holds the
+// same helpers for the C side). Not a bench itself: run.sh builds it
+// together with each twin (`go build -o <bin> <name>.go bench.go`).
+//
+//	scaled  applies BENCH_SCALE, which scales each iteration count on both
+//	        sides alike;
+//	report  prints the `BENCH <workload> <ns-per-op>` line run.sh reads;
+//	wanted  the workload filter: `bench-go/chan pingpong mpmc` runs only
+//	        those two workloads (for profiling one of them); no arguments,
+//	        as run.sh calls every twin, runs them all.
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+// scaled applies BENCH_SCALE to an iteration count (at least 1).
+func scaled(n int64) int64 {
+	f, err := strconv.ParseFloat(os.Getenv("BENCH_SCALE"), 64)
+	if err != nil || f <= 0 {
+		return n
+	}
+	if s := int64(float64(n) * f); s > 0 {
+		return s
+	}
+	return 1
+}
+
+// report prints one result line: the time since start, in ns per op.
+func report(name string, start time.Time, ops int64) {
+	elapsed := time.Since(start).Nanoseconds()
+	fmt.Printf("BENCH %s %.2f\n", name, float64(elapsed)/float64(ops))
+}
+
+// wanted reports whether to run workload name: all run when the command
+// line names none.
+func wanted(name string) bool {
+	if len(os.Args) < 2 {
+		return true
+	}
+	for _, arg := range os.Args[1:] {
+		if arg == name {
+			return true
+		}
+	}
+	return false
+}
