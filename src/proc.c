@@ -65,12 +65,15 @@ _Atomic int32_t gomaxprocs;
 m *allm;
 int32_t ncpu;
 
-static __thread g *g_tls;
+/* Initial-exec: getg's asm reads it at a fixed offset from the thread pointer. */
+__thread g *g_tls __attribute__((tls_model("initial-exec"), visibility("hidden")));
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
 /* ---- TLS and errno, out of the compiler's sight -------------------------- */
 
+#if !defined(__x86_64__) && !defined(__aarch64__)
 NOINLINE g *getg(void) { return g_tls; }
+#endif
 static NOINLINE void setg(g *gp) { g_tls = gp; }
 static NOINLINE void errno_set(int e) { errno = e; }
 

@@ -18,9 +18,11 @@
  * sema / timer lock. Nothing blocks while holding a runtime mutex except on
  * another runtime mutex in that order.
  *
- * Thread-local state is reached only through getg(), a function the compiler
- * may not inline: a goroutine can migrate between threads at any switch, and a
- * cached TLS address would then point at the old thread's slot.
+ * Thread-local state is reached only through getg(), which the compiler may
+ * not optimise like an ordinary TLS read: a goroutine can migrate between
+ * threads at any switch, and a cached thread pointer would then name the old
+ * thread. On amd64 and arm64 getg is one volatile asm sequence, re-executed
+ * at every use; elsewhere it is a function the compiler may not inline.
  */
 #ifndef GORT_RUNTIME_H
 #define GORT_RUNTIME_H
@@ -301,7 +303,32 @@ extern m *allm;
 
 /* ---- Scheduler entry points (proc.c) ---------------------------------- */
 
-NOINLINE g *getg(void);              /* current G: a goroutine, or an M's g0; NULL on foreign threads */
+/* The current G: a goroutine, or an M's g0; NULL on foreign threads. */
+extern __thread g *g_tls;
+#if defined(__x86_64__)
+static inline g *getg(void)
+{
+    g *gp;
+    /* Initial-exec TLS: the slot's offset from %fs comes from the GOT (the
+     * linker turns it into a constant in executables). */
+    __asm__ volatile("movq g_tls@gottpoff(%%rip), %0\n\t"
+                     "movq %%fs:(%0), %0" : "=r"(gp));
+    return gp;
+}
+#elif defined(__aarch64__)
+static inline g *getg(void)
+{
+    g *gp;
+    uintptr_t tp;
+    __asm__ volatile("mrs %1, tpidr_el0\n\t"
+                     "adrp %0, :gottprel:g_tls\n\t"
+                     "ldr %0, [%0, #:gottprel_lo12:g_tls]\n\t"
+                     "ldr %0, [%1, %0]" : "=&r"(gp), "=&r"(tp));
+    return gp;
+}
+#else
+NOINLINE g *getg(void);
+#endif
 static inline m *getm(void) { g *gp = getg(); return gp ? gp->m : NULL; }
 /* True when the caller runs as a goroutine (not on g0, not a foreign thread). */
 static inline bool ingoroutine(void) { g *gp = getg(); return gp && gp->m && gp != gp->m->g0; }

@@ -394,7 +394,11 @@ static void test_park_refused_2p(void **st) { run_in_gort(refuse_body, NULL, 2);
  * switches forever. A timer and a G in the global queue must still get
  * their turn: the pair stops when both have run, or fails after a bound
  * far beyond what fair scheduling needs. */
-struct busy { gort_chan *ping, *pong; atomic_bool timer_fired, global_ran; };
+struct busy {
+    gort_chan *ping, *pong;
+    atomic_bool timer_fired, global_ran;
+    gort_waitgroup exited;      /* all three helpers are done: b lives on our stack */
+};
 
 static bool busy_done(struct busy *b)
 {
@@ -407,9 +411,15 @@ static void bouncer(void *arg)
     int64_t v;
     while (gort_chan_recv(b->ping, &v))
         gort_chan_send(b->pong, &v);
+    gort_waitgroup_done(&b->exited);
 }
 
-static void mark_global_ran(void *arg) { atomic_store(&((struct busy *)arg)->global_ran, true); }
+static void mark_global_ran(void *arg)
+{
+    struct busy *b = arg;
+    atomic_store(&b->global_ran, true);
+    gort_waitgroup_done(&b->exited);
+}
 
 static void *spawn_from_thread(void *arg)
 {
@@ -419,14 +429,18 @@ static void *spawn_from_thread(void *arg)
 
 static void sleeper(void *arg)
 {
+    struct busy *b = arg;
     gort_sleep(GORT_MILLISECOND);
-    atomic_store(&((struct busy *)arg)->timer_fired, true);
+    atomic_store(&b->timer_fired, true);
+    gort_waitgroup_done(&b->exited);
 }
 
 static void fairness_body(void *arg)
 {
     struct busy b = { .ping = gort_chan_make(sizeof(int64_t), 0),
-                      .pong = gort_chan_make(sizeof(int64_t), 0) };
+                      .pong = gort_chan_make(sizeof(int64_t), 0),
+                      .exited = GORT_WAITGROUP_INIT };
+    gort_waitgroup_add(&b.exited, 3);
     gort_go(bouncer, &b);
     gort_go(sleeper, &b);
     pthread_t t;
@@ -439,6 +453,7 @@ static void fairness_body(void *arg)
     }
     pthread_join(t, NULL);
     gort_chan_close(b.ping);
+    gort_waitgroup_wait(&b.exited);
     assert_true(atomic_load(&b.timer_fired));
     assert_true(atomic_load(&b.global_ran));
 }
