@@ -76,15 +76,49 @@ void notifyListNotifyAll(gort_cond *l);
 
 /* ---- Waiting goroutines and threads (deadlock.c) --------------------------- */
 
+/* The calling foreign thread's stand-in g (registering the thread). */
+g   *waitg_foreign(void);
+/* waitpark for a foreign thread's stand-in: unlockf, then sleep on its note. */
+void threadpark(g *gp, bool (*unlockf)(g *, void *), void *lock, enum waitreason reason);
+
+/* These four are on every blocking path, hence inline; the foreign-thread
+ * cases are the rare ones. */
+
 /* The g that will wait: the current goroutine, or the calling foreign
  * thread's stand-in. Throws on a scheduler stack (g0), which must never block. */
-g   *waitg(void);
+static inline g *waitg(void)
+{
+    g *gp = getg();
+    if (unlikely(!gp))
+        return waitg_foreign();
+    if (unlikely(gp == gp->m->g0))
+        gort_throw("blocking operation on a scheduler stack (g0)");
+    return gp;
+}
+
 /* gopark for gp = waitg(); on a foreign thread: unlockf, then sleep. */
-void waitpark(g *gp, bool (*unlockf)(g *, void *), void *lock, enum waitreason reason);
+static inline void waitpark(g *gp, bool (*unlockf)(g *, void *), void *lock, enum waitreason reason)
+{
+    if (likely(!gp->threadpark))
+        gopark(unlockf, lock, reason);
+    else
+        threadpark(gp, unlockf, lock, reason);
+}
+
 /* goparkunlock for gp = waitg(). */
-void waitparkunlock(g *gp, mutex *l, enum waitreason reason);
+static inline void waitparkunlock(g *gp, mutex *l, enum waitreason reason)
+{
+    waitpark(gp, parkunlock, l, reason);
+}
+
 /* goready, or wake the foreign thread gp stands for. Any thread. */
-void waitready(g *gp);
+static inline void waitready(g *gp)
+{
+    if (unlikely(gp->threadpark))
+        notewakeup(gp->threadpark);
+    else
+        goready(gp);
+}
 /* Blocks the caller forever (nil channel, select with no cases). */
 NORETURN void waitforever(enum waitreason reason);
 

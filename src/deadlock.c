@@ -239,49 +239,20 @@ void foreign_main_done(void)
 
 /* ---- Waiting: goroutines park, foreign threads sleep ------------------------------ */
 
-g *waitg(void)
+g *waitg_foreign(void)
 {
-    g *gp = getg();
-    if (!gp) {
-        foreign_register();
-        return &mythreadg->g;
-    }
-    if (gp == gp->m->g0)
-        gort_throw("blocking operation on a scheduler stack (g0)");
-    return gp;
+    foreign_register();
+    return &mythreadg->g;
 }
 
-void waitpark(g *gp, bool (*unlockf)(g *, void *), void *lock, enum waitreason reason)
+void threadpark(g *gp, bool (*unlockf)(g *, void *), void *lock, enum waitreason reason)
 {
-    if (!gp->threadpark) {
-        gopark(unlockf, lock, reason);
-        return;
-    }
     gp->waitreason = reason;
     atomic_fetch_add(&sched.nwaiting_threads, 1);
     if (!unlockf || unlockf(gp, lock))
         notesleep(gp->threadpark);
     noteclear(gp->threadpark);
     atomic_fetch_sub(&sched.nwaiting_threads, 1);
-}
-
-static bool parkunlock(g *gp, void *l)
-{
-    unlock(l);
-    return true;
-}
-
-void waitparkunlock(g *gp, mutex *l, enum waitreason reason)
-{
-    waitpark(gp, parkunlock, l, reason);
-}
-
-void waitready(g *gp)
-{
-    if (gp->threadpark)
-        notewakeup(gp->threadpark);
-    else
-        goready(gp);
 }
 
 void waitforever(enum waitreason reason)

@@ -156,6 +156,14 @@ static void mcall_g(g *gp, g *(*fn)(g *))
 
 /* ---- Run queues ----------------------------------------------------------- */
 
+/* Only the owner writes schedtick; thieves read it (runqgrab). */
+static uint32_t schedtick(p *pp) { return atomic_load_explicit(&pp->schedtick, memory_order_relaxed); }
+
+static void schedtick_inc(p *pp)
+{
+    atomic_store_explicit(&pp->schedtick, schedtick(pp) + 1, memory_order_relaxed);
+}
+
 static bool runqempty(p *pp)
 {
     /* tail, head, runnext, then tail again: a G moving from runnext into the
@@ -291,9 +299,16 @@ static uint32_t runqgrab(p *pp, _Atomic(g *) *batch, uint32_t batchHead, bool st
                 return 0;
             /* pp is probably about to run its runnext itself (it was just
              * readied by a G running there): give it a moment first, or
-             * every ping-pong would bounce between threads. */
-            if (atomic_load(&pp->status) == Prunning)
+             * every ping-pong would bounce between threads. If pp
+             * scheduled meanwhile, its G is not stuck: the runnext we see
+             * now is a fresh handoff (Go would take it if it happened to
+             * be the same G again, splitting the pair across threads). */
+            if (atomic_load(&pp->status) == Prunning) {
+                uint32_t tick = schedtick(pp);
                 usleep_(3);
+                if (schedtick(pp) != tick)
+                    return 0;
+            }
             if (!atomic_compare_exchange_strong(&pp->runnext, &next, NULL))
                 continue;
             atomic_store_explicit(&batch[batchHead % RUNQ_SIZE], next, memory_order_relaxed);
@@ -678,7 +693,7 @@ top:;
     int64_t pollUntil = atomic_load_explicit(&pp->timer0When, memory_order_relaxed) ?
                         checkTimers(pp, 0, &ran) : 0;
     /* Once in a while the global queue goes first, so it cannot starve. */
-    if (pp->schedtick % 61 == 0 && atomic_load(&sched.runqsize) > 0) {
+    if (schedtick(pp) % 61 == 0 && atomic_load(&sched.runqsize) > 0) {
         lock(&sched.lock);
         gp = globrunqget(pp, 1);
         unlock(&sched.lock);
@@ -795,7 +810,7 @@ static g *execute(m *mp, g *gp, bool inheritTime)
     gp->m = mp;
     setgstatus(gp, Grunnable, Grunning);
     if (!inheritTime)
-        pp->schedtick++;
+        schedtick_inc(pp);
     gogo(mp->g0, gp, false);
     g *cur = mp->curg;              /* back on g0: cur switched to us with mcall */
     note_switched_out(cur);
@@ -1080,7 +1095,7 @@ void gopark(bool (*unlockf)(g *, void *), void *lck, enum waitreason reason)
     switch_direct(gp, mp, next, false);
 }
 
-static bool parkunlock(g *gp, void *l)
+bool parkunlock(g *gp, void *l)
 {
     unlock(l);
     return true;
@@ -1144,10 +1159,10 @@ static void finish_direct(m *mp)
 static g *direct_next(m *mp, p *pp)
 {
     if (mp->lockedg || atomic_load_explicit(&sched.gcwaiting, memory_order_relaxed) ||
-        (pp->schedtick % 61 == 0 && atomic_load_explicit(&sched.runqsize, memory_order_relaxed)))
+        (schedtick(pp) % 61 == 0 && atomic_load_explicit(&sched.runqsize, memory_order_relaxed)))
         return NULL;
     int64_t when = atomic_load_explicit(&pp->timer0When, memory_order_relaxed);
-    if (when && pp->schedtick % TIMER_CHECK_TICKS == 0 && when <= nanotime())
+    if (when && schedtick(pp) % TIMER_CHECK_TICKS == 0 && when <= nanotime())
         return NULL;
     bool inh;
     g *next = runqget(pp, &inh);
@@ -1170,7 +1185,7 @@ static void switch_direct(g *gp, m *mp, g *next, bool exiting)
     mp->curg = next;
     next->m = mp;
     setgstatus(next, Grunnable, Grunning);
-    mp->p->schedtick++;
+    schedtick_inc(mp->p);
     gp->saved_errno = *mp->errnop;
     gogo(gp, next, exiting);
     finish_direct(gp->m);

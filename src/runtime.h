@@ -232,7 +232,7 @@ struct p {
     int32_t     id;
     _Atomic uint32_t status;
     p          *link;           /* idle P list */
-    uint32_t    schedtick;      /* incremented on every scheduler call */
+    _Atomic uint32_t schedtick; /* incremented on every scheduler call (owner only) */
     _Atomic uint32_t syscalltick;
     m          *m;              /* back-link to the M (NULL if idle) */
     mcache     *mcache;
@@ -339,6 +339,8 @@ static inline bool ingoroutine(void) { g *gp = getg(); return gp && gp->m && gp 
 void gopark(bool (*unlockf)(g *gp, void *lock), void *lock, enum waitreason reason);
 /* As gopark, unlocking a runtime mutex: the common case. */
 void goparkunlock(mutex *l, enum waitreason reason);
+/* The unlock function of goparkunlock: releases the runtime mutex l. */
+bool parkunlock(g *gp, void *l);
 /* Makes a parked G runnable (on this P's runnext). Any thread. */
 void goready(g *gp);
 void gosched(void);                  /* yield: to the back of the global queue */
