@@ -438,6 +438,10 @@ static void closechan(hchan *c)
     }
 }
 
+/* Non-blocking send and receive for select's first pass (select.c). */
+bool chantrysend(hchan *c, const void *ep) { return chansend(NULL, c, ep, false); }
+bool chantryrecv(hchan *c, void *ep, bool *received) { return chanrecv(NULL, c, ep, false, received); }
+
 /* ---- Public API ------------------------------------------------------------------- */
 
 gort_chan *gort_chan_make(size_t elem_size, size_t cap)
@@ -473,14 +477,14 @@ bool gort_chan_recv(gort_chan *c, void *out)
 bool gort_chan_try_send(gort_chan *c, const void *elem)
 {
     foreignenter();
-    return chansend(NULL, tochan(c), elem, false);
+    return chantrysend(tochan(c), elem);
 }
 
 bool gort_chan_try_recv(gort_chan *c, void *out, bool *ok)
 {
     bool received;
     foreignenter();
-    bool selected = chanrecv(NULL, tochan(c), out, false, &received);
+    bool selected = chantryrecv(tochan(c), out, &received);
     if (selected && ok)
         *ok = received;
     return selected;

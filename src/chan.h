@@ -60,6 +60,10 @@ void recv(hchan *c, sudog *sg, void *ep, void (*unlockf)(void *), void *arg);
 void bufsend(hchan *c, const void *ep);   /* the buffer has room */
 void bufrecv(hchan *c, void *ep);         /* the buffer is not empty; ep may be NULL */
 void chanzero(hchan *c, void *ep);        /* *ep = the zero value, if ep */
+/* Non-blocking send / receive (gort_chan_try_*), c unlocked: true if the
+ * operation happened; *received: a value, not the zero of a closed channel. */
+bool chantrysend(hchan *c, const void *ep);
+bool chantryrecv(hchan *c, void *ep, bool *received);
 
 /* ---- Semaphores and notify lists (sema.c): Go's runtime_Semacquire & co ---- */
 

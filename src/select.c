@@ -1,13 +1,20 @@
 /*
  * select.c — select over several channel operations (Go: runtime/select.go).
  *
- * selectgo, in three passes with every involved channel locked:
+ * selectgo first tries each case on its own (pass 0), then runs Go's three
+ * passes with every involved channel locked:
  *
- *   pass 1: visit the cases in a random order (pollorder) and take the
+ *   pass 0: visit the cases in a random order (pollorder) and try each as
+ *           a non-blocking send or receive, which looks without the lock
+ *           and then takes only that channel's. Usually a case is ready,
+ *           and the select costs one lock instead of one per channel. With
+ *           default (no blocking), nothing ready here means -1, exactly as
+ *           gort_chan_try_* would report it.
+ *   pass 1: (blocking only) the same under all the locks, in the same
+ *           order, because a case may have become ready since: take the
  *           first one that can proceed now, exactly as chansend/chanrecv
  *           would. Random order makes the choice uniform among ready cases,
- *           so no case starves. Nothing ready and no blocking wanted: the
- *           default case (-1).
+ *           so no case starves.
  *   pass 2: queue a sudog on every channel (all marked isSelect, all
  *           pointing at the same g) and park.
  *   (wake)  the first party to dequeue one of our sudogs wins the g's
@@ -239,19 +246,36 @@ static int blockcases(selorder *o, bool *recvOK)
     return casi;
 }
 
+/* Pass 0: tries each case alone, in poll order, as a non-blocking send or
+ * receive, which first looks without the lock and then takes only that
+ * channel's. Returns the case that happened, or -1. The common select
+ * finds a case ready and so takes one lock instead of all of them (Go
+ * always locks every channel). Taking the first ready case in a random
+ * order is still a uniform choice among the ready ones. */
+static int trycases(gort_select_case *cases, const uint32_t *pollorder, uint32_t n, bool *recvOK)
+{
+    for (uint32_t k = 0; k < n; k++) {
+        gort_select_case *cas = &cases[pollorder[k]];
+        hchan *c = (hchan *)cas->chan;
+        if (cas->dir == GORT_RECV ? chantryrecv(c, cas->elem, recvOK)
+                                  : chantrysend(c, cas->elem))
+            return (int)pollorder[k];
+    }
+    return -1;
+}
+
 static int selectgo(gort_select_case *cases, size_t ncases, uint32_t *order, bool block, bool *recvOK)
 {
     uint32_t *pollorder = order, *lockorder = order + ncases;
     selorder o = { cases, lockorder, makepollorder(cases, ncases, pollorder) };
+    int casi = trycases(cases, pollorder, o.n, recvOK);
+    if (casi >= 0 || !block)
+        return casi;
     makelockorder(cases, pollorder, lockorder, o.n);
     sellock(&o);
-    int casi = pollcases(&o, pollorder, recvOK);
+    casi = pollcases(&o, pollorder, recvOK);   /* a case may have become ready */
     if (casi >= 0)
         return casi;
-    if (!block) {
-        selunlock(&o);
-        return -1;
-    }
     return blockcases(&o, recvOK);
 }
 
