@@ -277,8 +277,15 @@ static g *runqget(p *pp, bool *inheritTime)
             return NULL;
         g *gp = atomic_load_explicit(&pp->runq[h % RUNQ_SIZE], memory_order_relaxed);
         if (atomic_compare_exchange_weak_explicit(&pp->runqhead, &h, h + 1,
-                memory_order_release, memory_order_relaxed))
+                memory_order_release, memory_order_relaxed)) {
+            /* Each G sits on its own stack page: start the cache and TLB
+             * misses of the G that runs after this one now (a hint; the
+             * slot may be stale, and a prefetch never faults). */
+            if (h + 1 != t)
+                __builtin_prefetch(atomic_load_explicit(&pp->runq[(h + 1) % RUNQ_SIZE],
+                                                        memory_order_relaxed));
             return gp;
+        }
     }
 }
 
