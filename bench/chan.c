@@ -278,22 +278,18 @@ static void bench_timers(void)
 
 /* ---- main -------------------------------------------------------------- */
 
+static const struct { const char *name; void (*run)(void); } workloads[] = {
+    { "pingpong", bench_pingpong }, { "select2", bench_select2 }, { "ring", bench_ring },
+    { "mpmc", bench_mpmc }, { "mutex", bench_mutex }, { "timers", bench_timers },
+};
+
 static void bench_main(void *arg)
 {
     (void)arg;
     gort_gomaxprocs(2);
-    if (wanted("pingpong"))
-        bench_pingpong();
-    if (wanted("select2"))
-        bench_select2();
-    if (wanted("ring"))
-        bench_ring();
-    if (wanted("mpmc"))
-        bench_mpmc();
-    if (wanted("mutex"))
-        bench_mutex();
-    if (wanted("timers"))
-        bench_timers();
+    for (size_t i = 0; i < sizeof workloads / sizeof workloads[0]; i++)
+        if (wanted(workloads[i].name))
+            workloads[i].run();
     if (atomic_load(&sink) == 0)
         printf("sink 0\n");
 }

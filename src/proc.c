@@ -576,7 +576,6 @@ static void handoffp(p *pp)
 }
 
 /* Wakes an M to look for work if a P is idle and nobody is looking. */
-
 void wakep(void)
 {
     if (atomic_load(&sched.npidle) == 0)
@@ -769,8 +768,6 @@ found:
 
 /* ---- Locked threads (gort_lock_os_thread) ---------------------------------- */
 
-/* Our M is locked to a G that is not runnable: give the P away and sleep
- * until someone hands us the G (and a P) with startlockedm. */
 /* Takes pp as a spinning M: it just woke for timers and must look everywhere. */
 void acquirep_spinning(m *mp, p *pp)
 {
@@ -779,6 +776,8 @@ void acquirep_spinning(m *mp, p *pp)
     atomic_fetch_add(&sched.nmspinning, 1);
 }
 
+/* Our M is locked to a G that is not runnable: give the P away and sleep
+ * until someone hands us the G (and a P) with startlockedm. */
 static void stoplockedm(m *mp)
 {
     if (mp->p)
@@ -1057,7 +1056,6 @@ void gort_goentry(void)
 }
 
 /* ---- Park, ready, yield ----------------------------------------------------- */
-
 
 /* gp is off the CPU and marked waiting: release what it parked with. False
  * if the unlock function changed its mind; gp is runnable again then. */

@@ -231,25 +231,20 @@ func benchTimers() {
 	report("timers", start, gs*timerSleeps)
 }
 
+var workloads = []struct {
+	name string
+	run  func()
+}{
+	{"pingpong", benchPingpong}, {"select2", benchSelect2}, {"ring", benchRing},
+	{"mpmc", benchMpmc}, {"mutex", benchMutex}, {"timers", benchTimers},
+}
+
 func main() {
 	runtime.GOMAXPROCS(2)
-	if wanted("pingpong") {
-		benchPingpong()
-	}
-	if wanted("select2") {
-		benchSelect2()
-	}
-	if wanted("ring") {
-		benchRing()
-	}
-	if wanted("mpmc") {
-		benchMpmc()
-	}
-	if wanted("mutex") {
-		benchMutex()
-	}
-	if wanted("timers") {
-		benchTimers()
+	for _, w := range workloads {
+		if wanted(w.name) {
+			w.run()
+		}
 	}
 	if sink == 0 {
 		fmt.Println("sink", sink)
