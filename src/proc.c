@@ -58,6 +58,8 @@ void  __tsan_switch_to_fiber(void *fiber, unsigned flags);
 #endif
 
 enum { GOID_CACHE_BATCH = 16, GFREE_LOCAL_MAX = 64, STEAL_TRIES = 4, TIMER_CHECK_TICKS = 16 };
+/* Bounds of a thief's wait before it takes a busy P's runnext, in us (runnext_stuck). */
+enum { RUNNEXT_WAIT_MIN = 3, RUNNEXT_WAIT_MAX = 1024 };
 
 schedt sched;
 p **allp;
@@ -289,6 +291,26 @@ static g *runqget(p *pp, bool *inheritTime)
     }
 }
 
+/* Waits pp->runnextwait, then says whether pp's runnext is stuck: pp has
+ * not scheduled meanwhile. A P that keeps handing Gs over through runnext
+ * (a ping-pong) doubles its wait, up to RUNNEXT_WAIT_MAX: thieves then
+ * look less often, and the pair's thread runs undisturbed (each look costs
+ * it cache misses, and often a futex wakeup of the thief). Taking a stuck
+ * runnext resets the wait. Go always waits 3 us. */
+static bool runnext_stuck(p *pp)
+{
+    uint32_t wait = atomic_load_explicit(&pp->runnextwait, memory_order_relaxed);
+    if (wait < RUNNEXT_WAIT_MIN)
+        wait = RUNNEXT_WAIT_MIN;
+    uint32_t tick = schedtick(pp);
+    usleep_(wait);
+    if (schedtick(pp) == tick)
+        return true;
+    if (wait < RUNNEXT_WAIT_MAX)
+        atomic_store_explicit(&pp->runnextwait, 2 * wait, memory_order_relaxed);
+    return false;
+}
+
 /* Grabs half of pp's queue into batch[batchHead...] (a ring of RUNQ_SIZE).
  * Returns how many. Any thread may call this. */
 static uint32_t runqgrab(p *pp, _Atomic(g *) *batch, uint32_t batchHead, bool stealRunNextG)
@@ -310,14 +332,11 @@ static uint32_t runqgrab(p *pp, _Atomic(g *) *batch, uint32_t batchHead, bool st
              * scheduled meanwhile, its G is not stuck: the runnext we see
              * now is a fresh handoff (Go would take it if it happened to
              * be the same G again, splitting the pair across threads). */
-            if (atomic_load(&pp->status) == Prunning) {
-                uint32_t tick = schedtick(pp);
-                usleep_(3);
-                if (schedtick(pp) != tick)
-                    return 0;
-            }
+            if (atomic_load(&pp->status) == Prunning && !runnext_stuck(pp))
+                return 0;
             if (!atomic_compare_exchange_strong(&pp->runnext, &next, NULL))
                 continue;
+            atomic_store_explicit(&pp->runnextwait, RUNNEXT_WAIT_MIN, memory_order_relaxed);
             atomic_store_explicit(&batch[batchHead % RUNQ_SIZE], next, memory_order_relaxed);
             return 1;
         }

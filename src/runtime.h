@@ -242,6 +242,7 @@ struct p {
     _Atomic uint32_t runqtail;
     _Atomic(g *) runq[RUNQ_SIZE];
     _Atomic(g *) runnext;       /* runs next, inheriting the time slice */
+    _Atomic uint32_t runnextwait; /* us a thief waits before taking runnext (proc.c) */
 
     /* Free Gs (each keeps its default-size stack). */
     g          *gFree;

@@ -164,6 +164,7 @@ static void steal_body(void *arg)
 
 static void test_steal_2p(void **st) { run_in_gort(steal_body, NULL, 2); }
 
+
 /* ---- errno belongs to the goroutine --------------------------------------- */
 
 static atomic_int errno_bad, migrated, want_migration;
@@ -461,6 +462,37 @@ static void fairness_body(void *arg)
 static void test_direct_switch_fairness_1p(void **st) { run_in_gort(fairness_body, NULL, 1); }
 static void test_direct_switch_fairness_2p(void **st) { run_in_gort(fairness_body, NULL, 2); }
 
+/* A G left in runnext by a G that then runs on without yielding must still
+ * be taken by the other P, even after a ping-pong made thieves back off
+ * (runnext_stuck doubles their wait while the P keeps scheduling). */
+static atomic_bool stolen_ran;
+
+static void note_stolen(void *arg) { atomic_store(&stolen_ran, true); }
+
+static void runnext_steal_body(void *arg)
+{
+    struct busy b = { .ping = gort_chan_make(sizeof(int64_t), 0),
+                      .pong = gort_chan_make(sizeof(int64_t), 0),
+                      .exited = GORT_WAITGROUP_INIT };
+    gort_waitgroup_add(&b.exited, 1);
+    gort_go(bouncer, &b);
+    int64_t v = 0;
+    for (int i = 0; i < scaled(200000); i++) {    /* thieves see fresh handoffs */
+        gort_chan_send(b.ping, &v);
+        gort_chan_recv(b.pong, &v);
+    }
+    gort_chan_close(b.ping);
+    gort_waitgroup_wait(&b.exited);
+    atomic_store(&stolen_ran, false);
+    gort_go(note_stolen, NULL);                   /* into our runnext */
+    int64_t until = gort_nanotime() + 20 * GORT_SECOND;
+    while (!atomic_load(&stolen_ran) && gort_nanotime() < until)
+        ;                                         /* never yield */
+    assert_true(atomic_load(&stolen_ran));
+}
+
+static void test_runnext_stolen_2p(void **st) { run_in_gort(runnext_steal_body, NULL, 2); }
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -472,6 +504,7 @@ int main(void)
         cmocka_unit_test(test_runq_overflow_1p),
         cmocka_unit_test(test_runq_overflow_2p),
         cmocka_unit_test(test_steal_2p),
+        cmocka_unit_test(test_runnext_stolen_2p),
         cmocka_unit_test(test_errno_1p),
         cmocka_unit_test(test_errno_2p),
         cmocka_unit_test(test_foreign_thread_spawn_1p),
