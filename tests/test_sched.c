@@ -436,22 +436,33 @@ static void sleeper(void *arg)
     gort_waitgroup_done(&b->exited);
 }
 
+/* Starts the bouncer; helpers: how many goroutines will mark b->exited. */
+static void busy_start(struct busy *b, int helpers)
+{
+    b->ping = gort_chan_make(sizeof(int64_t), 0);
+    b->pong = gort_chan_make(sizeof(int64_t), 0);
+    b->exited = (gort_waitgroup)GORT_WAITGROUP_INIT;
+    gort_waitgroup_add(&b->exited, helpers);
+    gort_go(bouncer, b);
+}
+
+/* One round trip with the bouncer. */
+static void bounce(struct busy *b)
+{
+    int64_t v = 0;
+    gort_chan_send(b->ping, &v);
+    gort_chan_recv(b->pong, &v);
+}
+
 static void fairness_body(void *arg)
 {
-    struct busy b = { .ping = gort_chan_make(sizeof(int64_t), 0),
-                      .pong = gort_chan_make(sizeof(int64_t), 0),
-                      .exited = GORT_WAITGROUP_INIT };
-    gort_waitgroup_add(&b.exited, 3);
-    gort_go(bouncer, &b);
+    struct busy b = { 0 };
+    busy_start(&b, 3);
     gort_go(sleeper, &b);
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, spawn_from_thread, &b), 0);
-    int64_t v = 0, trips = 0, bound = 20 * 1000 * 1000;
-    while (!busy_done(&b) && trips < bound) {
-        gort_chan_send(b.ping, &v);
-        gort_chan_recv(b.pong, &v);
-        trips++;
-    }
+    for (int64_t trips = 0; !busy_done(&b) && trips < 20 * 1000 * 1000; trips++)
+        bounce(&b);
     pthread_join(t, NULL);
     gort_chan_close(b.ping);
     gort_waitgroup_wait(&b.exited);
@@ -471,16 +482,10 @@ static void note_stolen(void *arg) { atomic_store(&stolen_ran, true); }
 
 static void runnext_steal_body(void *arg)
 {
-    struct busy b = { .ping = gort_chan_make(sizeof(int64_t), 0),
-                      .pong = gort_chan_make(sizeof(int64_t), 0),
-                      .exited = GORT_WAITGROUP_INIT };
-    gort_waitgroup_add(&b.exited, 1);
-    gort_go(bouncer, &b);
-    int64_t v = 0;
-    for (int i = 0; i < scaled(200000); i++) {    /* thieves see fresh handoffs */
-        gort_chan_send(b.ping, &v);
-        gort_chan_recv(b.pong, &v);
-    }
+    struct busy b = { 0 };
+    busy_start(&b, 1);
+    for (int i = 0; i < scaled(200000); i++)      /* thieves see fresh handoffs */
+        bounce(&b);
     gort_chan_close(b.ping);
     gort_waitgroup_wait(&b.exited);
     atomic_store(&stolen_ran, false);
