@@ -75,7 +75,7 @@ static sudog *newsudog(void)
 {
     sudog *s = calloc(1, sizeof *s);
     if (!s)
-        gort_throw("runtime: out of memory allocating a sudog");
+        throw("runtime: out of memory allocating a sudog");
     return s;
 }
 
@@ -259,7 +259,7 @@ static void wake(sudog *sg, bool success, void (*unlockf)(void *), void *arg)
     waitready(gp);
 }
 
-void send(hchan *c, sudog *sg, const void *ep, void (*unlockf)(void *), void *arg)
+void send_sudog(hchan *c, sudog *sg, const void *ep, void (*unlockf)(void *), void *arg)
 {
     if (sg->elem) {
         elemcopy(c, sg->elem, ep);
@@ -268,7 +268,7 @@ void send(hchan *c, sudog *sg, const void *ep, void (*unlockf)(void *), void *ar
     wake(sg, true, unlockf, arg);
 }
 
-void recv(hchan *c, sudog *sg, void *ep, void (*unlockf)(void *), void *arg)
+void recv_sudog(hchan *c, sudog *sg, void *ep, void (*unlockf)(void *), void *arg)
 {
     if (c->dataqsiz == 0) {
         if (ep)
@@ -305,7 +305,7 @@ static bool chanpark(g *gp, hchan *c, waitq *q, void *ep, enum waitreason reason
     waitq_enqueue(q, mysg);
     waitparkunlock(gp, &c->lock, reason);
     if (mysg != gp->waiting)
-        gort_throw("G waiting list is corrupted");
+        throw("G waiting list is corrupted");
     gp->waiting = NULL;
     gp->param = NULL;
     bool success = mysg->success;
@@ -328,11 +328,11 @@ static bool chansend(g *gp, hchan *c, const void *ep, bool block)
     lock(&c->lock);
     if (atomic_load_explicit(&c->closed, memory_order_relaxed)) {
         unlock(&c->lock);
-        gort_panic("send on closed channel");
+        gopanic("send on closed channel");
     }
     sudog *sg = waitq_dequeue(&c->recvq);
     if (sg) {
-        send(c, sg, ep, unlockchan, c);
+        send_sudog(c, sg, ep, unlockchan, c);
         return true;
     }
     if (qcount(c) < c->dataqsiz) {
@@ -346,8 +346,8 @@ static bool chansend(g *gp, hchan *c, const void *ep, bool block)
     }
     if (!chanpark(gp, c, &c->sendq, (void *)ep, waitReasonChanSend)) {
         if (!atomic_load(&c->closed))
-            gort_throw("chansend: spurious wakeup");
-        gort_panic("send on closed channel");
+            throw("chansend: spurious wakeup");
+        gopanic("send on closed channel");
     }
     return true;
 }
@@ -381,7 +381,7 @@ static bool chanrecv(g *gp, hchan *c, void *ep, bool block, bool *received)
     } else {
         sudog *sg = waitq_dequeue(&c->sendq);
         if (sg) {
-            recv(c, sg, ep, unlockchan, c);
+            recv_sudog(c, sg, ep, unlockchan, c);
             *received = true;
             return true;
         }
@@ -403,11 +403,11 @@ static bool chanrecv(g *gp, hchan *c, void *ep, bool block, bool *received)
 static void closechan(hchan *c)
 {
     if (!c)
-        gort_panic("close of nil channel");
+        gopanic("close of nil channel");
     lock(&c->lock);
     if (atomic_load_explicit(&c->closed, memory_order_relaxed)) {
         unlock(&c->lock);
-        gort_panic("close of closed channel");
+        gopanic("close of closed channel");
     }
     atomic_store(&c->closed, 1);
 
@@ -448,14 +448,14 @@ gort_chan *gort_chan_make(size_t elem_size, size_t cap)
 {
     /* cap > PTRDIFF_MAX is a negative size passed through size_t. */
     if ((elem_size && cap > (maxAlloc - hchanSize) / elem_size) || cap > (size_t)PTRDIFF_MAX)
-        gort_panic("makechan: size out of range");
+        gopanic("makechan: size out of range");
     size_t size = hchanSize + elem_size * cap;
     void *mem;
     /* Cache-line aligned, so that the lock and the fields every operation
      * touches share one line: with senders and receivers on different
      * threads, each line an operation touches is one more transfer. */
     if (posix_memalign(&mem, CACHELINE, size) != 0)
-        gort_throw("runtime: out of memory");
+        throw("runtime: out of memory");
     hchan *c = memset(mem, 0, size);
     c->elemsize = elem_size;
     c->dataqsiz = cap;

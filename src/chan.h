@@ -55,8 +55,8 @@ void   waitq_remove(waitq *q, sudog *sg);
 /* Hands ep to the dequeued receiver sg / takes the dequeued sender sg's
  * value into ep (or into the buffer, taking the head for ep). Both release
  * the channel locks with unlockf(arg) before waking sg's waiter. */
-void send(hchan *c, sudog *sg, const void *ep, void (*unlockf)(void *), void *arg);
-void recv(hchan *c, sudog *sg, void *ep, void (*unlockf)(void *), void *arg);
+void send_sudog(hchan *c, sudog *sg, const void *ep, void (*unlockf)(void *), void *arg);
+void recv_sudog(hchan *c, sudog *sg, void *ep, void (*unlockf)(void *), void *arg);
 void bufsend(hchan *c, const void *ep);   /* the buffer has room */
 void bufrecv(hchan *c, void *ep);         /* the buffer is not empty; ep may be NULL */
 void chanzero(hchan *c, void *ep);        /* *ep = the zero value, if ep */
@@ -96,7 +96,7 @@ static inline g *waitg(void)
     if (unlikely(!gp))
         return waitg_foreign();
     if (unlikely(gp == gp->m->g0))
-        gort_throw("blocking operation on a scheduler stack (g0)");
+        throw("blocking operation on a scheduler stack (g0)");
     return gp;
 }
 

@@ -102,7 +102,7 @@ static void addhelper(int tid, void *me)
         return;
     int *h = realloc(helpers, (size_t)(nhelpers + 1) * sizeof *h);
     if (!h)
-        gort_throw("runtime: out of memory listing threads");
+        throw("runtime: out of memory listing threads");
     helpers = h;
     helpers[nhelpers++] = tid;
 }
@@ -185,7 +185,7 @@ static void *nothing(void *arg) { return arg; }
 static void firstforeign(void)
 {
     if (pthread_key_create(&threadkey, threadexit) != 0)
-        gort_throw("runtime: pthread_key_create failed");
+        throw("runtime: pthread_key_create failed");
 #if GORT_TSAN
     pthread_t t;
     if (pthread_create(&t, NULL, nothing, NULL) == 0)
@@ -203,7 +203,7 @@ void foreign_register(void)
         return;
     struct threadg *tg = calloc(1, sizeof *tg);
     if (!tg)
-        gort_throw("runtime: out of memory registering a thread");
+        throw("runtime: out of memory registering a thread");
     tg->g.threadpark = &tg->park;
     atomic_store(&tg->g.atomicstatus, Gwaiting);
     tg->tid = gettid_();
@@ -258,7 +258,7 @@ void threadpark(g *gp, bool (*unlockf)(g *, void *), void *lock, enum waitreason
 void waitforever(enum waitreason reason)
 {
     waitpark(waitg(), NULL, NULL, reason);
-    gort_throw("unreachable: woke from a wait that has no waker");
+    throw("unreachable: woke from a wait that has no waker");
 }
 
 /* ---- checkdead -------------------------------------------------------------------- */
@@ -273,17 +273,17 @@ static void checkdead1(void)
     if (run > 0)
         return;
     if (run < 0)
-        gort_throw("checkdead: inconsistent counts: mcount=%d nmidle=%d nmidlelocked=%d",
+        throw("checkdead: inconsistent counts: mcount=%d nmidle=%d nmidlelocked=%d",
                    sched.mcount, sched.nmidle, sched.nmidlelocked);
     if (atomic_load(&sched.runqsize) > 0)
-        gort_throw("checkdead: runnable g");
+        throw("checkdead: runnable g");
     if (nobarrierWakeTime() != 0 || strangers())
         return;
     bool none = gort_num_goroutine() == 0;
     unlock(&sched.lock);
     if (none)
-        gort_throw("no goroutines (main called runtime.Goexit) - deadlock!");
-    gort_throw("all goroutines are asleep - deadlock!");
+        throw("no goroutines (main called runtime.Goexit) - deadlock!");
+    throw("all goroutines are asleep - deadlock!");
 }
 
 void checkdead(void) { checkdead1(); }

@@ -66,7 +66,7 @@ void lock_slow(mutex *l, uint32_t v)
 void unlock_slow(mutex *l, uint32_t v)
 {
     if (v == MUTEX_UNLOCKED)
-        gort_throw("unlock of unlocked lock");
+        throw("unlock of unlocked lock");
     futexwakeup(&l->key, 1);
 }
 
@@ -76,7 +76,7 @@ void notewakeup(note *n)
 {
     uint32_t old = atomic_exchange_explicit(&n->key, 1, memory_order_release);
     if (old != 0)
-        gort_throw("notewakeup - double wakeup");
+        throw("notewakeup - double wakeup");
     futexwakeup(&n->key, 1);
 }
 

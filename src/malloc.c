@@ -58,7 +58,7 @@ void mallocinit(void)
     lock(&initLock);
     if (!atomic_load_explicit(&mallocReady, memory_order_relaxed)) {
         if (class_to_size[tinySizeClass] != maxTinySize)
-            gort_throw("mallocinit: bad tinySizeClass");
+            throw("mallocinit: bad tinySizeClass");
         mheap_init();
         for (int i = 0; i < numSpanClasses; i++)
             mcache0.alloc[i] = &emptymspan;
@@ -77,7 +77,7 @@ void mallocinit(void)
 
 void throw_oom(size_t size)
 {
-    gort_throw("runtime: out of memory: cannot allocate %zu-byte block (%llu in use)",
+    throw("runtime: out of memory: cannot allocate %zu-byte block (%llu in use)",
                size, (unsigned long long)__atomic_load_n(&memstats.heapInUse, __ATOMIC_RELAXED));
 }
 

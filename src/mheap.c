@@ -286,7 +286,7 @@ static bool mheap_allocNeedsZero(uintptr_t base, uintptr_t npage)
                !atomic_compare_exchange_strong_explicit(&ha->zeroedBase, &zeroed, lim,
                                                       memory_order_relaxed, memory_order_relaxed)) {
             if (zeroed > off && zeroed <= lim)
-                gort_throw("potentially overlapping in-use allocations detected");
+                throw("potentially overlapping in-use allocations detected");
         }
         base += lim - off;
         npage -= (lim - off) / pageSize;
@@ -323,7 +323,7 @@ void mheap_init(void)
     pageAlloc_init(&h->pages, &memstats.gcMiscSys);
     h->arenas = sysReserve(sizeof(*h->arenas) << arenaBits);
     if (!h->arenas)
-        gort_throw("runtime: cannot reserve the arena index");
+        throw("runtime: cannot reserve the arena index");
     fixalloc_init(&h->spanalloc, sizeof(mspan), &memstats.mspan_sys);
     fixalloc_init(&h->cachealloc, sizeof(mcache), &memstats.mcache_sys);
     fixalloc_init(&h->bitsalloc, 2 * maxObjsPerSpan / 8, &memstats.gcMiscSys);
@@ -342,7 +342,7 @@ static uintptr_t mheap_allocPages(mheap *h, uintptr_t npages, uintptr_t *scav)
         return 0;
     base = pageAlloc_alloc(&h->pages, npages, scav);
     if (!base)
-        gort_throw("grew heap, but no adequate free space found");
+        throw("grew heap, but no adequate free space found");
     return base;
 }
 

@@ -247,7 +247,7 @@ void pageAlloc_init(pageAlloc *p, uint64_t *sysStat)
         p->summary[l] = sysReserve(bytes);
         p->summaryMapped[l] = sysAlloc((pages + 63) / 64 * 8, sysStat);
         if (!p->summary[l] || !p->summaryMapped[l])
-            gort_throw("pageAlloc: cannot reserve %zu bytes of page summaries", bytes);
+            throw("pageAlloc: cannot reserve %zu bytes of page summaries", bytes);
     }
 }
 
@@ -267,7 +267,7 @@ void pageAlloc_grow(pageAlloc *p, uintptr_t base, uintptr_t size)
         if (!*l2) {
             *l2 = sysAlloc(sizeof(pallocData) << pallocChunksL2Bits, p->sysStat);
             if (!*l2)
-                gort_throw("pageAlloc: out of memory");
+                throw("pageAlloc: out of memory");
         }
         writeRange(pageAlloc_chunkOf(p, c)->scavenged, 0, pallocChunkPages, true);
     }
@@ -336,11 +336,11 @@ static uintptr_t pageAlloc_find(pageAlloc *p, uintptr_t npages)
             return (i << levelShift(l)) + base * pageSize;
         if (l == 0)
             return 0;
-        gort_throw("pageAlloc: bad summary data at level %d", l);
+        throw("pageAlloc: bad summary data at level %d", l);
     }
     unsigned firstFree, j = pallocBits_find(pageAlloc_chunkOf(p, i)->pallocBits, npages, 0, &firstFree);
     if (j == ~0u)
-        gort_throw("pageAlloc: bad summary data in chunk %#lx", (unsigned long)i);
+        throw("pageAlloc: bad summary data in chunk %#lx", (unsigned long)i);
     return chunkBase(i) + (uintptr_t)j * pageSize;
 }
 
@@ -356,7 +356,7 @@ uintptr_t pageAlloc_alloc(pageAlloc *p, uintptr_t npages, uintptr_t *scav)
         /* Fast path: the chunk at searchAddr has room. */
         unsigned firstFree, j = pallocBits_find(pageAlloc_chunkOf(p, ci)->pallocBits, npages, si, &firstFree);
         if (j == ~0u)
-            gort_throw("pageAlloc: bad summary data in chunk %#lx", (unsigned long)ci);
+            throw("pageAlloc: bad summary data in chunk %#lx", (unsigned long)ci);
         addr = chunkBase(ci) + (uintptr_t)j * pageSize;
         first = chunkBase(ci) + (uintptr_t)firstFree * pageSize;
     } else {

@@ -23,7 +23,7 @@
 
 static _Atomic int dying;
 
-void gort_print(const char *fmt, ...)
+void gprint(const char *fmt, ...)
 {
     char buf[1024];
     va_list ap;
@@ -56,35 +56,35 @@ static NORETURN void die(const char *prefix, const char *fmt, va_list ap)
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
     startdying();
-    gort_print("%s%s\n\n", prefix, msg);
+    gprint("%s%s\n\n", prefix, msg);
     traceback_current(2);
     _exit(2);
 }
 
-void gort_panic(const char *fmt, ...)
+void gopanic(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     die("panic: ", fmt, ap);
 }
 
-void gort_throw(const char *fmt, ...)
+void throw(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     die("fatal error: ", fmt, ap);
 }
 
-void gort_throw_assert(const char *cond, const char *file, int line)
+void throw_assert(const char *cond, const char *file, int line)
 {
-    gort_throw("assertion failed: %s (%s:%d)", cond, file, line);
+    throw("assertion failed: %s (%s:%d)", cond, file, line);
 }
 
 /* A fatal signal: report with a traceback of the interrupted context. */
 NORETURN void fatal_signal(const char *header, void *ucontext)
 {
     startdying();
-    gort_print("%s\n", header);
+    gprint("%s\n", header);
     traceback_context(ucontext);
     _exit(2);
 }

@@ -86,7 +86,7 @@ static NOINLINE void errno_set(int e) { errno = e; }
 #ifdef GORT_DEBUG_BUILD
 static NORETURN void badgstatus(g *gp, uint32_t old, uint32_t from, uint32_t to)
 {
-    gort_throw("setgstatus: goroutine %llu has status %u, want %u -> %u",
+    throw("setgstatus: goroutine %llu has status %u, want %u -> %u",
                (unsigned long long)gp->goid, old, from, to);
 }
 #endif
@@ -136,7 +136,7 @@ static void gogo(g *from, g *to, bool exiting)
     __tsan_switch_to_fiber(to->tsan_fiber, 0);
 #endif
     setg(to);
-    gort_switch(&from->sched_sp, to->sched_sp);
+    gswitch(&from->sched_sp, to->sched_sp);
 #if GORT_ASAN
     __sanitizer_finish_switch_fiber(from->asan_fake_stack, NULL, NULL);
 #endif
@@ -192,7 +192,7 @@ static void globrunqgrow(uint32_t need)
         cap *= 2;
     g **ring = malloc(cap * sizeof *ring);
     if (!ring)
-        gort_throw("runtime: out of memory growing the global run queue");
+        throw("runtime: out of memory growing the global run queue");
     for (uint32_t i = 0; i < size; i++)
         ring[i] = sched.runq[(sched.runqhead + i) & (sched.runqcap - 1)];
     free(sched.runq);
@@ -469,7 +469,7 @@ static void newm(p *pp, bool spinning)
     m *mp = calloc(1, sizeof *mp);
     g *g0 = aligned_alloc(CACHELINE, (sizeof(g) + CACHELINE - 1) & ~(size_t)(CACHELINE - 1));
     if (!mp || !g0)
-        gort_throw("runtime: cannot allocate an M");
+        throw("runtime: cannot allocate an M");
     memset(g0, 0, sizeof *g0);
     mp->g0 = g0;
     g0->m = mp;
@@ -485,7 +485,7 @@ static void newm(p *pp, bool spinning)
     int err = pthread_create(&t, &attr, mstart, mp);
     pthread_attr_destroy(&attr);
     if (err)
-        gort_throw("newosproc: pthread_create failed (errno %d)", err);
+        throw("newosproc: pthread_create failed (errno %d)", err);
 }
 
 /* Records the thread's own stack as g0's, for tracebacks and the GC. */
@@ -611,7 +611,7 @@ static void resetspinning(m *mp)
 {
     mp->spinning = false;
     if (atomic_fetch_sub(&sched.nmspinning, 1) <= 0)
-        gort_throw("findrunnable: negative nmspinning");
+        throw("findrunnable: negative nmspinning");
     wakep();
 }
 
@@ -767,7 +767,7 @@ top:;
     if (mp->spinning) {
         mp->spinning = false;
         if (atomic_fetch_sub(&sched.nmspinning, 1) <= 0)
-            gort_throw("findrunnable: negative nmspinning");
+            throw("findrunnable: negative nmspinning");
         p *p2 = checkRunqsNoP();
         if (p2) {
             acquirep_spinning(mp, p2);
@@ -893,7 +893,7 @@ static void gfput(p *pp, g *gp)
     __tsan_destroy_fiber(gp->tsan_fiber);
     gp->tsan_fiber = NULL;
 #endif
-    if (stack_size_of(gp) != gort_stack_size) {
+    if (stack_size_of(gp) != stack_default_size) {
         stackfree_g(gp);
         return;
     }
@@ -964,7 +964,7 @@ static uint64_t newgoid(p *pp)
 static g *newg_alloc(p *pp, size_t stacksize)
 {
     g *gp = NULL;
-    if (stacksize == 0 || stacksize == gort_stack_size)
+    if (stacksize == 0 || stacksize == stack_default_size)
         gp = pp ? gfget(pp) : gfget_global();
     if (gp) {
         stack_reset_for_reuse(gp);
@@ -988,7 +988,7 @@ static void gcount_add(p *pp, int64_t d)
 uint64_t newproc(void (*fn)(void *), void *arg, size_t stacksize)
 {
     if (!fn)
-        gort_throw("go of nil func value");
+        throw("go of nil func value");
     runtime_init();
     g *cur = getg();
     p *pp = cur && cur->m ? cur->m->p : NULL;
@@ -997,7 +997,7 @@ uint64_t newproc(void (*fn)(void *), void *arg, size_t stacksize)
     g *gp = newg_alloc(pp, stacksize);
     gp->fn = fn;
     gp->arg = arg;
-    gp->sched_sp = gort_ctx_init((void *)stack_top(gp));
+    gp->sched_sp = gostartcall((void *)stack_top(gp));
     gp->goid = newgoid(pp);
     gp->saved_errno = 0;
     gp->lockedm = NULL;
@@ -1061,8 +1061,8 @@ NORETURN static void goexit1(void)
     __builtin_unreachable();
 }
 
-/* First C function of every goroutine (called by gort_gostart). */
-void gort_goentry(void)
+/* First C function of every goroutine (called by gostart). */
+void goentry(void)
 {
     g *gp = getg();
 #if GORT_ASAN
@@ -1475,7 +1475,7 @@ static void runmain(void *v)
 int gort_main(void (*main_fn)(void *), void *arg)
 {
     if (ingoroutine())
-        gort_throw("gort_main called from a goroutine");
+        throw("gort_main called from a goroutine");
     struct mainctx c = { main_fn, arg, { 0 } };
     newproc(runmain, &c, 0);
     foreign_main_wait();
@@ -1501,7 +1501,7 @@ void gort_yield(void)
 void gort_goexit(void)
 {
     if (!ingoroutine())
-        gort_throw("gort_goexit called outside a goroutine");
+        throw("gort_goexit called outside a goroutine");
     goexit1();
 }
 

@@ -60,7 +60,7 @@
 
 /* Debug-only invariant checks (SQLite style), compiled in for tests. */
 #ifdef GORT_DEBUG_BUILD
-#define GORT_ASSERT(c) do { if (unlikely(!(c))) gort_throw_assert(#c, __FILE__, __LINE__); } while (0)
+#define GORT_ASSERT(c) do { if (unlikely(!(c))) throw_assert(#c, __FILE__, __LINE__); } while (0)
 #else
 #define GORT_ASSERT(c) do { (void)sizeof(c); } while (0)
 #endif
@@ -376,7 +376,7 @@ void foreign_main_done(void);        /* the main goroutine is about to wake that
 
 /* ---- Stacks (stack.c) -------------------------------------------------- */
 
-extern size_t gort_stack_size;       /* default reservation (GORT_STACKSIZE) */
+extern size_t stack_default_size;       /* default reservation (GORT_STACKSIZE) */
 /* Allocates a G together with its stack reservation (the G sits at the top). */
 void stackinit(size_t stacksize);    /* stacksize 0: keep the default */
 g   *stackalloc_g(size_t stacksize);
@@ -397,27 +397,27 @@ struct stackseg { struct stackseg *next; stack stk; uintptr_t sp_on_entry; };
 
 /* Saves callee-saved state on the current stack, stores the stack pointer in
  * *save_sp, then resumes the context whose stack pointer is load_sp. */
-void gort_switch(void **save_sp, void *load_sp);
-/* First instruction a new goroutine runs: calls gort_goentry() and never returns. */
-void gort_gostart(void);
+void gswitch(void **save_sp, void *load_sp);
+/* First instruction a new goroutine runs: calls goentry() and never returns. */
+void gostart(void);
 /* Calls fn(arg) with the stack pointer set to sp (16-byte aligned). */
-void gort_call_with_sp(void *sp, void (*fn)(void *), void *arg);
-/* Lays out a new goroutine's first frame below top so gort_switch enters gort_gostart. */
-void *gort_ctx_init(void *top);
-NORETURN void gort_goentry(void);
+void call_with_sp(void *sp, void (*fn)(void *), void *arg);
+/* Lays out a new goroutine's first frame below top so gswitch enters gostart. */
+void *gostartcall(void *top);
+NORETURN void goentry(void);
 
 /* ---- Panics and fatal errors (panic.c, traceback.c) -------------------- */
 
 /* "panic: <msg>" + goroutine traceback, exit 2. */
-NORETURN void gort_panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+NORETURN void gopanic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "fatal error: <msg>" + traceback, exit 2: the runtime itself cannot go on. */
-NORETURN void gort_throw(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-NORETURN void gort_throw_assert(const char *cond, const char *file, int line);
+NORETURN void throw(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+NORETURN void throw_assert(const char *cond, const char *file, int line);
 /* Writes the goroutine traceback of the caller (skipping `skip` frames). */
 void traceback_current(int skip);
 void traceback_context(void *ucontext);
 void printpanic_prefix(void);
-void gort_print(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* to stderr, unbuffered */
+void gprint(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* to stderr, unbuffered */
 
 /* ---- Signals (signal.c) ------------------------------------------------ */
 

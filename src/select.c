@@ -156,7 +156,7 @@ static int pollcases(selorder *o, const uint32_t *pollorder, bool *recvOK)
         if (cas->dir == GORT_RECV) {
             *recvOK = true;
             if ((sg = waitq_dequeue(&c->sendq))) {
-                recv(c, sg, cas->elem, selunlock, o);
+                recv_sudog(c, sg, cas->elem, selunlock, o);
             } else if (atomic_load_explicit(&c->qcount, memory_order_relaxed) > 0) {
                 bufrecv(c, cas->elem);
                 selunlock(o);
@@ -170,10 +170,10 @@ static int pollcases(selorder *o, const uint32_t *pollorder, bool *recvOK)
         } else {
             if (atomic_load_explicit(&c->closed, memory_order_relaxed)) {
                 selunlock(o);
-                gort_panic("send on closed channel");
+                gopanic("send on closed channel");
             }
             if ((sg = waitq_dequeue(&c->recvq))) {
-                send(c, sg, cas->elem, selunlock, o);
+                send_sudog(c, sg, cas->elem, selunlock, o);
             } else if (atomic_load_explicit(&c->qcount, memory_order_relaxed) < c->dataqsiz) {
                 bufsend(c, cas->elem);
                 selunlock(o);
@@ -192,7 +192,7 @@ static int blockcases(selorder *o, bool *recvOK)
 {
     g *gp = waitg();
     if (gp->waiting)
-        gort_throw("select: gp->waiting != NULL");
+        throw("select: gp->waiting != NULL");
     sudog **nextp = &gp->waiting;
     for (uint32_t k = 0; k < o->n; k++) {
         gort_select_case *cas = &o->cases[o->lockorder[k]];
@@ -238,10 +238,10 @@ static int blockcases(selorder *o, bool *recvOK)
         sglist = next;
     }
     if (casi < 0)
-        gort_throw("selectgo: bad wakeup");
+        throw("selectgo: bad wakeup");
     selunlock(o);
     if (o->cases[casi].dir == GORT_SEND && !success)
-        gort_panic("send on closed channel");
+        gopanic("send on closed channel");
     *recvOK = success;
     return casi;
 }
@@ -284,18 +284,18 @@ int gort_select(gort_select_case *cases, size_t n, bool block)
     foreignenter();
     for (size_t i = 0; i < n; i++)
         if (cases[i].dir != GORT_SEND && cases[i].dir != GORT_RECV)
-            gort_panic("gort_select: case %zu has invalid dir %d", i, cases[i].dir);
+            gopanic("gort_select: case %zu has invalid dir %d", i, cases[i].dir);
     if (n == 0) {
         if (block)
             waitforever(waitReasonSelectNoCases);
         return -1;
     }
     if (n > UINT32_MAX / 2)
-        gort_panic("gort_select: too many cases");
+        gopanic("gort_select: too many cases");
     uint32_t small[2 * SMALL_SELECT];
     uint32_t *order = n <= SMALL_SELECT ? small : malloc(2 * n * sizeof *order);
     if (!order)
-        gort_throw("runtime: out of memory");
+        throw("runtime: out of memory");
     bool recvOK = false;
     int casi = selectgo(cases, n, order, block, &recvOK);
     if (casi >= 0 && cases[casi].dir == GORT_RECV && cases[casi].ok)

@@ -71,7 +71,7 @@ static sudog **parentslot(semaRoot *root, sudog *x)
     if (p->left == x)
         return &p->left;
     if (p->right != x)
-        gort_throw("semaRoot: treap links corrupted");
+        throw("semaRoot: treap links corrupted");
     return &p->right;
 }
 

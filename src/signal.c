@@ -80,12 +80,12 @@ void minitSignals(m *mp)
     stack_t ss;
     mp->gsignal_stack = malloc(SIGSTACK_SIZE);
     if (!mp->gsignal_stack)
-        gort_throw("runtime: cannot allocate signal stack");
+        throw("runtime: cannot allocate signal stack");
     ss.ss_sp = mp->gsignal_stack;
     ss.ss_size = SIGSTACK_SIZE;
     ss.ss_flags = 0;
     if (sigaltstack(&ss, NULL) != 0)
-        gort_throw("runtime: sigaltstack failed");
+        throw("runtime: sigaltstack failed");
 }
 
 void unminitSignals(m *mp)

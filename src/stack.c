@@ -57,7 +57,7 @@ enum { GUARD_SIZE = 64 << 10, REGION_SLOTS = 1024 };
 enum { GUARD_MADVISE, GUARD_MPROTECT, GUARD_CANARY };
 #define STACK_CANARY 0x6f72742d73746b21ULL   /* "!kts-tro" */
 
-size_t gort_stack_size = 256 << 10;
+size_t stack_default_size = 256 << 10;
 static size_t pagesize;
 
 /* The current region being carved: slots [next, end). */
@@ -107,7 +107,7 @@ void stackinit(size_t stacksize)
 {
     pagesize = (size_t)sysconf(_SC_PAGESIZE);
     if (stacksize)
-        gort_stack_size = round_up(stacksize < 16384 ? 16384 : stacksize, pagesize);
+        stack_default_size = round_up(stacksize < 16384 ? 16384 : stacksize, pagesize);
     mprotect_budget = vma_budget();
     guard_mode = madvise_guard_works() ? GUARD_MADVISE : GUARD_MPROTECT;
 }
@@ -136,7 +136,7 @@ static bool install_guard(uintptr_t lo)
 static uintptr_t reserve_slot(size_t stacksize)
 {
     size_t sz = slot_size(stacksize);
-    if (stacksize != gort_stack_size) {
+    if (stacksize != stack_default_size) {
         void *v = sysReserve(sz);
         if (v)
             atomic_fetch_add(&stack_sys_bytes, sz);
@@ -171,11 +171,11 @@ uintptr_t stack_top(g *gp) { return (uintptr_t)gp & ~(uintptr_t)15; }
 g *stackalloc_g(size_t stacksize)
 {
     if (stacksize == 0)
-        stacksize = gort_stack_size;
+        stacksize = stack_default_size;
     stacksize = round_up(stacksize, pagesize);
     uintptr_t lo = reserve_slot(stacksize);
     if (!lo)
-        gort_throw("runtime: cannot allocate %zu-byte goroutine stack: out of memory",
+        throw("runtime: cannot allocate %zu-byte goroutine stack: out of memory",
                    stacksize);
     uintptr_t hi = lo + slot_size(stacksize);
     bool canary = install_guard(lo);
@@ -254,9 +254,9 @@ void stack_reset_for_reuse(g *gp)
 void stack_check_canary(g *gp)
 {
     if (gp->stack_canary && *(uint64_t *)stack_guard_end(gp) != STACK_CANARY) {
-        gort_print("runtime: goroutine %llu overran its %zu-byte stack (canary)\n",
+        gprint("runtime: goroutine %llu overran its %zu-byte stack (canary)\n",
                    (unsigned long long)gp->goid, stack_size_of(gp));
-        gort_throw("stack overflow");
+        throw("stack overflow");
     }
 }
 
@@ -279,17 +279,17 @@ void gort_call_on_stack(size_t size, void (*fn)(void *), void *arg)
     size_t sz = slot_size(size);
     void *v = sysReserve(sz);
     if (!v)
-        gort_throw("runtime: cannot allocate %zu-byte stack segment: out of memory", size);
+        throw("runtime: cannot allocate %zu-byte stack segment: out of memory", size);
     if ((guard_mode != GUARD_MADVISE || madvise(v, GUARD_SIZE, MADV_GUARD_INSTALL) != 0) &&
         mprotect(v, GUARD_SIZE, PROT_NONE) != 0)
-        gort_throw("runtime: cannot guard stack segment (errno %d)", errno);
+        throw("runtime: cannot guard stack segment (errno %d)", errno);
     struct stackseg seg = { .stk = { (uintptr_t)v, (uintptr_t)v + sz } };
     g *gp = getg();
     if (gp) {
         seg.next = gp->segs;
         gp->segs = &seg;
     }
-    gort_call_with_sp((void *)(seg.stk.hi - 64), fn, arg);
+    call_with_sp((void *)(seg.stk.hi - 64), fn, arg);
     if (gp)
         gp->segs = seg.next;
     sysFree(v, sz, NULL);

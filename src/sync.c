@@ -87,7 +87,7 @@ static void lockSlow(gort_mutex *m)
             new |= mutexStarving;
         if (awoke) {
             if (!(new & mutexWoken))
-                gort_throw("sync: inconsistent mutex state");
+                throw("sync: inconsistent mutex state");
             new &= ~mutexWoken;
         }
         if (!cas32(&m->state, old, new)) {
@@ -107,7 +107,7 @@ static void lockSlow(gort_mutex *m)
             /* The lock was handed to us; it is still marked unlocked, and we
              * still count as a waiter: fix both at once. */
             if ((old & (mutexLocked | mutexWoken)) || (old >> mutexWaiterShift) == 0)
-                gort_throw("sync: inconsistent mutex state");
+                throw("sync: inconsistent mutex state");
             int32_t delta = mutexLocked - (1 << mutexWaiterShift);
             if (!starving || (old >> mutexWaiterShift) == 1)
                 delta -= mutexStarving; /* last waiter, or not starving: leave the mode */
@@ -139,7 +139,7 @@ bool gort_mutex_trylock(gort_mutex *m)
 static void unlockSlow(gort_mutex *m, int32_t new)
 {
     if (!((new + mutexLocked) & mutexLocked))
-        gort_throw("sync: unlock of unlocked mutex");
+        throw("sync: unlock of unlocked mutex");
     if (new & mutexStarving) {
         semrelease1(&m->sema, true);    /* hand it to the next waiter */
         return;
@@ -193,7 +193,7 @@ void gort_rwmutex_runlock(gort_rwmutex *rw)
     if (r >= 0)
         return;
     if (r + 1 == 0 || r + 1 == -rwmutexMaxReaders)
-        gort_throw("sync: RUnlock of unlocked RWMutex");
+        throw("sync: RUnlock of unlocked RWMutex");
     if (add32(&rw->reader_wait, -1) == 0)
         semrelease1(&rw->writer_sem, false);   /* the last reader the writer waited for */
 }
@@ -222,7 +222,7 @@ void gort_rwmutex_unlock(gort_rwmutex *rw)
 {
     int32_t r = add32(&rw->reader_count, rwmutexMaxReaders);
     if (r >= rwmutexMaxReaders)
-        gort_throw("sync: Unlock of unlocked RWMutex");
+        throw("sync: Unlock of unlocked RWMutex");
     for (int32_t i = 0; i < r; i++)
         semrelease1(&rw->reader_sem, false);   /* the readers that queued behind us */
     gort_mutex_unlock(&rw->w);
@@ -237,15 +237,15 @@ void gort_waitgroup_add(gort_waitgroup *wg, int delta)
     int32_t v = (int32_t)(state >> 32);
     uint32_t w = (uint32_t)state;
     if (v < 0)
-        gort_panic("sync: negative WaitGroup counter");
+        gopanic("sync: negative WaitGroup counter");
     if (w != 0 && delta > 0 && v == delta)
-        gort_panic("sync: WaitGroup misuse: Add called concurrently with Wait");
+        gopanic("sync: WaitGroup misuse: Add called concurrently with Wait");
     if (v > 0 || w == 0)
         return;
     /* The counter reached zero with waiters: nobody may touch the state
      * now but us, so a plain reset is safe (and checks that). */
     if (__atomic_load_n(&wg->state, __ATOMIC_ACQUIRE) != state)
-        gort_panic("sync: WaitGroup misuse: Add called concurrently with Wait");
+        gopanic("sync: WaitGroup misuse: Add called concurrently with Wait");
     __atomic_store_n(&wg->state, 0, __ATOMIC_RELEASE);
     for (; w != 0; w--)
         semrelease1(&wg->sema, false);
@@ -264,7 +264,7 @@ void gort_waitgroup_wait(gort_waitgroup *wg)
                                         __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
             semacquire1(&wg->sema, false, waitReasonSyncWaitGroupWait);
             if (__atomic_load_n(&wg->state, __ATOMIC_ACQUIRE) != 0)
-                gort_panic("sync: WaitGroup is reused before previous Wait has returned");
+                gopanic("sync: WaitGroup is reused before previous Wait has returned");
             return;
         }
     }

@@ -99,7 +99,7 @@ static void heap_push(p *pp, struct timer *t)
         int32_t cap = pp->timerscap ? pp->timerscap * 2 : 64;
         timerWhen *nt = realloc(pp->timers, (size_t)cap * sizeof *nt);
         if (!nt)
-            gort_throw("runtime: out of memory growing the timer heap");
+            throw("runtime: out of memory growing the timer heap");
         pp->timers = nt;
         pp->timerscap = cap;
     }
@@ -341,7 +341,7 @@ static struct gort_timer *newtimer(int64_t ns, int64_t period, void (*f)(void *,
 {
     struct gort_timer *tm = calloc(1, sizeof *tm);
     if (!tm)
-        gort_throw("runtime: out of memory allocating a timer");
+        throw("runtime: out of memory allocating a timer");
     tm->t.when = when(ns);
     tm->t.period = period;
     tm->t.f = f;
@@ -381,7 +381,7 @@ bool gort_timer_reset(gort_timer *t, int64_t ns)
 gort_ticker *gort_ticker_new(int64_t period_ns)
 {
     if (period_ns <= 0)
-        gort_panic("non-positive interval for NewTicker");
+        gopanic("non-positive interval for NewTicker");
     struct gort_ticker *tk = (struct gort_ticker *)newtimer(period_ns, period_ns, sendTime);
     tk->tm.c = gort_chan_make(sizeof(int64_t), 1);
     addtimer(&tk->tm.t);
@@ -394,7 +394,7 @@ void gort_ticker_stop(gort_ticker *t) { deltimer(&t->tm.t); }
 void gort_ticker_reset(gort_ticker *t, int64_t period_ns)
 {
     if (period_ns <= 0)
-        gort_panic("non-positive interval for Ticker.Reset");
+        gopanic("non-positive interval for Ticker.Reset");
     deltimer(&t->tm.t);
     t->tm.t.period = period_ns;
     t->tm.t.when = when(period_ns);

@@ -9,7 +9,7 @@
  *             /path/libfoo.so +0x1139 pc=0x7f3c1a2b1139
  *
  * Unwinding uses the DWARF CFI the compiler and our switch assembly emit;
- * gort_gostart marks its return address undefined, so the walk ends cleanly
+ * gostart marks its return address undefined, so the walk ends cleanly
  * at the bottom of every goroutine instead of wandering into the scheduler.
  * From a signal handler the walk starts at the interrupted context, so the
  * faulting frame comes first.
@@ -37,7 +37,7 @@ static void print_frame(unw_cursor_t *c)
         obj = info.dli_fname;
         base = (uintptr_t)info.dli_fbase;
     }
-    gort_print("%s(...)\n\t%s +0x%lx pc=0x%lx\n", name, obj,
+    gprint("%s(...)\n\t%s +0x%lx pc=0x%lx\n", name, obj,
                (unsigned long)(ip - base), (unsigned long)ip);
 }
 
@@ -51,7 +51,7 @@ static void walk(unw_cursor_t *c, int skip)
         }
         print_frame(c);
         if (++n == MAX_FRAMES) {
-            gort_print("...additional frames elided...\n");
+            gprint("...additional frames elided...\n");
             break;
         }
     } while (unw_step(c) > 0);
@@ -62,11 +62,11 @@ static void print_header(void)
 {
     g *gp = getg();
     if (ingoroutine())
-        gort_print("goroutine %llu [running]:\n", (unsigned long long)gp->goid);
+        gprint("goroutine %llu [running]:\n", (unsigned long long)gp->goid);
     else if (gp)
-        gort_print("runtime stack (M%lld g0):\n", (long long)gp->m->id);
+        gprint("runtime stack (M%lld g0):\n", (long long)gp->m->id);
     else
-        gort_print("thread (not a goroutine):\n");
+        gprint("thread (not a goroutine):\n");
 }
 
 void traceback_current(int skip)

@@ -29,11 +29,11 @@
 
 #include "gort.h"
 
-struct gort_test_call { void (*fn)(void *); void *arg; };
+struct test_call { void (*fn)(void *); void *arg; };
 
-static void gort_test_trampoline(void *v)
+static void test_trampoline(void *v)
 {
-    struct gort_test_call *c = v;
+    struct test_call *c = v;
     c->fn(c->arg);
 }
 
@@ -41,9 +41,9 @@ static void gort_test_trampoline(void *v)
  * caller sets what it needs). */
 static inline void run_in_gort(void (*fn)(void *), void *arg, int procs)
 {
-    struct gort_test_call c = { fn, arg };
+    struct test_call c = { fn, arg };
     gort_gomaxprocs(procs);
-    assert_int_equal(gort_main(gort_test_trampoline, &c), 0);
+    assert_int_equal(gort_main(test_trampoline, &c), 0);
 }
 
 static inline int scaled(int n)

@@ -5,8 +5,8 @@
  * A suspended context is just a stack pointer. Everything the System V ABI
  * says a callee must preserve (rbx rbp r12-r15, the MXCSR and x87 control
  * words) is pushed onto the suspended stack itself, with the return address
- * already there from the call into gort_switch. Caller-saved registers need no
- * saving: the C compiler already assumes gort_switch clobbers them.
+ * already there from the call into gswitch. Caller-saved registers need no
+ * saving: the C compiler already assumes gswitch clobbers them.
  *
  *   saved stack, low -> high:  [mxcsr|x87cw] r15 r14 r13 r12 rbx rbp  ret
  *                               ^ *save_sp
@@ -19,8 +19,8 @@
 
     .text
 
-/* void gort_switch(void **save_sp, void *load_sp) */
-FUNC(gort_switch)
+/* void gswitch(void **save_sp, void *load_sp) */
+FUNC(gswitch)
     .cfi_startproc
     pushq   %rbp
     .cfi_adjust_cfa_offset 8
@@ -59,16 +59,16 @@ FUNC(gort_switch)
     fldcw   4(%rsp)
     jmp     2b
     .cfi_endproc
-END(gort_switch)
+END(gswitch)
 
-/* void *gort_ctx_init(void *top): builds the frame gort_switch pops for a
- * goroutine that has never run, so that its "return" enters gort_gostart
+/* void *gostartcall(void *top): builds the frame gswitch pops for a
+ * goroutine that has never run, so that its "return" enters gostart
  * with rsp 16-byte aligned. Returns the stack pointer to resume. */
-FUNC(gort_ctx_init)
+FUNC(gostartcall)
     .cfi_startproc
     andq    $-16, %rdi
-    leaq    gort_gostart(%rip), %rax
-    movq    %rax, -8(%rdi)          /* ret -> gort_gostart, leaves rsp = top */
+    leaq    gostart(%rip), %rax
+    movq    %rax, -8(%rdi)          /* ret -> gostart, leaves rsp = top */
     xorl    %eax, %eax
     movq    %rax, -16(%rdi)         /* rbp = 0: end of the frame-pointer chain */
     movq    %rax, -24(%rdi)
@@ -81,24 +81,24 @@ FUNC(gort_ctx_init)
     leaq    -64(%rdi), %rax
     ret
     .cfi_endproc
-END(gort_ctx_init)
+END(gostartcall)
 
 /* The bottom frame of every goroutine. rip is marked undefined so debuggers
  * and libunwind stop here instead of walking into garbage. */
-    .hidden gort_gostart
-FUNC(gort_gostart)
+    .hidden gostart
+FUNC(gostart)
     .cfi_startproc
     .cfi_undefined %rip
     xorl    %ebp, %ebp
-    call    gort_goentry            /* never returns */
+    call    goentry            /* never returns */
     ud2
     .cfi_endproc
-END(gort_gostart)
+END(gostart)
 
-/* void gort_call_with_sp(void *sp, void (*fn)(void *), void *arg)
+/* void call_with_sp(void *sp, void (*fn)(void *), void *arg)
  * Runs fn(arg) on another stack. rbp keeps the caller's stack pointer and
  * the CFA is expressed through it, so unwinding crosses back to the caller. */
-FUNC(gort_call_with_sp)
+FUNC(call_with_sp)
     .cfi_startproc
     pushq   %rbp
     .cfi_adjust_cfa_offset 8
@@ -115,6 +115,6 @@ FUNC(gort_call_with_sp)
     .cfi_adjust_cfa_offset -8
     ret
     .cfi_endproc
-END(gort_call_with_sp)
+END(call_with_sp)
 
     .section .note.GNU-stack,"",@progbits

@@ -16,8 +16,8 @@
 
     .text
 
-/* void gort_switch(void **save_sp, void *load_sp) */
-FUNC(gort_switch)
+/* void gswitch(void **save_sp, void *load_sp) */
+FUNC(gswitch)
     .cfi_startproc
     sub     sp, sp, #FRAME
     .cfi_adjust_cfa_offset FRAME
@@ -56,11 +56,11 @@ FUNC(gort_switch)
     add     sp, sp, #FRAME
     ret
     .cfi_endproc
-END(gort_switch)
+END(gswitch)
 
-/* void *gort_ctx_init(void *top): the frame gort_switch pops for a goroutine
- * that has never run: x30 = gort_gostart, x29 = 0, FPCR = 0 (defaults). */
-FUNC(gort_ctx_init)
+/* void *gostartcall(void *top): the frame gswitch pops for a goroutine
+ * that has never run: x30 = gostart, x29 = 0, FPCR = 0 (defaults). */
+FUNC(gostartcall)
     .cfi_startproc
     and     x0, x0, #~15
     sub     x0, x0, #FRAME
@@ -69,28 +69,28 @@ FUNC(gort_ctx_init)
 1:  stp     xzr, xzr, [x1], #16
     subs    x2, x2, #1
     b.ne    1b
-    adrp    x1, gort_gostart
-    add     x1, x1, :lo12:gort_gostart
+    adrp    x1, gostart
+    add     x1, x1, :lo12:gostart
     str     x1, [x0, #88]
     ret
     .cfi_endproc
-END(gort_ctx_init)
+END(gostartcall)
 
 /* The bottom frame of every goroutine; x30 undefined stops unwinders here. */
-    .hidden gort_gostart
-FUNC(gort_gostart)
+    .hidden gostart
+FUNC(gostart)
     .cfi_startproc
     .cfi_undefined x30
     mov     x29, #0
-    bl      gort_goentry            /* never returns */
+    bl      goentry            /* never returns */
     brk     #0
     .cfi_endproc
-END(gort_gostart)
+END(gostart)
 
-/* void gort_call_with_sp(void *sp, void (*fn)(void *), void *arg)
+/* void call_with_sp(void *sp, void (*fn)(void *), void *arg)
  * Runs fn(arg) on another stack; x29 holds the caller's frame so the CFA
  * (and unwinding) leads back to the caller. */
-FUNC(gort_call_with_sp)
+FUNC(call_with_sp)
     .cfi_startproc
     stp     x29, x30, [sp, #-16]!
     .cfi_adjust_cfa_offset 16
@@ -108,6 +108,6 @@ FUNC(gort_call_with_sp)
     .cfi_adjust_cfa_offset -16
     ret
     .cfi_endproc
-END(gort_call_with_sp)
+END(call_with_sp)
 
     .section .note.GNU-stack,"",%progbits
