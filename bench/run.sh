@@ -19,7 +19,8 @@
 #
 # Environment: BENCH_ROUNDS (5), BENCH_TIMEOUT seconds per binary run (600),
 # BENCH_ONLY (space-separated bench names to run, default all), BENCH_SCALE
-# (passed through: the benches scale their iteration counts by it).
+# (passed through: the benches scale their iteration counts by it), GO (the Go
+# toolchain for the twins; default: the newest one found, see newest_go).
 set -u
 
 # Goal ratios gort/Go (lower is better): workload:max[:note].
@@ -44,11 +45,28 @@ order=$work/order         # workloads and columns in order of first sight
 
 log() { printf '%s\n' "$*" >&2; }
 
+# newest_go: prints the path of the newest Go toolchain on the machine. The
+# twins must run on the newest Go (the rival), not whichever `go` happens to
+# come first on PATH: Debian's golang-go is older than /usr/local/go.
+newest_go() {
+    local best="" bestv="" cand v
+    for cand in "$(command -v go 2>/dev/null)" /usr/local/go/bin/go /usr/lib/go/bin/go /usr/lib/go-*/bin/go; do
+        [ -n "$cand" ] && [ -x "$cand" ] || continue
+        v=$("$cand" env GOVERSION 2>/dev/null | sed 's/^go//') || continue
+        [ -n "$v" ] || continue
+        if [ -z "$bestv" ] || [ "$(printf '%s\n%s\n' "$bestv" "$v" | sort -V | tail -n1)" != "$bestv" ]; then
+            best=$cand bestv=$v
+        fi
+    done
+    printf '%s\n' "$best"
+}
+GO=${GO:-$(newest_go)}
+
 machine_info() {
     echo "date:    $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo "host:    $(uname -srm), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//'))"
     echo "gort:    $(git -C "$root" describe --always --dirty 2>/dev/null || echo '?')"
-    echo "go:      $(go version 2>/dev/null || echo 'not found')"
+    echo "go:      $([ -n "$GO" ] && "$GO" version 2>/dev/null || echo 'not found') ($GO; the newest Go on this machine)"
     echo "gcc:     $(gcc --version 2>/dev/null | head -n1 || echo 'not found')"
     echo "load:    $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null) (1/5/15 min; above the CPU count, expect noise)"
     echo "rounds:  $rounds${BENCH_SCALE:+, BENCH_SCALE=$BENCH_SCALE}"
@@ -87,9 +105,9 @@ setup_go_env() {
 build_go_twin() {
     local name=$1 src=$here/go/$1.go
     [[ -f $src ]] || return 0
-    command -v go >/dev/null || { log "bench: go not found, skipping Go twins"; return 0; }
+    [ -n "$GO" ] || { log "bench: go not found, skipping Go twins"; return 0; }
     mkdir -p "$gobin"
-    (cd "$here/go" && go build -o "$gobin/$name" "$src" "$go_shared") || log "bench: go build $src failed"
+    (cd "$here/go" && "$GO" build -o "$gobin/$name" "$src" "$go_shared") || log "bench: go build $src failed"
 }
 
 # run_bin COLUMN PATH: runs one binary, appending its BENCH lines to samples.
