@@ -1434,6 +1434,82 @@ int gort_gomaxprocs(int n)
     return old;
 }
 
+/* ---- sudog cache (Go: acquireSudog/releaseSudog) ------------------------------ */
+
+/* Each P caches up to 128 free sudogs; batches of half move to and from a
+ * central list. Threads without a P use the central list directly. */
+static struct { mutex lock; sudog *list; } sudogcentral;
+
+static sudog *central_get(void)
+{
+    sudog *s = sudogcentral.list;
+    if (s) {
+        sudogcentral.list = s->next;
+        s->next = NULL;
+    }
+    return s;
+}
+
+static void central_put(sudog *s)
+{
+    s->next = sudogcentral.list;
+    sudogcentral.list = s;
+}
+
+static sudog *newsudog(void)
+{
+    sudog *s = calloc(1, sizeof *s);
+    if (!s)
+        throw("runtime: out of memory allocating a sudog");
+    return s;
+}
+
+static p *cachep(g *gp) { return gp->m ? gp->m->p : NULL; }
+
+sudog *acquireSudog(g *gp)
+{
+    p *pp = cachep(gp);
+    sudog *s = NULL;
+    if (!pp || pp->nsudog == 0) {
+        lock(&sudogcentral.lock);
+        if (!pp) {
+            s = central_get();
+        } else {
+            sudog *t;
+            while (pp->nsudog < (int32_t)nelem(pp->sudogcache) / 2 && (t = central_get()))
+                pp->sudogcache[pp->nsudog++] = t;
+        }
+        unlock(&sudogcentral.lock);
+        if (!pp)
+            return s ? s : newsudog();
+        if (pp->nsudog == 0)
+            return newsudog();
+    }
+    s = pp->sudogcache[--pp->nsudog];
+    GORT_ASSERT(s->elem == NULL);
+    return s;
+}
+
+void releaseSudog(g *gp, sudog *s)
+{
+    GORT_ASSERT(s->elem == NULL && !s->isSelect && s->next == NULL && s->prev == NULL);
+    GORT_ASSERT(s->waitlink == NULL && s->c == NULL);
+    p *pp = cachep(gp);
+    if (!pp) {
+        lock(&sudogcentral.lock);
+        central_put(s);
+        unlock(&sudogcentral.lock);
+        return;
+    }
+    if (pp->nsudog == (int32_t)nelem(pp->sudogcache)) {
+        lock(&sudogcentral.lock);
+        while (pp->nsudog > (int32_t)nelem(pp->sudogcache) / 2)
+            central_put(pp->sudogcache[--pp->nsudog]);
+        unlock(&sudogcentral.lock);
+    }
+    pp->sudogcache[pp->nsudog++] = s;
+}
+
 /* ---- Initialisation and the public API -------------------------------------- */
 
 static int32_t env_int(const char *name, int32_t def)

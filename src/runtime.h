@@ -188,7 +188,8 @@ struct g {
 #endif
 };
 
-/* gp: the G that will wait (waitg()); its P's cache is used, if it has one. */
+/* The sudog cache (proc.c). gp: the G that will wait (waitg()); its P's
+ * cache is used, if it has one. */
 sudog *acquireSudog(g *gp);
 void   releaseSudog(g *gp, sudog *s);
 
