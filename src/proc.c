@@ -398,7 +398,7 @@ static void pidleput(p *pp)
     atomic_fetch_add(&sched.npidle, 1);
 }
 
-p *pidleget(void)
+static p *pidleget(void)
 {
     p *pp = sched.pidle;
     if (pp) {
@@ -702,6 +702,62 @@ static p *checkRunqsNoP(void)
     return pp;
 }
 
+/* ---- The M that sleeps until the next timer (Go: the netpoller's timeout) ---- */
+
+/* Takes pp as a spinning M: it just woke for timers and must look everywhere. */
+static void acquirep_spinning(m *mp, p *pp)
+{
+    acquirep(mp, pp);
+    mp->spinning = true;
+    atomic_fetch_add(&sched.nmspinning, 1);
+}
+
+static struct {
+    _Atomic int32_t sleeping;       /* an M is in timersleep */
+    _Atomic int64_t until;          /* ... until this time */
+    _Atomic uint32_t wake;          /* futex word, bumped to wake it */
+} timerSleeper;
+
+/* An M about to stop found no work. If timers are pending and no other M
+ * sleeps on them, sleep until the earliest, then take an idle P to run it.
+ * Returns true holding a P (the caller looks for work again). */
+static bool timersleep(m *mp)
+{
+    int64_t next = nobarrierWakeTime();
+    if (next == 0)
+        return false;
+    int32_t zero = 0;
+    if (!atomic_compare_exchange_strong(&timerSleeper.sleeping, &zero, 1))
+        return false;
+    uint32_t w = atomic_load(&timerSleeper.wake);
+    atomic_store(&timerSleeper.until, next);
+    next = nobarrierWakeTime();       /* a timer added before `until` was set */
+    int64_t now = nanotime();
+    if (next != 0 && next > now)
+        futexsleep(&timerSleeper.wake, w, next - now);
+    atomic_store(&timerSleeper.sleeping, 0);
+    lock(&sched.lock);
+    p *pp = pidleget();
+    unlock(&sched.lock);
+    if (!pp)
+        return false;
+    acquirep_spinning(mp, pp);
+    return true;
+}
+
+/* A timer due at `when` was added: make sure some M notices it in time. */
+void wakeNetPoller(int64_t when)
+{
+    if (atomic_load(&timerSleeper.sleeping)) {
+        if (when < atomic_load(&timerSleeper.until)) {
+            atomic_fetch_add(&timerSleeper.wake, 1);
+            futexwakeup(&timerSleeper.wake, 1);
+        }
+        return;
+    }
+    wakep();
+}
+
 /* Finds a runnable G, blocking the M until there is one. Returns holding a
  * P. Go's findRunnable. */
 static g *findRunnable(m *mp, bool *inheritTime)
@@ -786,14 +842,6 @@ found:
 }
 
 /* ---- Locked threads (gort_lock_os_thread) ---------------------------------- */
-
-/* Takes pp as a spinning M: it just woke for timers and must look everywhere. */
-void acquirep_spinning(m *mp, p *pp)
-{
-    acquirep(mp, pp);
-    mp->spinning = true;
-    atomic_fetch_add(&sched.nmspinning, 1);
-}
 
 /* Our M is locked to a G that is not runnable: give the P away and sleep
  * until someone hands us the G (and a P) with startlockedm. */

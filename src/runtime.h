@@ -356,17 +356,18 @@ void stopTheWorld(const char *reason);
 void startTheWorld(void);
 void runtime_init(void);             /* idempotent */
 
-/* Called by time.c: the scheduler's view of timers. Returns when the next
- * timer of pp is due (0: none), running any that are due now. */
-int64_t checkTimers(p *pp, int64_t now, bool *ran);
-/* Wake an M sleeping until a timer, because an earlier timer was added. */
+/* Called by time.c: wake an M sleeping until a timer, because an earlier
+ * timer was added. */
 void wakeNetPoller(int64_t when);
-void moveTimers(p *pp, p *dst);      /* pp is being destroyed */
-bool timersleep(m *mp);              /* idle M: sleep until the next timer, then take a P */
-int64_t nobarrierWakeTime(void);     /* earliest timer over all Ps, 0 if none */
-void acquirep_spinning(m *mp, p *pp);
-p   *pidleget(void);                 /* sched.lock held */
 void destroyp(p *pp);
+
+/* ---- Timers, as the scheduler sees them (time.c) ----------------------- */
+
+/* Returns when the next timer of pp is due (0: none), running any that are
+ * due now. */
+int64_t checkTimers(p *pp, int64_t now, bool *ran);
+void moveTimers(p *pp, p *dst);      /* pp is being destroyed */
+int64_t nobarrierWakeTime(void);     /* earliest timer over all Ps, 0 if none */
 
 /* ---- Deadlock detection and foreign threads (deadlock.c) ---------------- */
 

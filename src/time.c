@@ -12,8 +12,9 @@
  *   - findRunnable calls checkTimers(pp) for its own P and, while stealing,
  *     for other Ps whose first timer is due;
  *   - an M with nothing to do sleeps until the earliest timer of all Ps
- *     (timersleep) instead of forever. Only one M sleeps that way; adding an
- *     earlier timer wakes it (wakeNetPoller — in Go, the netpoller's job).
+ *     (proc.c's timersleep) instead of forever. Only one M sleeps that way;
+ *     adding an earlier timer wakes it (wakeNetPoller — in Go, the
+ *     netpoller's job).
  * A timer's function runs on g0 with the P held and no heap lock: it must
  * not block. For sleep it readies the sleeping G; for timer channels it does
  * a non-blocking send of the current time (a full buffer drops the tick, as
@@ -229,54 +230,6 @@ int64_t nobarrierWakeTime(void)
             next = w;
     }
     return next;
-}
-
-/* ---- The M that sleeps until the next timer -------------------------------- */
-
-static struct {
-    _Atomic int32_t sleeping;       /* an M is in timersleep */
-    _Atomic int64_t until;          /* ... until this time */
-    _Atomic uint32_t wake;          /* futex word, bumped to wake it */
-} timerSleeper;
-
-/* An M about to stop found no work. If timers are pending and no other M
- * sleeps on them, sleep until the earliest, then take an idle P to run it.
- * Returns true holding a P (the caller looks for work again). */
-bool timersleep(m *mp)
-{
-    int64_t next = nobarrierWakeTime();
-    if (next == 0)
-        return false;
-    int32_t zero = 0;
-    if (!atomic_compare_exchange_strong(&timerSleeper.sleeping, &zero, 1))
-        return false;
-    uint32_t w = atomic_load(&timerSleeper.wake);
-    atomic_store(&timerSleeper.until, next);
-    next = nobarrierWakeTime();       /* a timer added before `until` was set */
-    int64_t now = nanotime();
-    if (next != 0 && next > now)
-        futexsleep(&timerSleeper.wake, w, next - now);
-    atomic_store(&timerSleeper.sleeping, 0);
-    lock(&sched.lock);
-    p *pp = pidleget();
-    unlock(&sched.lock);
-    if (!pp)
-        return false;
-    acquirep_spinning(mp, pp);
-    return true;
-}
-
-/* A timer due at `when` was added: make sure some M notices it in time. */
-void wakeNetPoller(int64_t when)
-{
-    if (atomic_load(&timerSleeper.sleeping)) {
-        if (when < atomic_load(&timerSleeper.until)) {
-            atomic_fetch_add(&timerSleeper.wake, 1);
-            futexwakeup(&timerSleeper.wake, 1);
-        }
-        return;
-    }
-    wakep();
 }
 
 /* ---- Sleep -------------------------------------------------------------------- */
