@@ -31,7 +31,7 @@
  * never becomes un-closed. Those words are atomics for that reason.
  *
  * Waiters are goroutines, or foreign threads blocking through a stand-in
- * g (deadlock.c); the code below does not need to tell them apart.
+ * g (park.h); the code below does not need to tell them apart.
  *
  * Memory: hchan and its buffer are one malloc block, never freed (channels
  * will live on the GC heap once it exists; see docs/channels.md).

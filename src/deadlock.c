@@ -41,11 +41,11 @@
  * When it must wait (a channel operation, a semaphore) it uses a stand-in g
  * made at its first call into gort: the sudogs point at the stand-in as
  * they would at a goroutine, the stand-in's `threadpark` note is where the
- * thread sleeps, and waitready wakes it with notewakeup instead of goready.
- * A pthread key destructor notices the thread's exit; the stand-in stays
+ * thread sleeps, and waitready wakes it with notewakeup instead of goready
+ * (park.h). A pthread key destructor notices the thread's exit; the stand-in stays
  * listed until the thread has left /proc/self/task, then it is freed.
  */
-#include "chan.h"
+#include "runtime.h"
 
 #include <dirent.h>
 #include <pthread.h>
@@ -197,10 +197,10 @@ static void firstforeign(void)
     unlock(&sched.lock);
 }
 
-void foreign_register(void)
+g *foreign_register(void)
 {
     if (mythreadg)
-        return;
+        return &mythreadg->g;
     struct threadg *tg = calloc(1, sizeof *tg);
     if (!tg)
         throw("runtime: out of memory registering a thread");
@@ -215,6 +215,7 @@ void foreign_register(void)
     allthreadg = tg;
     atomic_fetch_add(&nforeign, 1);
     unlock(&sched.lock);
+    return &tg->g;
 }
 
 /* The main goroutine may be stuck (or gone) already, with every M idle and
@@ -235,30 +236,6 @@ void foreign_main_done(void)
 {
     atomic_fetch_add(&nforeign, 1);
     atomic_fetch_sub(&nmainwait, 1);
-}
-
-/* ---- Waiting: goroutines park, foreign threads sleep ------------------------------ */
-
-g *waitg_foreign(void)
-{
-    foreign_register();
-    return &mythreadg->g;
-}
-
-void threadpark(g *gp, bool (*unlockf)(g *, void *), void *lock, enum waitreason reason)
-{
-    gp->waitreason = reason;
-    atomic_fetch_add(&sched.nwaiting_threads, 1);
-    if (!unlockf || unlockf(gp, lock))
-        notesleep(gp->threadpark);
-    noteclear(gp->threadpark);
-    atomic_fetch_sub(&sched.nwaiting_threads, 1);
-}
-
-void waitforever(enum waitreason reason)
-{
-    waitpark(waitg(), NULL, NULL, reason);
-    throw("unreachable: woke from a wait that has no waker");
 }
 
 /* ---- checkdead -------------------------------------------------------------------- */

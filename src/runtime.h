@@ -173,7 +173,7 @@ struct g {
     sudog      *waiting;        /* sudogs this G is queued on (select: many) */
     _Atomic uint32_t selectdone;/* select: first waker wins */
     sudog       chansudog;      /* the one sudog of a plain send or receive */
-    note       *threadpark;     /* set only in a foreign thread's stand-in g: it sleeps here (deadlock.c) */
+    note       *threadpark;     /* set only in a foreign thread's stand-in g: it sleeps here (park.c) */
 
     /* Stack segments pushed by gort_call_on_stack, innermost first. */
     struct stackseg *segs;
@@ -372,7 +372,9 @@ int64_t nobarrierWakeTime(void);     /* earliest timer over all Ps, 0 if none */
 /* ---- Deadlock detection and foreign threads (deadlock.c) ---------------- */
 
 void checkdead(void);                /* sched.lock held: an M went idle; dies if nothing can run */
-void foreign_register(void);         /* a thread that is not an M called into gort */
+/* A thread that is not an M called into gort: registers it (once) and
+ * returns its stand-in g (park.h). */
+g   *foreign_register(void);
 void foreign_main_wait(void);        /* the caller is about to wait in gort_main */
 void foreign_main_done(void);        /* the main goroutine is about to wake that caller */
 

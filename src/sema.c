@@ -31,9 +31,9 @@
  *    ticket, Broadcast all of them. Tickets make a Signal that races with
  *    Wait impossible to lose.
  *
- * Waiters may be goroutines or foreign threads (deadlock.c's stand-in g).
+ * Waiters may be goroutines or foreign threads (park.h's stand-in g).
  */
-#include "chan.h"
+#include "sema.h"
 
 enum { semTabSize = 251 };      /* prime, so it does not correlate with user patterns */
 

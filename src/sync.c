@@ -39,7 +39,7 @@
  * a foreign thread holding a lock may unlock it later, so it is a possible
  * waker for deadlock detection.
  */
-#include "chan.h"
+#include "sema.h"
 
 enum {
     mutexLocked = 1,

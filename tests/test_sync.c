@@ -7,7 +7,7 @@
  * primitives shared between goroutines and plain threads. 1 P and 2 Ps.
  */
 #include "testutil.h"
-#include "chan.h"
+#include "sema.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
