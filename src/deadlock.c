@@ -47,7 +47,6 @@
  */
 #include "runtime.h"
 
-#include <dirent.h>
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -73,20 +72,6 @@ static pthread_once_t threadkey_once = PTHREAD_ONCE_INIT;
 static void checkdead1(void);
 
 /* ---- The threads of the process ----------------------------------------------- */
-
-/* Calls f(tid, arg) for each thread of the process; false if it cannot tell. */
-static bool eachtid(void (*f)(int tid, void *arg), void *arg)
-{
-    DIR *d = opendir("/proc/self/task");
-    if (!d)
-        return false;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (e->d_name[0] != '.')
-            f(atoi(e->d_name), arg);
-    closedir(d);
-    return true;
-}
 
 static bool ism(int tid)
 {

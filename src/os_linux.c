@@ -3,19 +3,29 @@
  * mem_linux.go).
  *
  * Everything that names a system call lives here so the rest of the runtime
- * stays portable C: futexes for sleeping and waking threads, the monotonic
- * clock, CPU count, and the four memory verbs the allocator and the stack code
- * speak (Go's sysReserve / sysAlloc / sysUnused / sysFree).
+ * stays portable C: futexes for sleeping and waking threads, the clocks,
+ * sleeping, CPU count, the thread list, signal handlers and stacks, and the
+ * memory verbs the allocator and the stack code speak (Go's sysReserve /
+ * sysAlloc / sysUnused / sysFree / sysFault, plus guard pages). Each wrapper
+ * is one call; failures come back as a negative errno, never in errno.
  */
 #include "runtime.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <linux/futex.h>
 #include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
 
 int32_t getproccount(void)
 {
@@ -32,6 +42,28 @@ int32_t getproccount(void)
 int gettid_(void) { return (int)syscall(SYS_gettid); }
 void osyield(void) { sched_yield(); }
 void usleep_(uint32_t us) { usleep(us); }
+
+/* Sleeps ns, resuming after signal handlers. */
+void nanosleep_(int64_t ns)
+{
+    struct timespec ts = { ns / 1000000000, ns % 1000000000 };
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* Calls f(tid, arg) for each thread of the process; false if it cannot tell. */
+bool eachtid(void (*f)(int tid, void *arg), void *arg)
+{
+    DIR *d = opendir("/proc/self/task");
+    if (!d)
+        return false;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.')
+            f(atoi(e->d_name), arg);
+    closedir(d);
+    return true;
+}
 
 int64_t nanotime(void)
 {
@@ -96,4 +128,62 @@ void sysFree(void *v, size_t n, uint64_t *stat)
 void sysUnused(void *v, size_t n)
 {
     madvise(v, n, MADV_DONTNEED);
+}
+
+static int syserr(int r) { return r == 0 ? 0 : -errno; }
+
+/* Any touch of the pages faults (Go's sysFault). Costs a VMA split. */
+int sysFault(void *v, size_t n)
+{
+    return syserr(mprotect(v, n, PROT_NONE));
+}
+
+/* Linux 6.13+ guard pages: any touch faults, without splitting the VMA. */
+int sysGuard(void *v, size_t n)
+{
+    return syserr(madvise(v, n, MADV_GUARD_INSTALL));
+}
+
+/* Does sysGuard really guard? Some environments (qemu-user, old kernels
+ * with a seccomp shim) accept the advice and install nothing. A write()
+ * *from* a guarded page must fail with EFAULT rather than fault. */
+bool sysGuardWorks(size_t pagesize)
+{
+    bool ok = false;
+    int fds[2];
+    void *v = sysReserve(pagesize);
+    if (!v || pipe(fds) != 0)
+        return false;
+    if (sysGuard(v, pagesize) == 0)
+        ok = write(fds[1], v, 1) < 0 && errno == EFAULT;
+    close(fds[0]);
+    close(fds[1]);
+    sysFree(v, pagesize, NULL);
+    return ok;
+}
+
+/* How many mappings (VMAs) a process may have: vm.max_map_count. */
+int64_t sysMaxMappings(void)
+{
+    long max = 65530;
+    FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+    if (f) {
+        if (fscanf(f, "%ld", &max) != 1)
+            max = 65530;
+        fclose(f);
+    }
+    return max;
+}
+
+int sigaction_(int sig, const struct sigaction *sa, struct sigaction *old)
+{
+    return syserr(sigaction(sig, sa, old));
+}
+
+/* Sets the calling thread's alternate signal stack to [sp, sp+n); n == 0
+ * disables it (Go's signalstack). */
+int signalstack(void *sp, size_t n)
+{
+    stack_t ss = { .ss_sp = sp, .ss_size = n, .ss_flags = n ? 0 : SS_DISABLE };
+    return syserr(sigaltstack(&ss, NULL));
 }

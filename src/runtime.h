@@ -463,9 +463,18 @@ int64_t nanotime(void);
 int64_t walltime(void);
 int     futexsleep(_Atomic uint32_t *addr, uint32_t val, int64_t ns);
 void    futexwakeup(_Atomic uint32_t *addr, uint32_t cnt);
+void    nanosleep_(int64_t ns);       /* the thread sleeps ns */
+bool    eachtid(void (*f)(int tid, void *arg), void *arg); /* f on every thread; false: cannot list */
 void   *sysReserve(size_t n);        /* PROT_NONE? no: RW, MAP_NORESERVE */
 void   *sysAlloc(size_t n, uint64_t *stat); /* zeroed RW memory from the OS, or NULL */
 void    sysFree(void *v, size_t n, uint64_t *stat);
 void    sysUnused(void *v, size_t n); /* MADV_DONTNEED */
+int     sysFault(void *v, size_t n);  /* PROT_NONE; 0 or -errno */
+int     sysGuard(void *v, size_t n);  /* guard pages without a VMA split; 0 or -errno */
+bool    sysGuardWorks(size_t pagesize); /* does sysGuard fault here? */
+int64_t sysMaxMappings(void);        /* vm.max_map_count */
+struct sigaction;
+int     sigaction_(int sig, const struct sigaction *sa, struct sigaction *old); /* 0 or -errno */
+int     signalstack(void *sp, size_t n); /* alternate signal stack; n 0: none. 0 or -errno */
 
 #endif /* GORT_RUNTIME_H */

@@ -69,29 +69,24 @@ void signal_init(void)
     sa.sa_sigaction = sighandler;
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
     sigfillset(&sa.sa_mask);
-    sigaction(SIGSEGV, &sa, &old_segv);
-    sigaction(SIGBUS, &sa, &old_bus);
+    sigaction_(SIGSEGV, &sa, &old_segv);
+    sigaction_(SIGBUS, &sa, &old_bus);
 }
 
 /* Each M gets an alternate signal stack, so that a goroutine that ran off
  * its stack can still be reported. */
 void minitSignals(m *mp)
 {
-    stack_t ss;
     mp->gsignal_stack = malloc(SIGSTACK_SIZE);
     if (!mp->gsignal_stack)
         throw("runtime: cannot allocate signal stack");
-    ss.ss_sp = mp->gsignal_stack;
-    ss.ss_size = SIGSTACK_SIZE;
-    ss.ss_flags = 0;
-    if (sigaltstack(&ss, NULL) != 0)
+    if (signalstack(mp->gsignal_stack, SIGSTACK_SIZE) != 0)
         throw("runtime: sigaltstack failed");
 }
 
 void unminitSignals(m *mp)
 {
-    stack_t ss = { .ss_flags = SS_DISABLE };
-    sigaltstack(&ss, NULL);
+    signalstack(NULL, 0);
     free(mp->gsignal_stack);
     mp->gsignal_stack = NULL;
 }

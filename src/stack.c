@@ -37,16 +37,9 @@
  */
 #include "runtime.h"
 
-#include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
-
-#ifndef MADV_GUARD_INSTALL
-#define MADV_GUARD_INSTALL 102
-#endif
 
 #if GORT_ASAN
 #include <sanitizer/asan_interface.h>
@@ -75,32 +68,7 @@ static size_t slot_size(size_t stacksize) { return GUARD_SIZE + stacksize; }
  * vm.max_map_count, so that malloc and the user keep room. */
 static int64_t vma_budget(void)
 {
-    long max = 65530;
-    FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
-    if (f) {
-        if (fscanf(f, "%ld", &max) != 1)
-            max = 65530;
-        fclose(f);
-    }
-    return max / 4;
-}
-
-/* Does MADV_GUARD_INSTALL really guard? Some environments (qemu-user, old
- * kernels with a seccomp shim) accept the advice and install nothing. A
- * write() *from* a guarded page must fail with EFAULT rather than fault. */
-static bool madvise_guard_works(void)
-{
-    bool ok = false;
-    int fds[2];
-    void *v = sysReserve(pagesize);
-    if (!v || pipe(fds) != 0)
-        return false;
-    if (madvise(v, pagesize, MADV_GUARD_INSTALL) == 0)
-        ok = write(fds[1], v, 1) < 0 && errno == EFAULT;
-    close(fds[0]);
-    close(fds[1]);
-    sysFree(v, pagesize, NULL);
-    return ok;
+    return sysMaxMappings() / 4;
 }
 
 void stackinit(size_t stacksize)
@@ -109,7 +77,7 @@ void stackinit(size_t stacksize)
     if (stacksize)
         stack_default_size = round_up(stacksize < 16384 ? 16384 : stacksize, pagesize);
     mprotect_budget = vma_budget();
-    guard_mode = madvise_guard_works() ? GUARD_MADVISE : GUARD_MPROTECT;
+    guard_mode = sysGuardWorks(pagesize) ? GUARD_MADVISE : GUARD_MPROTECT;
 }
 
 /* Installs the guard below a slot, falling back as described above. Returns
@@ -117,12 +85,12 @@ void stackinit(size_t stacksize)
 static bool install_guard(uintptr_t lo)
 {
     if (guard_mode == GUARD_MADVISE) {
-        if (madvise((void *)lo, GUARD_SIZE, MADV_GUARD_INSTALL) == 0)
+        if (sysGuard((void *)lo, GUARD_SIZE) == 0)
             return false;
         guard_mode = GUARD_MPROTECT;
     }
     if (guard_mode == GUARD_MPROTECT) {
-        if (mprotect_budget > 0 && mprotect((void *)lo, GUARD_SIZE, PROT_NONE) == 0) {
+        if (mprotect_budget > 0 && sysFault((void *)lo, GUARD_SIZE) == 0) {
             mprotect_budget -= 2;     /* a split in the middle of a VMA adds two */
             return false;
         }
@@ -280,9 +248,10 @@ void gort_call_on_stack(size_t size, void (*fn)(void *), void *arg)
     void *v = sysReserve(sz);
     if (!v)
         throw("runtime: cannot allocate %zu-byte stack segment: out of memory", size);
-    if ((guard_mode != GUARD_MADVISE || madvise(v, GUARD_SIZE, MADV_GUARD_INSTALL) != 0) &&
-        mprotect(v, GUARD_SIZE, PROT_NONE) != 0)
-        throw("runtime: cannot guard stack segment (errno %d)", errno);
+    int e = 0;
+    if ((guard_mode != GUARD_MADVISE || sysGuard(v, GUARD_SIZE) != 0) &&
+        (e = sysFault(v, GUARD_SIZE)) != 0)
+        throw("runtime: cannot guard stack segment (errno %d)", -e);
     struct stackseg seg = { .stk = { (uintptr_t)v, (uintptr_t)v + sz } };
     g *gp = getg();
     if (gp) {

@@ -249,9 +249,7 @@ void gort_sleep(int64_t ns)
     if (ns <= 0)
         return;
     if (!ingoroutine()) {
-        struct timespec ts = { ns / GORT_SECOND, ns % GORT_SECOND };
-        while (nanosleep(&ts, &ts) != 0)
-            ;
+        nanosleep_(ns);
         return;
     }
     struct timer t = { .when = nanotime() + ns, .f = goroutineReady, .arg = getg() };
