@@ -34,12 +34,13 @@
  * queue after giving up its P, closing the window where a G was queued just
  * as it gave up.
  *
- * Stopping the world (for GOMAXPROCS changes now, and later the GC): mark
- * sched.gcwaiting, take idle Ps, and let running Ms hand their Ps in at their
- * next scheduling point. Preemption is cooperative: a G in a tight loop that
+ * Stopping the world (for GOMAXPROCS changes now, and later the GC): take
+ * worldsema, so that stoppers take turns; mark sched.gcwaiting, take idle
+ * Ps, and let running Ms hand their Ps in at their next scheduling point. Preemption is cooperative: a G in a tight loop that
  * never enters the runtime delays a stop (see docs/scheduler.md).
  */
 #include "runtime.h"
+#include "sema.h"         /* worldsema */
 
 #include <errno.h>
 #include <pthread.h>
@@ -1318,12 +1319,10 @@ static void preemptall(void)
             atomic_store_explicit(&allp_get(i)->preempt, true, memory_order_relaxed);
 }
 
-/* Stops every P but the caller's. The caller must be a goroutine holding a
- * P; it keeps it. Go's stopTheWorldWithSema. */
-void stopTheWorld(const char *reason)
+/* Stops every P but the caller's, which it keeps; worldsema held. Go's
+ * stopTheWorldWithSema. */
+static void stopTheWorldWithSema(m *mp)
 {
-    (void)reason;
-    m *mp = getm();
     lock(&sched.lock);
     sched.stopwait = atomic_load(&gomaxprocs);
     atomic_store(&sched.gcwaiting, true);
@@ -1427,7 +1426,7 @@ void destroyp(p *pp)
 
 static int32_t newprocs;
 
-void startTheWorld(void)
+static void startTheWorldWithSema(void)
 {
     lock(&sched.lock);
     int32_t n = newprocs ? newprocs : atomic_load(&gomaxprocs);
@@ -1441,6 +1440,27 @@ void startTheWorld(void)
         startm(pp, false);
     }
     wakep();
+}
+
+/* One stopper at a time (Go's worldsema), held from stopTheWorld to
+ * startTheWorld. A second stopper parks on it, and parking hands its P in
+ * to the stop in progress; two stoppers that did not take turns would each
+ * wait for the other's P forever. */
+static uint32_t worldsema = 1;
+
+void stopTheWorld(const char *reason)
+{
+    g *gp = getg();
+    if (!gp || gp == gp->m->g0 || !gp->m->p)
+        throw("stopTheWorld(%s): not called from a goroutine", reason);
+    semacquire1(&worldsema, false, waitReasonSemacquire);
+    stopTheWorldWithSema(gp->m);    /* our M again: semacquire may have moved us */
+}
+
+void startTheWorld(void)
+{
+    startTheWorldWithSema();
+    semrelease1(&worldsema, false);
 }
 
 /* Runs fn(arg) on a goroutine, waiting for it from this foreign thread. */

@@ -352,6 +352,13 @@ void wakep(void);
 uint32_t fastrand(void);
 bool canSpin(int iter);              /* may sync.Mutex spin on its iter'th try? (Go's runtime_canSpin) */
 static inline uint32_t fastrandn(uint32_t n) { return (uint32_t)(((uint64_t)fastrand() * n) >> 32); }
+/* stopTheWorld stops every P but the caller's, which it keeps, and returns
+ * when no other goroutine runs; startTheWorld restarts them (with the P
+ * count a GOMAXPROCS change asked for). Call both from the same goroutine
+ * (not g0, not a foreign thread), holding no runtime lock. Stoppers take
+ * turns: another caller parks until the world has been started again.
+ * Preemption is cooperative, so the stop waits for each running goroutine's
+ * next scheduling point. reason names the stopper in throws. */
 void stopTheWorld(const char *reason);
 void startTheWorld(void);
 void runtime_init(void);             /* idempotent */

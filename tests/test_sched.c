@@ -300,6 +300,53 @@ static void maxprocs_body(void *arg)
 
 static void test_gomaxprocs_change(void **st) { run_in_gort(maxprocs_body, NULL, 2); }
 
+/* Bug "Concurrent stop-the-world deadlocks": two goroutines stopping the
+ * world at once each waited for the other's P forever. Many changers now
+ * queue on worldsema while other goroutines keep running. */
+static gort_waitgroup changers_wg;
+static atomic_int changes_done;
+
+static void maxprocs_changer(void *arg)
+{
+    int id = (int)(intptr_t)arg, n = scaled(200);
+    for (int i = 0; i < n; i++) {
+        gort_gomaxprocs(1 + (id + i) % 2);
+        atomic_fetch_add(&changes_done, 1);
+        if (i % 4 == 0)
+            gort_yield();
+    }
+    gort_waitgroup_done(&changers_wg);
+}
+
+static void concurrent_stw_body(void *arg)
+{
+    enum { CHANGERS = 16, YIELDERS = 4 };
+    int procs = (int)(intptr_t)arg;
+    atomic_store(&counter, 0);
+    atomic_store(&stop_yielders, 0);
+    atomic_store(&changes_done, 0);
+    for (int i = 0; i < YIELDERS; i++)
+        gort_go(yielder, NULL);
+    gort_waitgroup_add(&changers_wg, CHANGERS);
+    for (int i = 0; i < CHANGERS; i++)
+        gort_go(maxprocs_changer, (void *)(intptr_t)i);
+    gort_waitgroup_wait(&changers_wg);
+    assert_int_equal(atomic_load(&changes_done), CHANGERS * scaled(200));
+    atomic_store(&stop_yielders, 1);
+    join(YIELDERS);
+    gort_gomaxprocs(procs);
+    assert_int_equal(gort_gomaxprocs(0), procs);
+}
+
+static void test_concurrent_stop_the_world_1p(void **st)
+{
+    run_in_gort(concurrent_stw_body, (void *)1, 1);
+}
+static void test_concurrent_stop_the_world_2p(void **st)
+{
+    run_in_gort(concurrent_stw_body, (void *)2, 2);
+}
+
 /* ---- locked threads ------------------------------------------------------------ */
 
 static void locked_body(void *arg)
@@ -516,6 +563,8 @@ int main(void)
         cmocka_unit_test(test_foreign_thread_spawn_2p),
         cmocka_unit_test(test_foreign_spawn_idle_runtime),
         cmocka_unit_test(test_gomaxprocs_change),
+        cmocka_unit_test(test_concurrent_stop_the_world_1p),
+        cmocka_unit_test(test_concurrent_stop_the_world_2p),
         cmocka_unit_test(test_lock_os_thread_1p),
         cmocka_unit_test(test_lock_os_thread_2p),
         cmocka_unit_test(test_goexit),
