@@ -134,7 +134,7 @@ void gort_cond_wait(gort_cond *c);
 void gort_cond_signal(gort_cond *c);
 void gort_cond_broadcast(gort_cond *c);
 
-/* ---- Memory (malloc.c and the GC) -------------------------------------- */
+/* ---- Memory (malloc.c) ------------------------------------------------- */
 
 /* A precise type: size in bytes and one bit per 8-byte word, set where the
  * word holds a pointer into the GC heap. */
@@ -143,9 +143,11 @@ typedef struct gort_type {
     const uint8_t *ptrmask;    /* (size/8 + 7)/8 bytes; NULL: no pointers */
 } gort_type;
 
-void    *gort_alloc(size_t n);          /* zeroed, collected, scanned conservatively */
-void    *gort_alloc_noscan(size_t n);   /* zeroed, collected, holds no pointers */
-void    *gort_new(const gort_type *t);  /* zeroed, scanned precisely by t->ptrmask */
+/* No collector exists yet: memory from these is not reclaimed until the
+ * collector lands. They already record how it will scan each object. */
+void    *gort_alloc(size_t n);          /* zeroed; to be scanned conservatively */
+void    *gort_alloc_noscan(size_t n);   /* zeroed; holds no pointers */
+void    *gort_new(const gort_type *t);  /* zeroed; to be scanned precisely by t->ptrmask */
 size_t   gort_usable_size(const void *p);   /* size class of p's object; 0 outside the heap */
 
 #define GORT_NUM_SIZE_CLASSES 68

@@ -251,7 +251,9 @@ struct mcache {
 };
 
 extern mspan emptymspan;
-/* The next free object of the cached span s, or 0 when the cache needs a refill. */
+/* The next free object of span class spc, refilling the cache from its
+ * mcentral when the cached span is full; *sp: the object's span. 0: out of
+ * memory. */
 uintptr_t mcache_nextFree(mcache *c, spanClass spc, mspan **sp);
 /* Gives every cached span back to its mcentral and drops the tiny block. */
 void      mcache_releaseAll(mcache *c);

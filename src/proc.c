@@ -1158,7 +1158,6 @@ void gopark(bool (*unlockf)(g *, void *), void *lck, enum waitreason reason)
     mp->waitunlockf = unlockf;
     mp->waitlock = lck;
     gp->waitreason = reason;
-    gp->waitsince = 0;
     g *next = direct_next(mp, mp->p);
     if (!next) {
         mcall_g(gp, park_m);

@@ -164,7 +164,6 @@ struct g {
     bool        stack_canary;   /* no guard page could be installed: check a canary */
     bool        stack_trimmed;  /* dead, and its stack holds only the top page */
     enum waitreason waitreason;
-    int64_t     waitsince;
     m          *lockedm;        /* gort_lock_os_thread */
     uint32_t    lockedcount;
 
@@ -203,7 +202,6 @@ struct m {
     p          *oldp;           /* P held before entering a syscall */
     int64_t     id;
     bool        spinning;       /* looking for work, holding a P */
-    bool        blocked;        /* parked on park */
     note        park;
     m          *schedlink;      /* idle M list */
     m          *alllink;
@@ -217,7 +215,6 @@ struct m {
     int         procid;         /* kernel tid, for /proc state and signals */
     void       *gsignal_stack;  /* alternate signal stack */
     int        *errnop;         /* this thread's errno: saved and restored per goroutine */
-    mcache     *mcache_single;  /* cache used when the M holds no P (unused now) */
 };
 
 /* ---- P ---------------------------------------------------------------- */
@@ -293,13 +290,13 @@ typedef struct schedt {
 
 extern schedt sched;
 extern p **allp;
-extern int32_t ncpu;
+extern int32_t ncpu;                 /* CPUs we may run on (set by runtime_init) */
 /* P i, for readers outside a stopped world: procresize publishes the array
  * and each slot with release stores (slots are set once, never reused). */
 static inline p *allp_get(int32_t i)
 {
     return __atomic_load_n(&__atomic_load_n(&allp, __ATOMIC_ACQUIRE)[i], __ATOMIC_ACQUIRE);
-}                 /* CPUs we may run on (set by runtime_init) */
+}
 extern _Atomic int32_t gomaxprocs;
 extern m *allm;
 
@@ -345,7 +342,7 @@ void goparkunlock(mutex *l, enum waitreason reason);
 bool parkunlock(g *gp, void *l);
 /* Makes a parked G runnable (on this P's runnext). Any thread. */
 void goready(g *gp);
-void gosched(void);                  /* yield: to the back of the global queue */
+void gosched(void);                  /* yield: to the back of this P's local queue */
 void gopreempt_check(void);          /* yield if preemption or STW was requested */
 uint64_t newproc(void (*fn)(void *), void *arg, size_t stacksize);
 void wakep(void);
@@ -427,7 +424,6 @@ NORETURN void throw_assert(const char *cond, const char *file, int line);
 /* Writes the goroutine traceback of the caller (skipping `skip` frames). */
 void traceback_current(int skip);
 void traceback_context(void *ucontext);
-void printpanic_prefix(void);
 void gprint(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* to stderr, unbuffered */
 
 /* ---- Signals (signal.c) ------------------------------------------------ */
@@ -472,7 +468,7 @@ int     futexsleep(_Atomic uint32_t *addr, uint32_t val, int64_t ns);
 void    futexwakeup(_Atomic uint32_t *addr, uint32_t cnt);
 void    nanosleep_(int64_t ns);       /* the thread sleeps ns */
 bool    eachtid(void (*f)(int tid, void *arg), void *arg); /* f on every thread; false: cannot list */
-void   *sysReserve(size_t n);        /* PROT_NONE? no: RW, MAP_NORESERVE */
+void   *sysReserve(size_t n);        /* RW, MAP_NORESERVE: costs nothing until touched */
 void   *sysAlloc(size_t n, uint64_t *stat); /* zeroed RW memory from the OS, or NULL */
 void    sysFree(void *v, size_t n, uint64_t *stat);
 void    sysUnused(void *v, size_t n); /* MADV_DONTNEED */
