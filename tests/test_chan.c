@@ -9,22 +9,6 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#define nelem(a) (sizeof(a) / sizeof((a)[0]))
-
-#define BOTH(name)                                                              \
-    static void test_##name##_1p(void **st) { run_in_gort(name##_body, NULL, 1); } \
-    static void test_##name##_2p(void **st) { run_in_gort(name##_body, NULL, 2); }
-#define BOTH_TESTS(name) cmocka_unit_test(test_##name##_1p), cmocka_unit_test(test_##name##_2p)
-
-static int recv_int(gort_chan *c)
-{
-    int v = -1;
-    assert_true(gort_chan_recv(c, &v));
-    return v;
-}
-
-static void send_int(gort_chan *c, int v) { gort_chan_send(c, &v); }
-
 /* ---- test/chan/fifo.go ------------------------------------------------------ */
 
 enum { FIFO_N = 10 };

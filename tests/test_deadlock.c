@@ -12,22 +12,10 @@
 
 #define DEADLOCK "fatal error: all goroutines are asleep - deadlock!\n"
 
-struct child { void (*body)(void *); int procs; };
-
-static void child_main(void *arg)
-{
-    struct child *c = arg;
-    alarm(20);                         /* a hang fails the test instead of the suite */
-    gort_gomaxprocs(c->procs);
-    gort_main(c->body, NULL);
-    _exit(0);
-}
-
 static void expect_deadlock(void (*body)(void *), const char *msg)
 {
     for (int procs = 1; procs <= 2; procs++) {
-        struct child c = { body, procs };
-        child_result r = run_child(child_main, &c);
+        child_result r = run_main_child(body, procs);
         assert_child_died_with(r, msg);
     }
 }
@@ -35,8 +23,7 @@ static void expect_deadlock(void (*body)(void *), const char *msg)
 static void expect_clean_exit(void (*body)(void *))
 {
     for (int procs = 1; procs <= 2; procs++) {
-        struct child c = { body, procs };
-        child_result r = run_child(child_main, &c);
+        child_result r = run_main_child(body, procs);
         if (r.exit_status != 0)
             print_error("child status %d signal %d, stderr:\n%s\n", r.exit_status, r.signal, r.err);
         assert_int_equal(r.exit_status, 0);

@@ -10,16 +10,9 @@
 #include <stdint.h>
 
 /* Runs body as the main goroutine of a child process; the child must die. */
-static void child_main(void *body)
-{
-    alarm(20);                           /* a hang fails the test instead of the suite */
-    gort_main((void (*)(void *))body, NULL);
-    _exit(0);
-}
-
 static void expect_death(void (*body)(void *), const char *msg)
 {
-    child_result r = run_child(child_main, (void *)body);
+    child_result r = run_main_child(body, 0);
     assert_child_died_with(r, msg);
     assert_non_null(strstr(r.err, "goroutine "));       /* a traceback follows */
 }

@@ -11,12 +11,6 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#define nelem(a) (sizeof(a) / sizeof((a)[0]))
-#define BOTH(name)                                                              \
-    static void test_##name##_1p(void **st) { run_in_gort(name##_body, NULL, 1); } \
-    static void test_##name##_2p(void **st) { run_in_gort(name##_body, NULL, 2); }
-#define BOTH_TESTS(name) cmocka_unit_test(test_##name##_1p), cmocka_unit_test(test_##name##_2p)
-
 static gort_select_case recv_case(gort_chan *c, void *elem, bool *ok)
 {
     return (gort_select_case){ c, GORT_RECV, elem, ok };
@@ -26,15 +20,6 @@ static gort_select_case send_case(gort_chan *c, void *elem)
 {
     return (gort_select_case){ c, GORT_SEND, elem, NULL };
 }
-
-static int recv_int(gort_chan *c)
-{
-    int v = -1;
-    assert_true(gort_chan_recv(c, &v));
-    return v;
-}
-
-static void send_int(gort_chan *c, int v) { gort_chan_send(c, &v); }
 
 /* ---- test/chan/select.go: default and nil-ing out cases ---------------------- */
 

@@ -12,20 +12,6 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#define BOTH(name)                                                              \
-    static void test_##name##_1p(void **st) { run_in_gort(name##_body, NULL, 1); } \
-    static void test_##name##_2p(void **st) { run_in_gort(name##_body, NULL, 2); }
-#define BOTH_TESTS(name) cmocka_unit_test(test_##name##_1p), cmocka_unit_test(test_##name##_2p)
-
-static void send_int(gort_chan *c, int v) { gort_chan_send(c, &v); }
-
-static int recv_int(gort_chan *c)
-{
-    int v = -1;
-    assert_true(gort_chan_recv(c, &v));
-    return v;
-}
-
 /* ---- Semaphores (sema.c) ------------------------------------------------------- */
 
 struct hammer { uint32_t *s; int loops; gort_chan *done; };

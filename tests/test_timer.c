@@ -11,11 +11,6 @@
 #include <stdatomic.h>
 #include <sys/resource.h>
 
-#define BOTH(name)                                                              \
-    static void test_##name##_1p(void **st) { run_in_gort(name##_body, NULL, 1); } \
-    static void test_##name##_2p(void **st) { run_in_gort(name##_body, NULL, 2); }
-#define BOTH_TESTS(name) cmocka_unit_test(test_##name##_1p), cmocka_unit_test(test_##name##_2p)
-
 /* How late a timer may fire on this machine: generous under emulation
  * and the sanitizers. */
 static int64_t slack(void)

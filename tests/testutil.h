@@ -10,6 +10,14 @@
  *   (exec is no alternative: under qemu-user a guest cannot exec itself.)
  * scaled(): shrinks loop counts under emulation (GORT_TEST_QEMU=1) and the
  *   sanitizers, which run 10-50x slower.
+ * BOTH(name) defines test_<name>_1p and test_<name>_2p, running
+ *   <name>_body with 1 and 2 Ps; BOTH_TESTS(name) lists the pair for
+ *   cmocka_run_group_tests.
+ * run_main_child(): run_child of a whole program: body as the main
+ *   goroutine, with procs Ps (0: the default) and a 20 s alarm (a hang
+ *   fails the test, not the suite).
+ * send_int()/recv_int(): one int over a channel (recv_int asserts the
+ *   channel was not closed).
  */
 #ifndef GORT_TESTUTIL_H
 #define GORT_TESTUTIL_H
@@ -29,6 +37,10 @@
 
 #include "gort.h"
 
+#ifndef nelem
+#define nelem(a)    (sizeof(a) / sizeof((a)[0]))
+#endif
+
 struct test_call { void (*fn)(void *); void *arg; };
 
 static void test_trampoline(void *v)
@@ -44,6 +56,20 @@ static inline void run_in_gort(void (*fn)(void *), void *arg, int procs)
     struct test_call c = { fn, arg };
     gort_gomaxprocs(procs);
     assert_int_equal(gort_main(test_trampoline, &c), 0);
+}
+
+#define BOTH(name)                                                              \
+    static void test_##name##_1p(void **st) { run_in_gort(name##_body, NULL, 1); } \
+    static void test_##name##_2p(void **st) { run_in_gort(name##_body, NULL, 2); }
+#define BOTH_TESTS(name) cmocka_unit_test(test_##name##_1p), cmocka_unit_test(test_##name##_2p)
+
+static inline void send_int(gort_chan *c, int v) { gort_chan_send(c, &v); }
+
+static inline int recv_int(gort_chan *c)
+{
+    int v = -1;
+    assert_true(gort_chan_recv(c, &v));
+    return v;
 }
 
 static inline int scaled(int n)
@@ -99,6 +125,23 @@ static inline child_result run_child(void (*fn)(void *), void *arg)
     r.exit_status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
     r.signal = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
     return r;
+}
+
+struct main_child { void (*body)(void *); int procs; };
+
+static void main_child(void *arg)
+{
+    struct main_child *c = arg;
+    alarm(20);
+    gort_gomaxprocs(c->procs);
+    gort_main(c->body, NULL);
+    _exit(0);
+}
+
+static inline child_result run_main_child(void (*body)(void *), int procs)
+{
+    struct main_child c = { body, procs };
+    return run_child(main_child, &c);
 }
 
 /* Asserts that the child exited with status 2 and said `want` on stderr. */
