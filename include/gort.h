@@ -15,6 +15,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -133,6 +136,69 @@ typedef struct gort_cond {
 void gort_cond_wait(gort_cond *c);
 void gort_cond_signal(gort_cond *c);
 void gort_cond_broadcast(gort_cond *c);
+
+/* ---- Network (netpoll.c, net.c) ----------------------------------------
+ *
+ * Sockets whose calls park the calling goroutine, not its thread, until the
+ * netpoller (epoll; kqueue on macOS/BSD) reports the socket ready: write one
+ * goroutine per connection with plain sequential code, as in Go.
+ *
+ * Errors are negative errno values returned (never errno: a goroutine may
+ * resume on another thread). Common ones:
+ *   -ETIMEDOUT        the deadline passed (sticky: every later call on that
+ *                     direction fails so until the deadline is set again)
+ *   -EBADF            fd is not an open fd of gort's (never made by
+ *                     gort_listen/accept/dial, or already gort_close'd); also
+ *                     what calls blocked on fd return when another goroutine
+ *                     closes it (Go's net.ErrClosed)
+ *   -EPROTONOSUPPORT  unknown network name
+ *   -EINVAL           malformed address (missing or bad port, bad brackets)
+ *   -EHOSTUNREACH     a host name that does not resolve
+ *   -EMFILE           out of fds (gort_accept: the listener stays usable;
+ *                     like Go's Accept it reports this and does not retry,
+ *                     so an accept loop should sleep briefly and go on)
+ *   -EPIPE/-ECONNRESET the peer went away; SIGPIPE is never raised
+ * From a thread that is not a goroutine the calls block that thread instead
+ * (in poll(2)), noticing close and deadlines within 100 ms.
+ *
+ * Networks: "tcp", "tcp4", "tcp6", "udp", "udp4", "udp6", "unix". Addresses
+ * as Go's net.Listen/Dial: "127.0.0.1:8080", "[::1]:0", "localhost:80",
+ * ":0" (listen: every local address, dual-stack; dial: loopback), for
+ * "unix" a path ("@name": Linux's abstract namespace; the listener does not
+ * remove its file). Names resolve on a helper thread, off the scheduler.
+ * TCP listeners get SO_REUSEADDR, accepted and dialed TCP sockets
+ * TCP_NODELAY. gort_close wakes the calls blocked on fd, and the fd itself
+ * is closed when the last of them has returned.
+ */
+enum { GORT_POLL_READ = 1, GORT_POLL_WRITE = 2 };
+
+/* Parks until fd (any non-blocking fd, e.g. one of OpenSSL, libpq, curl) is
+ * ready for events: the ready events (> 0), -ETIMEDOUT once deadline_ns
+ * (absolute gort_nanotime(), 0 = none) passes, or -errno. Readiness may be
+ * spurious: retry the operation, and on EAGAIN call again. */
+int     gort_poll_fd(int fd, int events, int64_t deadline_ns);
+/* A listening socket ("udp": a bound one, for gort_recvfrom/sendto): fd or -errno. */
+int     gort_listen(const char *network, const char *address);
+/* The bound port of a TCP/UDP socket (listening on ":0", say), or -errno. */
+int     gort_local_port(int fd);
+/* The next connection: its fd or -errno; sa and len may be NULL. */
+int     gort_accept(int lfd, struct sockaddr *sa, socklen_t *len);
+/* A connected socket ("udp": connected datagrams), or -errno; gives up with
+ * -ETIMEDOUT at deadline_ns (0 = none). */
+int     gort_dial(const char *network, const char *address, int64_t deadline_ns);
+ssize_t gort_read(int fd, void *buf, size_t n);           /* > 0, 0 at EOF, or -errno */
+ssize_t gort_write(int fd, const void *buf, size_t n);    /* n (all written) or -errno */
+ssize_t gort_readv(int fd, const struct iovec *iov, int iovcnt);
+ssize_t gort_writev(int fd, const struct iovec *iov, int iovcnt);   /* all, or -errno */
+ssize_t gort_recvfrom(int fd, void *buf, size_t n, struct sockaddr *sa, socklen_t *salen);
+ssize_t gort_sendto(int fd, const void *buf, size_t n, const struct sockaddr *sa, socklen_t salen);
+int     gort_shutdown(int fd, int how);                   /* SHUT_RD, SHUT_WR, SHUT_RDWR */
+int     gort_close(int fd);                               /* 0, or -EBADF (not open) */
+/* Deadlines are absolute gort_nanotime() values; 0 = none; a past one fails
+ * the next call (and wakes a blocked one) with -ETIMEDOUT. */
+int     gort_set_deadline(int fd, int64_t deadline_ns);
+int     gort_set_read_deadline(int fd, int64_t deadline_ns);
+int     gort_set_write_deadline(int fd, int64_t deadline_ns);
 
 /* ---- Memory (malloc.c) ------------------------------------------------- */
 

@@ -19,7 +19,8 @@
  *   3. no M runs: each is idle or parked for a locked goroutine
  *      (mcount - nmidle - nmidlelocked == 0), so no goroutine runs, and an
  *      M in a syscall or asleep until a timer counts as running;
- *   4. no timer is pending on any P;
+ *   4. no timer is pending on any P, and no goroutine waits on the network
+ *      (a peer may still send; Go's netpollAnyWaiters);
  *   5. no thread exists that gort does not know: every thread listed in
  *      /proc/self/task is an M, a registered thread (alive or exiting), or
  *      was already there when gort first met a foreign thread (sanitizer
@@ -45,7 +46,7 @@
  * (park.h). A pthread key destructor notices the thread's exit; the stand-in stays
  * listed until the thread has left /proc/self/task, then it is freed.
  */
-#include "runtime.h"
+#include "netpoll.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -241,6 +242,8 @@ static void checkdead1(void)
         throw("checkdead: runnable g");
     if (nobarrierWakeTime() != 0 || strangers())
         return;
+    if (netpollinited() && netpollAnyWaiters())
+        return;                       /* the network may still wake someone */
     bool none = gort_num_goroutine() == 0;
     unlock(&sched.lock);
     if (none)

@@ -21,8 +21,12 @@
  * Finding work (findRunnable): the local runnext and run queue; the global
  * run queue (first, one time in 61, so it never starves); then stealing half
  * of another P's queue, visiting Ps in random order, four rounds, taking a
- * victim's runnext only in the last round. An M that finds nothing gives its
- * P back and sleeps on its note.
+ * victim's runnext only in the last round; before stealing, a non-blocking
+ * look at the network (netpollcheck). An M that finds nothing gives its P
+ * back and sleeps on its note, except one: while goroutines wait on the
+ * network or timers are pending, the first M to go idle blocks in netpoll
+ * until the next timer (netpollblocking), and sched.lastpoll is 0 while it
+ * does, so a new earlier timer breaks its poll (netpollBreakFor).
  *
  * Spinning threads. An M looking for work while holding a P is "spinning".
  * Waking an M is expensive, so when a G becomes runnable we wake an M only
@@ -39,7 +43,7 @@
  * Ps, and let running Ms hand their Ps in at their next scheduling point. Preemption is cooperative: a G in a tight loop that
  * never enters the runtime delays a stop (see docs/scheduler.md).
  */
-#include "runtime.h"
+#include "netpoll.h"
 #include "sema.h"         /* worldsema */
 
 #include <errno.h>
@@ -749,6 +753,8 @@ static bool timersleep(m *mp)
 /* A timer due at `when` was added: make sure some M notices it in time. */
 void wakeNetPoller(int64_t when)
 {
+    if (netpollBreakFor(when))
+        return;
     if (atomic_load(&timerSleeper.sleeping)) {
         if (when < atomic_load(&timerSleeper.until)) {
             atomic_fetch_add(&timerSleeper.wake, 1);
@@ -757,6 +763,100 @@ void wakeNetPoller(int64_t when)
         return;
     }
     wakep();
+}
+
+/* ---- The network (netpoll.c) ---------------------------------------------- */
+
+/* Makes the Gs netpoll readied runnable: as many as there are idle Ps go to
+ * the global queue, each with an M started for it; the rest to our P (all
+ * to the global queue when we hold none). Go's injectglist. */
+void injectglist(g *list)
+{
+    int32_t n = 0;
+    for (g *gp = list; gp; gp = gp->schedlink, n++)
+        setgstatus(gp, Gwaiting, Grunnable);
+    if (!n)
+        return;
+    m *mp = getm();
+    p *pp = mp ? mp->p : NULL;
+    int32_t npidle = atomic_load(&sched.npidle), nglobal = pp && npidle < n ? npidle : n;
+    if (nglobal) {
+        lock(&sched.lock);
+        for (int32_t i = 0; i < nglobal; i++, list = list->schedlink)
+            globrunqput(list);
+        unlock(&sched.lock);
+        for (int32_t i = 0; i < nglobal && atomic_load(&sched.npidle) > 0; i++)
+            startm(NULL, false);
+    }
+    for (g *gp; (gp = list);) {
+        list = gp->schedlink;
+        runqput(pp, gp, false);
+    }
+}
+
+/* Out of local work: a non-blocking poll, if goroutines wait on the network
+ * and no M blocks in netpoll already. Returns a G to run; the others readied
+ * are queued. */
+static g *netpollcheck(void)
+{
+    if (!netpollinited() || !netpollAnyWaiters() || atomic_load(&sched.lastpoll) == 0)
+        return NULL;
+    g *gp = netpoll(0);
+    if (!gp)
+        return NULL;
+    injectglist(gp->schedlink);
+    setgstatus(gp, Gwaiting, Grunnable);
+    return gp;
+}
+
+bool netpollBreakFor(int64_t when)
+{
+    if (!netpollinited() || atomic_load(&sched.lastpoll) != 0)
+        return false;
+    int64_t until = atomic_load(&sched.pollUntil);
+    if (until == 0 || until > when)
+        netpollBreak();
+    return true;
+}
+
+/* The M found no work and gave up its P. If goroutines wait on the network
+ * or timers are pending, and no other M blocks in netpoll, block there until
+ * the next timer (Go's sched.lastpoll protocol: 0 while an M blocks). True
+ * holding a P (the caller looks for work again). */
+static bool netpollblocking(m *mp)
+{
+    int64_t until = nobarrierWakeTime();
+    if (!netpollAnyWaiters() && until == 0)
+        return false;
+    if (atomic_exchange(&sched.lastpoll, 0) == 0) {
+        if (until)
+            netpollBreakFor(until);    /* the poller must wake for our timer */
+        return false;
+    }
+    int64_t delay = -1;
+    if (until) {
+        delay = until - nanotime();
+        if (delay < 0)
+            delay = 0;
+    }
+    atomic_store(&sched.pollUntil, until);
+    g *list = netpoll(delay);
+    atomic_store(&sched.pollUntil, 0);
+    atomic_store(&sched.lastpoll, nanotime());
+    lock(&sched.lock);
+    p *pp = pidleget();
+    unlock(&sched.lock);
+    if (!pp) {
+        injectglist(list);
+        return false;
+    }
+    if (list) {
+        acquirep(mp, pp);
+        injectglist(list);
+    } else {
+        acquirep_spinning(mp, pp);     /* woken for a timer: look everywhere */
+    }
+    return true;
 }
 
 /* Finds a runnable G, blocking the M until there is one. Returns holding a
@@ -791,6 +891,8 @@ top:;
         if (gp)
             goto found;
     }
+    if ((gp = netpollcheck()))
+        goto found;
     /* Steal, if not too many Ms spin already: at most half the busy Ps. */
     int32_t procs = atomic_load(&gomaxprocs);
     if (mp->spinning ||
@@ -831,7 +933,7 @@ top:;
             goto top;
         }
     }
-    if (timersleep(mp))
+    if (netpollinited() ? netpollblocking(mp) : timersleep(mp))
         goto top;
     stopm(mp);
     goto top;
@@ -1598,6 +1700,7 @@ static void schedinit(void)
     signal_init();
     mallocinit();
     int32_t procs = env_int("GORT_MAXPROCS", ncpu);
+    atomic_store(&sched.lastpoll, nanotime());
     lock(&sched.lock);
     procresize(procs);
     unlock(&sched.lock);

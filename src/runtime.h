@@ -286,6 +286,8 @@ typedef struct schedt {
     int32_t     nmidlelocked;
     int32_t     mcount;
     _Atomic int32_t nwaiting_threads; /* foreign threads blocked in chan/sema ops */
+    _Atomic int64_t lastpoll;   /* when the network was last polled; 0: an M blocks in netpoll */
+    _Atomic int64_t pollUntil;  /* ... until this time (0: no timer bounds it) */
 } schedt;
 
 extern schedt sched;
@@ -363,9 +365,28 @@ void runtime_init(void);             /* idempotent */
 /* Called by time.c: wake an M sleeping until a timer, because an earlier
  * timer was added. */
 void wakeNetPoller(int64_t when);
+/* An M blocks in netpoll: if it would sleep past `when`, break its poll.
+ * False if no M blocks in netpoll (proc.c). */
+bool netpollBreakFor(int64_t when);
+/* Makes a list of Gs readied by netpoll (linked by schedlink) runnable. */
+void injectglist(g *list);
 void destroyp(p *pp);
 
 /* ---- Timers, as the scheduler sees them (time.c) ----------------------- */
+
+/* A runtime timer: f(arg, now) runs on a scheduler stack (g0) with a P
+ * held once `when` has passed; it must not block. The owner keeps the
+ * struct alive while it is added. */
+struct timer {
+    int64_t  when;
+    int64_t  period;            /* > 0: re-arms itself (tickers) */
+    void   (*f)(void *arg, int64_t now);
+    void    *arg;
+    _Atomic(p *) pp;            /* heap holding the timer, NULL if none */
+    int32_t  idx;
+};
+void addtimer(struct timer *t);      /* t->when, f, arg set; t not pending */
+bool deltimer(struct timer *t);      /* true if it was pending (it will not run now) */
 
 /* Returns when the next timer of pp is due (0: none), running any that are
  * due now. */

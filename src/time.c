@@ -13,8 +13,9 @@
  *     for other Ps whose first timer is due;
  *   - an M with nothing to do sleeps until the earliest timer of all Ps
  *     (proc.c's timersleep) instead of forever. Only one M sleeps that way;
- *     adding an earlier timer wakes it (wakeNetPoller — in Go, the
- *     netpoller's job).
+ *     adding an earlier timer wakes it (wakeNetPoller). Once the netpoller
+ *     is in use, the M blocked in netpoll sleeps for the timers instead, as
+ *     in Go, and wakeNetPoller breaks its poll.
  * A timer's function runs on g0 with the P held and no heap lock: it must
  * not block. For sleep it readies the sleeping G; for timer channels it does
  * a non-blocking send of the current time (a full buffer drops the tick, as
@@ -29,15 +30,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-struct timer {
-    int64_t  when;
-    int64_t  period;            /* > 0: re-arms itself (tickers) */
-    void   (*f)(void *arg, int64_t now);
-    void    *arg;
-    _Atomic(p *) pp;            /* heap holding the timer, NULL if none */
-    int32_t  idx;
-};
 
 int64_t gort_nanotime(void) { return nanotime(); }
 
@@ -134,7 +126,7 @@ static p *timer_home(void)
     return allp_get((int32_t)fastrandn((uint32_t)atomic_load(&gomaxprocs)));
 }
 
-static void addtimer(struct timer *t)
+void addtimer(struct timer *t)
 {
     p *pp;
     for (;;) {
@@ -151,7 +143,7 @@ static void addtimer(struct timer *t)
 }
 
 /* Removes t from whichever heap holds it. True if it was pending. */
-static bool deltimer(struct timer *t)
+bool deltimer(struct timer *t)
 {
     for (;;) {
         p *pp = atomic_load(&t->pp);

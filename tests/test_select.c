@@ -625,7 +625,7 @@ BOTH(stress)
 
 /* ---- Large selects (orders on the heap), one channel in many cases ---------------- */
 
-static void sendto(void *c) { send_int(c, 42); }
+static void send42(void *c) { send_int(c, 42); }
 
 static void large_body(void *arg)
 {
@@ -640,7 +640,7 @@ static void large_body(void *arg)
     }
     for (int round = 0; round < 20; round++) {
         int target = (round * 37) % N;
-        gort_go(sendto, cs[target]);
+        gort_go(send42, cs[target]);
         int k = gort_select(sel, N, true);
         assert_int_equal(k, target);
         assert_int_equal(vals[k], 42);
@@ -653,7 +653,7 @@ static void large_body(void *arg)
         sel[i] = recv_case(i % 3 == 0 ? c : NULL, &vals[i], NULL);
     int hits[N] = { 0 };
     for (int round = 0; round < 300; round++) {
-        gort_go(sendto, c);
+        gort_go(send42, c);
         int k = gort_select(sel, N, true);
         assert_int_equal(k % 3, 0);
         assert_int_equal(vals[k], 42);
