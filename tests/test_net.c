@@ -18,11 +18,6 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 
-#define BOTH(name)                                                              \
-    static void test_##name##_1p(void **st) { run_in_gort(name##_body, NULL, 1); } \
-    static void test_##name##_2p(void **st) { run_in_gort(name##_body, NULL, 2); }
-#define BOTH_TESTS(name) cmocka_unit_test(test_##name##_1p), cmocka_unit_test(test_##name##_2p)
-
 static int64_t after(int64_t ns) { return gort_nanotime() + ns; }
 
 /* A listener on 127.0.0.1, port chosen by the kernel; *addr says where. */

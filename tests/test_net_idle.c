@@ -137,8 +137,7 @@ static void idle_body(void *arg)
     free(rs);
 }
 
-static void test_idle_1p(void **st) { run_in_gort(idle_body, NULL, 1); }
-static void test_idle_2p(void **st) { run_in_gort(idle_body, NULL, 2); }
+BOTH(idle)
 
 int main(void)
 {
@@ -149,8 +148,7 @@ int main(void)
     }
     start_child();                          /* before the runtime starts */
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_idle_1p),
-        cmocka_unit_test(test_idle_2p),
+        BOTH_TESTS(idle),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
