@@ -12,19 +12,26 @@ set -euo pipefail
 native=(
     cmake make gcc pkg-config
     libunwind-dev libcmocka-dev
+    libhttp-parser-dev
 )
 # Cross build for arm64, run under qemu-user.
 cross=(
     gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
     libunwind-dev:arm64 libcmocka-dev:arm64
+    libhttp-parser2.9:arm64
 )
 # Benchmarks: Go twins, comparison allocators, timing.
 bench=(
-    golang-go libmimalloc-dev libgc-dev hyperfine
+    golang-go libmimalloc-dev libgc-dev hyperfine wrk
 )
 # Optional: not needed by any make target, handy for developers.
 optional=(clang)
 
+# libhttp-parser-dev (examples/http_hello.c) is not multi-arch: its amd64 and
+# arm64 packages conflict. Its header is the same for both, so the arm64 build
+# takes the header from the native -dev package and links the arm64 runtime
+# library (libhttp-parser2.9:arm64) by its file name.
+#
 # Note: libatomic-ops-dev is deliberately absent: its amd64 and arm64 packages
 # conflict, and gort uses <stdatomic.h> only.
 

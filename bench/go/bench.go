@@ -4,7 +4,9 @@
 //
 //	scaled  applies BENCH_SCALE, which scales each iteration count on both
 //	        sides alike;
-//	report  prints the `BENCH <workload> <ns-per-op>` line run.sh reads;
+//	report  prints the `BENCH <workload> <ns-per-op>` line run.sh reads
+//	        (reportNs: the same for a time measured elsewhere, as bench.h's
+//	        report, e.g. by a load generator in another process);
 //	wanted  the workload filter: `bench-go/chan pingpong mpmc` runs only
 //	        those two workloads (for profiling one of them); no arguments,
 //	        as run.sh calls every twin, runs them all.
@@ -33,6 +35,11 @@ func scaled(n int64) int64 {
 func report(name string, start time.Time, ops int64) {
 	elapsed := time.Since(start).Nanoseconds()
 	fmt.Printf("BENCH %s %.2f\n", name, float64(elapsed)/float64(ops))
+}
+
+// reportNs prints one result line for elapsedNs measured by someone else.
+func reportNs(name string, elapsedNs, ops int64) {
+	fmt.Printf("BENCH %s %.2f\n", name, float64(elapsedNs)/float64(ops))
 }
 
 // wanted reports whether to run workload name: all run when the command
