@@ -5,7 +5,10 @@
  * What it measures (two `BENCH` lines from one wrk run):
  *
  *   http_hello  ns per request, 1e9 / (wrk's requests per second);
- *   http_p99    wrk's 99th percentile latency, in ns.
+ *   http_p99    wrk's 99th percentile latency, in ns;
+ *   http_cpu    the server process's CPU time (user + system, all threads)
+ *               per request: its cost, less sensitive than wall time to other
+ *               load on a shared machine (no goal).
  *
  * The server under test is examples/http_hello.c, the program a reader of
  * the examples sees (libhttp-parser, one goroutine per connection), started
@@ -32,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -84,7 +88,7 @@ static void read_text(int fd, char *buf, size_t cap, bool stop_at_newline)
  * and, in addr, the address it printed ("http_hello: listening on ..."). */
 static pid_t start_server(char *addr, size_t cap)
 {
-    char path[PATH_MAX], exe[PATH_MAX];
+    char path[PATH_MAX + 32], exe[PATH_MAX];
     const char *server = getenv("BENCH_HTTP_SERVER");
     if (!server) {
         ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -134,18 +138,29 @@ static double wrk_ns(const char *s)
          : *end == 's' ? v * 1e9 : -1;
 }
 
-/* Reads requests/s and p99 (ns) from wrk's --latency report; false if the
- * run had errors or the report lacks them. */
-static bool parse_wrk(const char *out, double *rps, double *p99)
+struct wrk_result {
+    double rps, p99;     /* requests per second; 99th percentile, ns */
+    long long requests;  /* in all */
+};
+
+/* Reads wrk's --latency report; false if the run had errors or the report
+ * lacks a figure. */
+static bool parse_wrk(const char *out, struct wrk_result *res)
 {
     const char *p;
     if ((p = strstr(out, "Socket errors:")) || (p = strstr(out, "Non-2xx or 3xx responses:"))) {
         fprintf(stderr, "http: wrk saw errors: %.*s\n", (int)strcspn(p, "\n"), p);
         return false;
     }
-    *rps = (p = strstr(out, "Requests/sec:")) ? strtod(p + 13, NULL) : 0;
-    *p99 = (p = strstr(out, "\n     99%")) ? wrk_ns(p + 9 + strspn(p + 9, " ")) : -1;
-    if (*rps <= 0 || *p99 <= 0) {
+    res->rps = (p = strstr(out, "Requests/sec:")) ? strtod(p + 13, NULL) : 0;
+    res->p99 = (p = strstr(out, "\n     99%")) ? wrk_ns(p + 9 + strspn(p + 9, " ")) : -1;
+    res->requests = 0;
+    if ((p = strstr(out, " requests in "))) {   /* "  667 requests in 1.01s, ..." */
+        while (p > out && p[-1] != '\n')
+            p--;
+        res->requests = strtoll(p, NULL, 10);
+    }
+    if (res->rps <= 0 || res->p99 <= 0 || res->requests <= 0) {
         fprintf(stderr, "http: cannot read wrk's report:\n%s\n", out);
         return false;
     }
@@ -153,9 +168,9 @@ static bool parse_wrk(const char *out, double *rps, double *p99)
 }
 
 /* Runs wrk against addr; false if it failed. */
-static bool run_wrk(const char *addr, double *rps, double *p99)
+static bool run_wrk(const char *addr, struct wrk_result *res)
 {
-    char url[128], duration[16];
+    char url[160], duration[32];
     snprintf(url, sizeof url, "http://%s/", addr);
     snprintf(duration, sizeof duration, "%llds", (long long)scaled(WRK_SECONDS));
     const char *wrk = getenv("BENCH_WRK") ? getenv("BENCH_WRK") : "wrk";
@@ -171,27 +186,32 @@ static bool run_wrk(const char *addr, double *rps, double *p99)
         fprintf(stderr, "http: wrk failed:\n%s\n", out);
         return false;
     }
-    return parse_wrk(out, rps, p99);
+    return parse_wrk(out, res);
 }
 
 int main(int argc, char **argv)
 {
     bench_args(argc, argv);
-    if (!wanted("http_hello") && !wanted("http_p99"))
+    if (!wanted("http_hello") && !wanted("http_p99") && !wanted("http_cpu"))
         return 0;
     char addr[128];
     pid_t server = start_server(addr, sizeof addr);
     if (server < 0)
         return 1;
-    double rps, p99;
-    bool ok = run_wrk(addr, &rps, &p99);
+    struct wrk_result res;
+    struct rusage ru;
+    bool ok = run_wrk(addr, &res);
     kill(server, SIGTERM);
-    waitpid(server, NULL, 0);
+    wait4(server, NULL, 0, &ru);   /* the server's CPU time, its whole life */
     if (!ok)
         return 1;
+    int64_t cpu = ((int64_t)ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000 +
+                  ((int64_t)ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000;
     if (wanted("http_hello"))
-        report("http_hello", (int64_t)(1e12 / rps), 1000);   /* 1e9 / rps, to 0.001 ns */
+        report("http_hello", (int64_t)(1e12 / res.rps), 1000);   /* 1e9 / rps, to 0.001 ns */
     if (wanted("http_p99"))
-        report("http_p99", (int64_t)p99, 1);
+        report("http_p99", (int64_t)res.p99, 1);
+    if (wanted("http_cpu"))
+        report("http_cpu", cpu, res.requests);
     return 0;
 }

@@ -7,7 +7,8 @@
 // connection reading into a 512-byte buffer and writing back what it read)
 // and the same load: the C bench binary started as `net --load ...`, found
 // beside this binary as ../bench/net (run.sh's layout: <builddir>/bench-go/net
-// and <builddir>/bench/net) or at $BENCH_NET_LOAD. See net.c for the design.
+// and <builddir>/bench/net) or at $BENCH_NET_LOAD. Each workload also prints
+// <name>_cpu, the server process's CPU time per op. See net.c for the design.
 package main
 
 import (
@@ -18,6 +19,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"syscall"
 )
 
 const serverBuf = 512
@@ -55,6 +57,13 @@ func acceptLoop(ln net.Listener) {
 		}
 		go echo(c)
 	}
+}
+
+// cpuNs is the CPU time (user + system, every thread) this process has used.
+func cpuNs() int64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
 // loadGenerator finds the C load generator (net.c in --load mode).
@@ -98,13 +107,16 @@ func main() {
 		if !wanted(w.name) {
 			continue
 		}
+		cpu := cpuNs()
 		elapsed, ops, err := runLoad(load, port, w)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "net:", err)
 			failed = true
 			continue
 		}
+		cpu = cpuNs() - cpu
 		reportNs(w.name, elapsed, ops)
+		reportNs(w.name+"_cpu", cpu, ops)
 	}
 	ln.Close()
 	if failed {
