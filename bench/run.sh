@@ -20,7 +20,9 @@
 # Environment: BENCH_ROUNDS (5), BENCH_TIMEOUT seconds per binary run (600),
 # BENCH_ONLY (space-separated bench names to run, default all), BENCH_SCALE
 # (passed through: the benches scale their iteration counts by it), GO (the Go
-# toolchain for the twins; default: the newest one found, see newest_go).
+# toolchain for the twins; default: the newest one found, see newest_go),
+# BENCH_WRAP (a command every bench binary runs under, on both sides alike:
+# "chrt -f 10" for real-time priority on a busy machine, "perf stat", ...).
 set -u
 
 # Goal ratios gort/Go (lower is better): workload:max[:note].
@@ -72,7 +74,7 @@ machine_info() {
     echo "go:      $([ -n "$GO" ] && "$GO" version 2>/dev/null || echo 'not found') ($GO; the newest Go on this machine)"
     echo "gcc:     $(gcc --version 2>/dev/null | head -n1 || echo 'not found')"
     echo "load:    $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null) (1/5/15 min; above the CPU count, expect noise)"
-    echo "rounds:  $rounds${BENCH_SCALE:+, BENCH_SCALE=$BENCH_SCALE}"
+    echo "rounds:  $rounds${BENCH_SCALE:+, BENCH_SCALE=$BENCH_SCALE}${BENCH_WRAP:+, every binary under: $BENCH_WRAP}"
 }
 
 # base_of STEM: prints the bench that STEM is a variant of ("alloc" for
@@ -117,7 +119,8 @@ build_go_twin() {
 run_bin() {
     local column=$1 bin=$2 out=$work/out status
     [[ -n $bin && -x $bin ]] || return 0
-    timeout "$timeout_s" "$bin" >"$out" 2>"$work/err"
+    # shellcheck disable=SC2086  # BENCH_WRAP is a command line: split it
+    timeout "$timeout_s" ${BENCH_WRAP:-} "$bin" >"$out" 2>"$work/err"
     status=$?
     if ((status != 0)); then
         log "bench: $bin exited with status $status$( ((status == 124)) && echo ' (timeout)')"
