@@ -329,10 +329,9 @@ static void bench_main(void *arg)
 {
     gort_gomaxprocs(1);   /* the server's P; the load generator has the other core */
     int lfd = gort_listen("tcp", "127.0.0.1:0");
-    struct sockaddr_in sa;
-    socklen_t len = sizeof sa;
-    if (lfd < 0 || getsockname(lfd, (struct sockaddr *)&sa, &len) != 0) {
-        fprintf(stderr, "net: listen: %s\n", strerror(lfd < 0 ? -lfd : errno));
+    int port = lfd < 0 ? lfd : gort_local_port(lfd);
+    if (port < 0) {
+        fprintf(stderr, "net: listen: %s\n", strerror(-port));
         exit(1);
     }
     gort_go(accept_loop, (void *)(intptr_t)lfd);
@@ -341,7 +340,7 @@ static void bench_main(void *arg)
         if (!wanted(workloads[i].name))
             continue;
         int64_t cpu = cpu_ns();
-        if (!run_load(ntohs(sa.sin_port), &workloads[i], &elapsed, &ops)) {
+        if (!run_load(port, &workloads[i], &elapsed, &ops)) {
             failed = true;
             continue;
         }
