@@ -138,6 +138,7 @@ static void prunethreadg(void)
  * meaningful when every M has its procid set (none is starting). */
 static bool strangers(void)
 {
+    assertLockHeld(&sched.lock);
     int n = 0;
     bool listed = eachtid(classify, &n);
     if (listed)
@@ -229,6 +230,7 @@ void foreign_main_done(void)
 /* sched.lock held. Dies if nothing can ever run again (rules above). */
 static void checkdead1(void)
 {
+    assertLockHeld(&sched.lock);
     if (atomic_load(&nmainwait) == 0 || atomic_load(&nforeign) > 0 ||
         atomic_load(&sched.nwaiting_threads) > 0)
         return;

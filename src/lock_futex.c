@@ -15,6 +15,16 @@
 enum { MUTEX_UNLOCKED = 0, MUTEX_LOCKED = 1, MUTEX_SLEEPING = 2 };
 enum { PASSIVE_SPIN = 1 };
 
+#ifdef GORT_DEBUG_BUILD
+uint32_t lockowner(void)
+{
+    static _Atomic uint32_t nthreads;
+    static __thread uint32_t me;
+    if (!me)
+        me = atomic_fetch_add_explicit(&nthreads, 1, memory_order_relaxed) + 1;
+    return me;
+}
+#endif
 
 /* Takes the lock if it is free right now, leaving `wait` in it. */
 static bool lock_if_free(mutex *l, uint32_t wait)

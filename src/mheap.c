@@ -208,6 +208,7 @@ static void mheap_recordArena(mheap *h, uintptr_t ai)
  * and the reserved size in *size. mheap_.lock held. */
 static uintptr_t mheap_sysAlloc(mheap *h, uintptr_t n, uintptr_t *size)
 {
+    assertLockHeld(&h->lock);
     n = (n + heapArenaBytes - 1) & ~(uintptr_t)(heapArenaBytes - 1);
     if (n == 0 || n >= maxAlloc)
         return 0;
@@ -247,6 +248,7 @@ static void mheap_growInto(mheap *h, uintptr_t base, uintptr_t limit)
  * False if the OS refuses. mheap_.lock held. */
 static bool mheap_grow(mheap *h, uintptr_t npage)
 {
+    assertLockHeld(&h->lock);
     uintptr_t ask = ((npage + pallocChunkPages - 1) & ~(uintptr_t)(pallocChunkPages - 1)) * pageSize;
     uintptr_t nBase = h->curArena.base + ask;
     if (nBase > h->curArena.end || nBase < h->curArena.base) {
@@ -335,6 +337,7 @@ void mheap_init(void)
  * *scav: how many of its bytes were released to the OS. mheap_.lock held. */
 static uintptr_t mheap_allocPages(mheap *h, uintptr_t npages, uintptr_t *scav)
 {
+    assertLockHeld(&h->lock);
     uintptr_t base = pageAlloc_alloc(&h->pages, npages, scav);
     if (base)
         return base;

@@ -191,6 +191,7 @@ static bool runqempty(p *pp)
  * sched.lock must be held for all of these. */
 static void globrunqgrow(uint32_t need)
 {
+    assertLockHeld(&sched.lock);
     uint32_t size = (uint32_t)atomic_load_explicit(&sched.runqsize, memory_order_relaxed);
     uint32_t cap = sched.runqcap ? sched.runqcap : RUNQ_SIZE;
     while (cap < size + need)
@@ -208,6 +209,7 @@ static void globrunqgrow(uint32_t need)
 
 static void globrunqputbatch(g **batch, uint32_t n)
 {
+    assertLockHeld(&sched.lock);
     uint32_t size = (uint32_t)atomic_load_explicit(&sched.runqsize, memory_order_relaxed);
     if (size + n > sched.runqcap)
         globrunqgrow(n);
@@ -220,6 +222,7 @@ static void globrunqput(g *gp) { globrunqputbatch(&gp, 1); }
 
 static g *globrunqpop(void)
 {
+    assertLockHeld(&sched.lock);
     g *gp = sched.runq[sched.runqhead];
     sched.runqhead = (sched.runqhead + 1) & (sched.runqcap - 1);
     return gp;
@@ -375,6 +378,7 @@ static g *runqsteal(p *pp, p *p2, bool stealRunNextG)
  * local queue. sched.lock must be held. max 0: no limit. */
 static g *globrunqget(p *pp, int32_t max)
 {
+    assertLockHeld(&sched.lock);
     int32_t size = atomic_load(&sched.runqsize);
     if (size == 0)
         return NULL;
@@ -396,6 +400,7 @@ static g *globrunqget(p *pp, int32_t max)
 
 static void pidleput(p *pp)
 {
+    assertLockHeld(&sched.lock);
     GORT_ASSERT(runqempty(pp));
     atomic_store(&pp->status, Pidle);
     pp->link = sched.pidle;
@@ -405,6 +410,7 @@ static void pidleput(p *pp)
 
 static p *pidleget(void)
 {
+    assertLockHeld(&sched.lock);
     p *pp = sched.pidle;
     if (pp) {
         sched.pidle = pp->link;
@@ -415,6 +421,7 @@ static p *pidleget(void)
 
 static void mput(m *mp)
 {
+    assertLockHeld(&sched.lock);
     mp->schedlink = sched.midle;
     sched.midle = mp;
     sched.nmidle++;
@@ -422,6 +429,7 @@ static void mput(m *mp)
 
 static m *mget(void)
 {
+    assertLockHeld(&sched.lock);
     m *mp = sched.midle;
     if (mp) {
         sched.midle = mp->schedlink;
@@ -1451,6 +1459,7 @@ static void stopTheWorldWithSema(m *mp)
  * Returns the Ps that have local work (not on the idle list). */
 static p *procresize(int32_t nprocs)
 {
+    assertLockHeld(&sched.lock);
     int32_t old = atomic_load(&gomaxprocs);
     static int32_t allpcap;
     if (nprocs > allpcap) {

@@ -91,7 +91,23 @@ static inline void procyield(int n)
     }
 }
 
+/* Asserting builds also record which thread holds a runtime mutex, so that
+ * functions that need a lock held can check it: assertLockHeld (Go's). The
+ * owner is 32 bits: a mutex must fit the 8 bytes gort_cond keeps for one. */
+#ifdef GORT_DEBUG_BUILD
+typedef struct mutex { _Atomic uint32_t key; _Atomic uint32_t owner; } mutex;
+/* The calling thread's number (from 1), for mutex.owner: a call the
+ * compiler may not cache across a switch point (a goroutine may have moved
+ * thread since). */
+NOINLINE uint32_t lockowner(void);
+#define assertLockHeld(l) \
+    GORT_ASSERT(atomic_load_explicit(&(l)->owner, memory_order_relaxed) == lockowner())
+#define lockowner_set(l, o) atomic_store_explicit(&(l)->owner, (o), memory_order_relaxed)
+#else
 typedef struct mutex { _Atomic uint32_t key; } mutex;
+#define assertLockHeld(l) ((void)(l))
+#define lockowner_set(l, o) ((void)(l))
+#endif
 void lock_slow(mutex *l, uint32_t v);
 void unlock_slow(mutex *l, uint32_t v);
 
@@ -103,10 +119,12 @@ static inline void lock(mutex *l)
     uint32_t v = atomic_exchange_explicit(&l->key, 1, memory_order_acquire);
     if (unlikely(v != 0))
         lock_slow(l, v);
+    lockowner_set(l, lockowner());
 }
 
 static inline void unlock(mutex *l)
 {
+    lockowner_set(l, 0);
     uint32_t v = atomic_exchange_explicit(&l->key, 0, memory_order_release);
     if (unlikely(v != 1))
         unlock_slow(l, v);

@@ -248,6 +248,7 @@ void semrelease1(uint32_t *addr, bool handoff)
 /* a < b for counters that wrap, whose true difference is below 2^31. */
 static bool less(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
 
+_Static_assert(sizeof(mutex) <= sizeof(((gort_cond *)0)->lock), "gort_cond.lock holds a mutex");
 static mutex *nllock(gort_cond *l) { return (mutex *)&l->lock; }
 
 uint32_t notifyListAdd(gort_cond *l)
