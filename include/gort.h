@@ -79,20 +79,29 @@ int      gort_select(gort_select_case *cases, size_t n, bool block);
 typedef struct gort_timer gort_timer;
 typedef struct gort_ticker gort_ticker;
 
+/* Durations are ns from now: <= 0 fires at once; a duration past the end of
+ * time (now + ns > INT64_MAX) never fires and gort_sleep(INT64_MAX) never
+ * returns (Go's saturating when()). Every call here works from any thread,
+ * also before gort_main. A timer or ticker is never freed; stop it when done.
+ * As Go 1.23's: once gort_*_stop or gort_*_reset returns, no value of the
+ * earlier arming can be received from the timer's channel. */
 int64_t  gort_nanotime(void);                /* monotonic ns */
-void     gort_sleep(int64_t ns);
+void     gort_sleep(int64_t ns);             /* blocks the thread outside goroutines */
 gort_chan *gort_after(int64_t ns);           /* delivers one int64_t: gort_nanotime() at fire */
 /* A timer delivers one int64_t on gort_timer_chan(t) after ns (time.NewTimer). */
 gort_timer *gort_timer_new(int64_t ns);
 /* Calls fn(arg) in its own goroutine after ns (time.AfterFunc); no channel. */
 gort_timer *gort_timer_after_func(int64_t ns, void (*fn)(void *), void *arg);
-gort_chan  *gort_timer_chan(gort_timer *t);
-bool     gort_timer_stop(gort_timer *t);     /* true: stopped before it fired */
-bool     gort_timer_reset(gort_timer *t, int64_t ns); /* true: was active */
+gort_chan  *gort_timer_chan(gort_timer *t);  /* NULL for gort_timer_after_func */
+/* true: the timer was pending, or its value was not received yet (it is
+ * dropped); false: it was stopped already, or its value was received (for
+ * AfterFunc: fn has been started). */
+bool     gort_timer_stop(gort_timer *t);
+bool     gort_timer_reset(gort_timer *t, int64_t ns); /* as stop, then arms it again */
 gort_ticker *gort_ticker_new(int64_t period_ns);      /* panics on period <= 0 */
 gort_chan   *gort_ticker_chan(gort_ticker *t);
 void     gort_ticker_stop(gort_ticker *t);
-void     gort_ticker_reset(gort_ticker *t, int64_t period_ns);
+void     gort_ticker_reset(gort_ticker *t, int64_t period_ns);   /* panics on period <= 0 */
 
 /* ---- Sync (sema.c, sync.c): layouts as Go's sync package ------------- */
 

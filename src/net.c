@@ -24,6 +24,7 @@
  * and its P keeps running others (lookup_async).
  */
 #include "netpoll.h"
+#include "timer.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -194,8 +195,8 @@ static int lookup_async(const char *host, const char *port, const struct addrinf
         return -err;
     }
     if (deadline) {
-        l->t = (struct timer){ .when = deadline, .f = lookup_timeout, .arg = l };
-        addtimer(&l->t);
+        inittimer(&l->t, lookup_timeout, l);
+        modtimer(&l->t, deadline, 0);
     }
     lock(&l->lock);
     while (!l->done && !l->timedout) {

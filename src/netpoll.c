@@ -45,6 +45,7 @@
  * goroutines wait on the network (Go's sched.lastpoll protocol).
  */
 #include "netpoll.h"
+#include "timer.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -102,8 +103,8 @@ static pollDesc *newchunk(int base)
         throw("runtime: out of memory allocating pollDescs");
     for (int i = 0; i < PD_CHUNK; i++) {
         c[i].fd = base + i;
-        c[i].rt = (struct timer){ .f = readDeadline, .arg = &c[i] };
-        c[i].wt = (struct timer){ .f = writeDeadline, .arg = &c[i] };
+        inittimer(&c[i].rt, readDeadline, &c[i]);
+        inittimer(&c[i].wt, writeDeadline, &c[i]);
     }
     return c;
 }
@@ -276,12 +277,11 @@ static int64_t nextdeadline(pollDesc *pd, int mode)
 static void pd_arm(pollDesc *pd, int mode)
 {
     struct timer *t = dtimer(pd, mode);
-    deltimer(t);
     int64_t when = nextdeadline(pd, mode);
-    if (when) {
-        t->when = when;
-        addtimer(t);
-    }
+    if (when)
+        modtimer(t, when, 0);
+    else
+        deltimer(t);
 }
 
 /* Sets a deadline (*d: sticky or per call) of mode; a past one expires at

@@ -195,8 +195,6 @@ struct g {
     /* Stack segments pushed by gort_call_on_stack, innermost first. */
     struct stackseg *segs;
 
-    void       *timer;          /* gort_sleep's reusable timer (time.c) */
-
 #if GORT_ASAN
     void       *asan_fake_stack;
 #endif
@@ -270,7 +268,6 @@ struct p {
     timerWhen  *timers;
     int32_t     ntimers, timerscap;
     _Atomic int64_t timer0When; /* when of the heap's top, 0 if empty */
-    _Atomic int32_t numTimers;
 
     uint64_t    goidcache, goidcacheend; /* goids handed out in batches */
     _Atomic int64_t gcount;     /* goroutines created minus exited here (one writer) */
@@ -392,21 +389,7 @@ void destroyp(p *pp);
 
 /* ---- Timers, as the scheduler sees them (time.c) ----------------------- */
 
-/* A runtime timer: f(arg, now) runs on a scheduler stack (g0) with a P
- * held once `when` has passed; it must not block. The owner keeps the
- * struct alive while it is added. */
-struct timer {
-    int64_t  when;
-    int64_t  period;            /* > 0: re-arms itself (tickers) */
-    void   (*f)(void *arg, int64_t now);
-    void    *arg;
-    _Atomic(p *) pp;            /* heap holding the timer, NULL if none */
-    int32_t  idx;
-};
-void addtimer(struct timer *t);      /* t->when, f, arg set; t not pending */
-bool deltimer(struct timer *t);      /* true if it was pending (it will not run now) */
-
-/* Returns when the next timer of pp is due (0: none), running any that are
+/* The timer type and its operations are in timer.h. Returns when the next timer of pp is due (0: none), running any that are
  * due now. */
 int64_t checkTimers(p *pp, int64_t now, bool *ran);
 void moveTimers(p *pp, p *dst);      /* pp is being destroyed */

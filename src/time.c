@@ -1,5 +1,6 @@
 /*
- * time.c — timers, sleep, and the time API (Go: time.go, runtime/time.go).
+ * time.c — timers, sleep, and the time API (Go: runtime/time.go, time/sleep.go,
+ * time/tick.go).
  *
  * Every P keeps its own timers in a 4-ary min-heap ordered by `when`, guarded
  * by the P's timersLock. A 4-ary heap is shallower than a binary one, so a
@@ -16,20 +17,32 @@
  *     adding an earlier timer wakes it (wakeNetPoller). Once the netpoller
  *     is in use, the M blocked in netpoll sleeps for the timers instead, as
  *     in Go, and wakeNetPoller breaks its poll.
- * A timer's function runs on g0 with the P held and no heap lock: it must
- * not block. For sleep it readies the sleeping G; for timer channels it does
- * a non-blocking send of the current time (a full buffer drops the tick, as
- * Go does for tickers).
+ * A timer's function runs on g0 with the P held and no runtime lock: it
+ * must not block. For sleep it readies the sleeping G; for timer channels
+ * it does a non-blocking send of the current time.
  *
- * A timer records the P whose heap holds it and its index there, so stop
- * and reset are O(log n): lock that P, check the timer did not move
- * meanwhile, and delete it.
+ * Serialising a timer's operations (Go 1.23's per-timer lock). Every field
+ * of a timer is guarded by its own mutex t->mu, and a timer is in at most
+ * one heap, named by t->ts. Lock order: the heap's timersLock, then t->mu
+ * (the heap code holds the first and must look at timers). An operation
+ * that only has the timer must therefore guess the heap first: read t->ts,
+ * lock that heap (or, if there is none, the heap it would add the timer
+ * to), lock t, and start over if t->ts changed meanwhile (lockTimer). t->ts
+ * changes only with both locks held, so once both are held everything is
+ * stable: reset, stop, firing and moving a timer to another P each happen
+ * in one critical section, and none can see another half done.
+ *
+ * Go keeps the heap lazily instead: stop and modify take only t->mu and
+ * mark the timer (zombie, modified) for the heap's owner to fix later, so
+ * they never contend on a P's heap. Here stop and reset fix the heap at
+ * once under its lock, which keeps each P's timer0When exact (the idle M
+ * and the stealing Ms read only that) at the cost of taking the P's lock.
  */
-#include "runtime.h"
+#include "timer.h"
+
+#include "chan.h"
 
 #include <stdlib.h>
-#include <string.h>
-#include <time.h>
 
 int64_t gort_nanotime(void) { return nanotime(); }
 
@@ -38,7 +51,8 @@ int64_t gort_nanotime(void) { return nanotime(); }
 /* Each heap slot keeps a copy of its timer's `when`, so a sift compares
  * keys within the array (a node's four children share one cache line)
  * instead of loading each timer, which may sit on a sleeping goroutine's
- * stack, far from everything else. Go 1.23 made the same change. */
+ * stack, far from everything else. Go 1.23 made the same change. The copy
+ * is updated with the timer's when, both locks held. */
 
 static void heap_set(p *pp, int32_t i, timerWhen tw)
 {
@@ -83,10 +97,9 @@ static void siftdownTimer(p *pp, int32_t i)
 static void update_timer0(p *pp)
 {
     atomic_store(&pp->timer0When, pp->ntimers ? pp->timers[0].when : 0);
-    atomic_store(&pp->numTimers, pp->ntimers);
 }
 
-static void heap_push(p *pp, struct timer *t)
+static void heap_push(p *pp, timer *t)
 {
     if (pp->ntimers == pp->timerscap) {
         int32_t cap = pp->timerscap ? pp->timerscap * 2 : 64;
@@ -98,11 +111,11 @@ static void heap_push(p *pp, struct timer *t)
     }
     heap_set(pp, pp->ntimers++, (timerWhen){ t, t->when });
     siftupTimer(pp, t->idx);
-    atomic_store(&t->pp, pp);
+    atomic_store(&t->ts, pp);
     update_timer0(pp);
 }
 
-static void heap_remove(p *pp, struct timer *t)
+static void heap_remove(p *pp, timer *t)
 {
     int32_t i = t->idx, last = --pp->ntimers;
     if (i != last) {
@@ -111,52 +124,211 @@ static void heap_remove(p *pp, struct timer *t)
         siftdownTimer(pp, i);
         siftupTimer(pp, moved.timer->idx);
     }
-    atomic_store(&t->pp, NULL);
+    atomic_store(&t->ts, NULL);
     update_timer0(pp);
 }
 
-/* ---- Adding and deleting ---------------------------------------------------- */
-
-/* The P to hold a new timer: the caller's, or any when called off a P. */
-static p *timer_home(void)
+/* t->when changed while t stays in pp's heap: move it to its new place. */
+static void heap_fix(p *pp, timer *t)
 {
-    m *mp = getm();
-    if (mp && mp->p)
-        return mp->p;
-    return allp_get((int32_t)fastrandn((uint32_t)atomic_load(&gomaxprocs)));
+    int32_t i = t->idx;
+    pp->timers[i].when = t->when;
+    siftdownTimer(pp, i);
+    siftupTimer(pp, t->idx);
+    update_timer0(pp);
 }
 
-void addtimer(struct timer *t)
+/* Debug builds check, after every change, that t sits where it claims. */
+static void assertHeaped(p *pp, timer *t)
 {
-    p *pp;
+    GORT_ASSERT(t->idx >= 0 && t->idx < pp->ntimers);
+    GORT_ASSERT(pp->timers[t->idx].timer == t && pp->timers[t->idx].when == t->when);
+}
+
+/* ---- Locking a timer --------------------------------------------------------- */
+
+/* The P whose heap takes a timer that is in none: the caller's, or any when
+ * called off a P (a foreign thread, or before gort_main). Returned locked,
+ * and not being destroyed (moveTimers marks a P dead under its lock). */
+static p *lockHome(void)
+{
+    runtime_init();
     for (;;) {
-        pp = timer_home();
+        m *mp = getm();
+        p *pp = mp && mp->p ? mp->p
+                            : allp_get((int32_t)fastrandn((uint32_t)atomic_load(&gomaxprocs)));
         lock(&pp->timersLock);
         if (atomic_load(&pp->status) != Pdead)
-            break;
-        unlock(&pp->timersLock);   /* a foreign thread picked a P being destroyed */
+            return pp;
+        unlock(&pp->timersLock);
     }
-    heap_push(pp, t);
-    int64_t when = t->when;         /* once unlocked, a ticker may re-arm t */
-    unlock(&pp->timersLock);
-    wakeNetPoller(when);
 }
 
-/* Removes t from whichever heap holds it. True if it was pending. */
-bool deltimer(struct timer *t)
+/* Locks t and the heap that holds it, or the heap it would be added to if
+ * it is in none (see the top comment). Returns that heap's P. */
+static p *lockTimer(timer *t)
 {
     for (;;) {
-        p *pp = atomic_load(&t->pp);
-        if (!pp)
-            return false;
-        lock(&pp->timersLock);
-        if (atomic_load(&t->pp) == pp) {
-            heap_remove(pp, t);
-            unlock(&pp->timersLock);
-            return true;
-        }
-        unlock(&pp->timersLock);   /* moved to another P meanwhile: retry */
+        p *ts = atomic_load(&t->ts);
+        p *pp = ts;
+        if (ts)
+            lock(&ts->timersLock);
+        else
+            pp = lockHome();
+        lock(&t->mu);
+        if (atomic_load(&t->ts) == ts)
+            return pp;
+        unlock(&t->mu);                 /* added, moved or removed meanwhile */
+        unlock(&pp->timersLock);
     }
+}
+
+static void unlockTimer(p *pp, timer *t)
+{
+    unlock(&t->mu);
+    unlock(&pp->timersLock);
+}
+
+/* ---- Operations -------------------------------------------------------------- */
+
+void inittimer(timer *t, void (*f)(void *arg, int64_t now), void *arg)
+{
+    *t = (timer){ .f = f, .arg = arg, .idx = -1 };
+}
+
+/* With t and pp locked (lockTimer): sets when (0: stop; the period then
+ * stays) and period, and puts t where they say. Returns whether t was
+ * pending. */
+static bool updateLocked(p *pp, timer *t, int64_t when, int64_t period)
+{
+    bool pending = t->when > 0;
+    t->when = when;
+    if (when > 0)
+        t->period = period;
+    if (atomic_load_explicit(&t->ts, memory_order_relaxed)) {
+        if (when > 0) {
+            heap_fix(pp, t);
+            assertHeaped(pp, t);
+        } else {
+            heap_remove(pp, t);
+        }
+    } else if (when > 0) {
+        heap_push(pp, t);
+        assertHeaped(pp, t);
+    }
+    return pending;
+}
+
+/* A timer channel holds at most one value. Returns whether there was one. */
+static bool timerchandrain(hchan *c)
+{
+    bool received, drained = false;
+    while (chantryrecv(c, NULL, &received))
+        drained = true;
+    return drained;
+}
+
+/* modtimer and deltimer (when = 0). For a timer channel this is Go 1.23's
+ * synchronous channel: once stop or reset returns, no value of the old
+ * arming can be received. One in the buffer is drained; one being sent
+ * right now (the firing unlocked t and waits for sendLock, which we hold)
+ * sees seq changed and is dropped. Either way nobody received the old
+ * arming's value, so it counts as stopped while pending: each arming ends
+ * either received or in exactly one stop/reset that returns true. Lock
+ * order: sendLock, then the heap, then t->mu, then the channel. */
+static bool timerUpdate(timer *t, int64_t when, int64_t period)
+{
+    if (t->isChan)
+        lock(&t->sendLock);
+    p *pp = lockTimer(t);
+    int64_t old0 = atomic_load_explicit(&pp->timer0When, memory_order_relaxed);
+    bool pending = updateLocked(pp, t, when, period);
+    if (t->isChan) {
+        pending |= t->isSending;
+        t->isSending = false;
+        t->seq++;
+    }
+    unlockTimer(pp, t);
+    if (t->isChan) {
+        if (timerchandrain(t->arg))
+            pending = true;
+        unlock(&t->sendLock);
+    }
+    /* Whoever sleeps until this heap's first timer must hear of an earlier one. */
+    if (when > 0 && (old0 == 0 || when < old0))
+        wakeNetPoller(when);
+    return pending;
+}
+
+bool modtimer(timer *t, int64_t when, int64_t period)
+{
+    GORT_ASSERT(when > 0);
+    return timerUpdate(t, when, period);
+}
+
+bool deltimer(timer *t) { return timerUpdate(t, 0, 0); }
+
+int64_t timerwhen(int64_t ns)
+{
+    int64_t now = nanotime();
+    if (ns <= 0)
+        return now;
+    return ns > INT64_MAX - now ? INT64_MAX : now + ns;   /* never overflows */
+}
+
+/* A ticker's next firing after now: the first when + k*period past now,
+ * saturated (a huge period must not wrap around into the past). */
+static int64_t nextPeriod(const timer *t, int64_t now)
+{
+    int64_t k = 1 + (now - t->when) / t->period, step, next;
+    if (__builtin_mul_overflow(k, t->period, &step) ||
+        __builtin_add_overflow(t->when, step, &next))
+        return INT64_MAX;
+    return next;
+}
+
+/* ---- Running timers ----------------------------------------------------------- */
+
+/* A timer channel's firing, unlocked, is about to send the value of arming
+ * seq. A stop or reset since then bumped seq (holding sendLock, which we
+ * take here and hold across the send) and made it stale. Returns true
+ * holding sendLock if the send should happen. */
+static bool sendStillWanted(timer *t, uint64_t seq)
+{
+    lock(&t->sendLock);
+    lock(&t->mu);
+    bool current = t->seq == seq;
+    if (current)
+        t->isSending = false;       /* the send is now ours to finish */
+    unlock(&t->mu);
+    if (!current)
+        unlock(&t->sendLock);
+    return current;
+}
+
+/* The top timer t of pp is due: re-arm or remove it, then call its function
+ * with no lock held. pp and t locked on entry; pp locked again on return. */
+static void unlockAndRun(p *pp, timer *t, int64_t now)
+{
+    void (*f)(void *, int64_t) = t->f;
+    void *arg = t->arg;
+    uint64_t seq = t->seq;
+    if (t->period > 0) {
+        t->when = nextPeriod(t, now);
+        heap_fix(pp, t);
+    } else {
+        t->when = 0;
+        heap_remove(pp, t);
+        t->isSending = t->isChan;   /* stop/reset: this arming's value is on its way */
+    }
+    unlockTimer(pp, t);
+    if (!t->isChan) {
+        f(arg, now);
+    } else if (sendStillWanted(t, seq)) {
+        f(arg, now);
+        unlock(&t->sendLock);
+    }
+    lock(&pp->timersLock);
 }
 
 /* Runs every due timer of pp. Returns when the next one is due (0: none);
@@ -172,21 +344,11 @@ int64_t checkTimers(p *pp, int64_t now, bool *ran)
         return next;
     lock(&pp->timersLock);
     while (pp->ntimers > 0 && pp->timers[0].when <= now) {
-        struct timer *t = pp->timers[0].timer;
-        void (*f)(void *, int64_t) = t->f;
-        void *arg = t->arg;
-        if (t->period > 0) {
-            t->when += t->period * (1 + (now - t->when) / t->period);
-            pp->timers[0].when = t->when;
-            siftdownTimer(pp, 0);
-            update_timer0(pp);
-        } else {
-            heap_remove(pp, t);
-        }
-        unlock(&pp->timersLock);
-        f(arg, now);
+        timer *t = pp->timers[0].timer;
+        lock(&t->mu);
+        assertHeaped(pp, t);
+        unlockAndRun(pp, t, now);
         *ran = true;
-        lock(&pp->timersLock);
     }
     next = pp->ntimers ? pp->timers[0].when : 0;
     unlock(&pp->timersLock);
@@ -194,8 +356,9 @@ int64_t checkTimers(p *pp, int64_t now, bool *ran)
 }
 
 /* pp is going away: its timers move to dst, and it is marked dead under
- * its lock, so that a foreign thread's addtimer cannot strand a timer on
- * it afterwards. World stopped. */
+ * its lock, so that a foreign thread's lockHome cannot strand a timer on
+ * it afterwards. World stopped; the two heap locks are taken in this order
+ * only here. */
 void moveTimers(p *pp, p *dst)
 {
     if (pp == dst)
@@ -203,8 +366,12 @@ void moveTimers(p *pp, p *dst)
     lock(&pp->timersLock);
     atomic_store(&pp->status, Pdead);
     lock(&dst->timersLock);
-    for (int32_t i = 0; i < pp->ntimers; i++)
-        heap_push(dst, pp->timers[i].timer);
+    for (int32_t i = 0; i < pp->ntimers; i++) {
+        timer *t = pp->timers[i].timer;
+        lock(&t->mu);
+        heap_push(dst, t);
+        unlock(&t->mu);
+    }
     pp->ntimers = 0;
     update_timer0(pp);
     unlock(&dst->timersLock);
@@ -223,16 +390,18 @@ int64_t nobarrierWakeTime(void)
     }
     return next;
 }
-
 /* ---- Sleep -------------------------------------------------------------------- */
 
 static void goroutineReady(void *arg, int64_t now) { goready(arg); }
 
+struct sleeper { timer t; int64_t when; };
+
 /* gopark's unlock function: the timer is armed only once the G is marked
  * waiting, so its firing can never find the G still running. */
-static bool resetForSleep(g *gp, void *t)
+static bool resetForSleep(g *gp, void *arg)
 {
-    addtimer(t);
+    struct sleeper *s = arg;
+    modtimer(&s->t, s->when, 0);
     return true;
 }
 
@@ -244,102 +413,80 @@ void gort_sleep(int64_t ns)
         nanosleep_(ns);
         return;
     }
-    struct timer t = { .when = nanotime() + ns, .f = goroutineReady, .arg = getg() };
-    gopark(resetForSleep, &t, waitReasonSleep);
+    /* when saturates: gort_sleep(INT64_MAX) sleeps for ever, and its timer
+     * stays pending, so the goroutine counts as waiting on a timer. */
+    struct sleeper s = { .when = timerwhen(ns) };
+    inittimer(&s.t, goroutineReady, getg());
+    gopark(resetForSleep, &s, waitReasonSleep);
 }
 
 /* ---- Timers and tickers with channels (time.NewTimer, NewTicker, AfterFunc) ---- */
 
+/* A timer channel (arg of its timer) has a buffer of one and is sent to
+ * without blocking: a tick that finds the buffer full is dropped, as Go
+ * does for tickers. */
 struct gort_timer {
-    struct timer t;
-    gort_chan *c;
-    void (*fn)(void *);
+    timer t;
+    void (*fn)(void *);         /* AfterFunc */
     void *fnarg;
 };
 struct gort_ticker { struct gort_timer tm; };
 
-/* Timer channels have a buffer of one and are sent to without blocking: a
- * tick that finds the buffer full is dropped. */
-static void sendTime(void *arg, int64_t now)
-{
-    struct gort_timer *tm = arg;
-    gort_chan_try_send(tm->c, &now);
-}
+static void sendTime(void *c, int64_t now) { chantrysend(c, &now); }
 
 static void goFunc(void *arg, int64_t now)
 {
     struct gort_timer *tm = arg;
-    gort_go(tm->fn, tm->fnarg);
+    newproc(tm->fn, tm->fnarg, 0);
 }
 
-static int64_t when(int64_t ns)
-{
-    int64_t now = nanotime();
-    if (ns <= 0)
-        return now;
-    return now + ns < now ? INT64_MAX : now + ns;   /* saturate on overflow */
-}
-
-static struct gort_timer *newtimer(int64_t ns, int64_t period, void (*f)(void *, int64_t))
+static struct gort_timer *newtimer(void)
 {
     struct gort_timer *tm = calloc(1, sizeof *tm);
     if (!tm)
         throw("runtime: out of memory allocating a timer");
-    tm->t.when = when(ns);
-    tm->t.period = period;
-    tm->t.f = f;
-    tm->t.arg = tm;
     return tm;
 }
 
-gort_timer *gort_timer_new(int64_t ns)
+static struct gort_timer *newchantimer(int64_t ns, int64_t period)
 {
-    struct gort_timer *tm = newtimer(ns, 0, sendTime);
-    tm->c = gort_chan_make(sizeof(int64_t), 1);
-    addtimer(&tm->t);
+    struct gort_timer *tm = newtimer();
+    inittimer(&tm->t, sendTime, gort_chan_make(sizeof(int64_t), 1));
+    tm->t.isChan = true;
+    modtimer(&tm->t, timerwhen(ns), period);
     return tm;
 }
+
+gort_timer *gort_timer_new(int64_t ns) { return newchantimer(ns, 0); }
 
 gort_timer *gort_timer_after_func(int64_t ns, void (*fn)(void *), void *arg)
 {
-    struct gort_timer *tm = newtimer(ns, 0, goFunc);
+    struct gort_timer *tm = newtimer();
     tm->fn = fn;
     tm->fnarg = arg;
-    addtimer(&tm->t);
+    inittimer(&tm->t, goFunc, tm);
+    modtimer(&tm->t, timerwhen(ns), 0);
     return tm;
 }
 
 gort_chan *gort_after(int64_t ns) { return gort_timer_chan(gort_timer_new(ns)); }
-gort_chan *gort_timer_chan(gort_timer *t) { return t->c; }
+gort_chan *gort_timer_chan(gort_timer *t) { return t->t.isChan ? t->t.arg : NULL; }
 bool gort_timer_stop(gort_timer *t) { return deltimer(&t->t); }
-
-bool gort_timer_reset(gort_timer *t, int64_t ns)
-{
-    bool active = deltimer(&t->t);
-    t->t.when = when(ns);
-    addtimer(&t->t);
-    return active;
-}
+bool gort_timer_reset(gort_timer *t, int64_t ns) { return modtimer(&t->t, timerwhen(ns), 0); }
 
 gort_ticker *gort_ticker_new(int64_t period_ns)
 {
     if (period_ns <= 0)
         gopanic("non-positive interval for NewTicker");
-    struct gort_ticker *tk = (struct gort_ticker *)newtimer(period_ns, period_ns, sendTime);
-    tk->tm.c = gort_chan_make(sizeof(int64_t), 1);
-    addtimer(&tk->tm.t);
-    return tk;
+    return (struct gort_ticker *)newchantimer(period_ns, period_ns);
 }
 
-gort_chan *gort_ticker_chan(gort_ticker *t) { return t->tm.c; }
+gort_chan *gort_ticker_chan(gort_ticker *t) { return gort_timer_chan(&t->tm); }
 void gort_ticker_stop(gort_ticker *t) { deltimer(&t->tm.t); }
 
 void gort_ticker_reset(gort_ticker *t, int64_t period_ns)
 {
     if (period_ns <= 0)
         gopanic("non-positive interval for Ticker.Reset");
-    deltimer(&t->tm.t);
-    t->tm.t.period = period_ns;
-    t->tm.t.when = when(period_ns);
-    addtimer(&t->tm.t);
+    modtimer(&t->tm.t, timerwhen(period_ns), period_ns);
 }
