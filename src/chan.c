@@ -33,8 +33,10 @@
  * Waiters are goroutines, or foreign threads blocking through a stand-in
  * g (park.h); the code below does not need to tell them apart.
  *
- * Memory: hchan and its buffer are one malloc block, never freed (channels
- * will live on the GC heap once it exists; see docs/channels.md).
+ * Memory: hchan and its buffer are one block, never freed (channels will
+ * live on the GC heap once it exists; see docs/channels.md): from malloc,
+ * or for a big buffer straight from mmap, so that its untouched pages stay
+ * uncommitted.
  */
 #include "chan.h"
 
@@ -43,7 +45,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { maxAlloc = (size_t)1 << 48 };    /* Go's limit on one allocation (amd64) */
+enum {
+    maxAlloc = (size_t)1 << 48,         /* Go's limit on one allocation (amd64) */
+    maxElemSize = 1 << 16,              /* Go's limit on a channel's element size */
+    bigChanBytes = 64 << 10,            /* from here on, a channel's memory comes from mmap */
+};
 
 #define hchanSize ((sizeof(hchan) + alignof(max_align_t) - 1) & ~(alignof(max_align_t) - 1))
 
@@ -368,19 +374,36 @@ bool chantryrecv(hchan *c, void *ep, bool *received) { return chanrecv(NULL, c, 
 
 /* ---- Public API ------------------------------------------------------------------- */
 
+/* The hchan and its buffer, zeroed and cache-line aligned, so that the lock
+ * and the fields every operation touches share one line: with senders and
+ * receivers on different threads, each line an operation touches is one
+ * more transfer. A big buffer takes pages straight from the OS, which are
+ * zero already and cost nothing until touched (a memset would commit them
+ * all: 1 GiB of RSS for gort_chan_make(8, 1 << 27)). */
+static void *chanalloc(size_t size)
+{
+    void *mem;
+    if (size >= bigChanBytes) {
+        mem = sysAlloc(size, NULL);
+    } else if (posix_memalign(&mem, CACHELINE, size) == 0) {
+        memset(mem, 0, size);
+    } else {
+        mem = NULL;
+    }
+    if (!mem)
+        throw("runtime: out of memory allocating a %zu-byte channel", size);
+    return mem;
+}
+
 gort_chan *gort_chan_make(size_t elem_size, size_t cap)
 {
+    /* Go's compiler rejects such element types; here it is a run-time check. */
+    if (elem_size >= maxElemSize)
+        gopanic("makechan: invalid channel element type");
     /* cap > PTRDIFF_MAX is a negative size passed through size_t. */
     if ((elem_size && cap > (maxAlloc - hchanSize) / elem_size) || cap > (size_t)PTRDIFF_MAX)
         gopanic("makechan: size out of range");
-    size_t size = hchanSize + elem_size * cap;
-    void *mem;
-    /* Cache-line aligned, so that the lock and the fields every operation
-     * touches share one line: with senders and receivers on different
-     * threads, each line an operation touches is one more transfer. */
-    if (posix_memalign(&mem, CACHELINE, size) != 0)
-        throw("runtime: out of memory");
-    hchan *c = memset(mem, 0, size);
+    hchan *c = chanalloc(hchanSize + elem_size * cap);
     c->elemsize = elem_size;
     c->dataqsiz = cap;
     return (gort_chan *)c;

@@ -2,7 +2,9 @@
  * test_chan.c — channels: Go's test/chan and test/ken programs re-expressed
  * (fifo, goroutines, sieve1, closedchan, chancap, zerosize, ken/chan,
  * ken/chan1), plus close/nil semantics, element copying and channels used
- * from threads that are not goroutines. Each body runs with 1 P and 2 Ps.
+ * from threads that are not goroutines; and the regression test of "large
+ * channel buffers are committed up front" (with makechan's size limits).
+ * Each body runs with 1 P and 2 Ps.
  */
 #include "testutil.h"
 
@@ -687,9 +689,58 @@ static void thread_mixed_body(void *arg)
 }
 BOTH(thread_mixed)
 
+/* ---- Bug: large channel buffers are committed up front --------------------------------
+ * gort_chan_make(8, 1 << 27) memset its whole 1 GiB buffer (~700 ms, +1 GiB
+ * of RSS) where Go takes fresh, already-zero pages. The buffer must cost
+ * only the pages actually used. Element types Go's compiler rejects
+ * (>= 64 KiB) and buffers beyond the allocation limit panic as in Go. */
+
+static long resident_bytes(void)
+{
+    long size = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    assert_non_null(f);
+    assert_int_equal(fscanf(f, "%ld %ld", &size, &resident), 2);
+    fclose(f);
+    return resident * sysconf(_SC_PAGESIZE);
+}
+
+static void large_channel_buffers_are_committed_up_front_body(void *arg)
+{
+    long before = resident_bytes();
+    gort_chan *c = gort_chan_make(8, (size_t)1 << 27);
+    assert_int_equal(gort_chan_cap(c), (size_t)1 << 27);
+    for (int64_t i = 0; i < 1000; i++)
+        gort_chan_send(c, &i);
+    for (int64_t i = 0; i < 1000; i++) {
+        int64_t v = -1;
+        assert_true(gort_chan_recv(c, &v));
+        assert_int_equal(v, i);
+    }
+    long grown = resident_bytes() - before;
+    if (grown >= 64L << 20)
+        fail_msg("a 1 GiB channel buffer made RSS grow by %ld MiB", grown >> 20);
+}
+BOTH(large_channel_buffers_are_committed_up_front)
+
+static void makechan_big_elem(void *arg) { gort_chan_make(64 << 10, 1); }
+static void makechan_overflow(void *arg) { gort_chan_make(1 << 15, SIZE_MAX / (1 << 14)); }
+static void makechan_too_big(void *arg) { gort_chan_make(8, (size_t)1 << 46); }
+
+static void test_large_channel_limits(void **st)
+{
+    child_result r = run_child(makechan_big_elem, NULL);
+    assert_child_died_with(r, "panic: makechan: invalid channel element type\n");
+    r = run_child(makechan_overflow, NULL);
+    assert_child_died_with(r, "panic: makechan: size out of range\n");
+    r = run_child(makechan_too_big, NULL);
+    assert_child_died_with(r, "panic: makechan: size out of range\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_large_channel_limits),   /* forks: before the runtime starts */
         BOTH_TESTS(fifo),
         BOTH_TESTS(goroutines),
         BOTH_TESTS(sieve),
@@ -703,6 +754,7 @@ int main(void)
         BOTH_TESTS(ken_chan),
         BOTH_TESTS(thread_pingpong),
         BOTH_TESTS(thread_mixed),
+        BOTH_TESTS(large_channel_buffers_are_committed_up_front),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
