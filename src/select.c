@@ -7,14 +7,17 @@
  *   pass 0: visit the cases in a random order (pollorder) and try each as
  *           a non-blocking send or receive, which looks without the lock
  *           and then takes only that channel's. Usually a case is ready,
- *           and the select costs one lock instead of one per channel. With
- *           default (no blocking), nothing ready here means -1, exactly as
- *           gort_chan_try_* would report it.
- *   pass 1: (blocking only) the same under all the locks, in the same
- *           order, because a case may have become ready since: take the
- *           first one that can proceed now, exactly as chansend/chanrecv
- *           would. Random order makes the choice uniform among ready cases,
- *           so no case starves.
+ *           and the select costs one lock instead of one per channel.
+ *   pass 1: the same under all the locks, in the same order, because a
+ *           case may have become ready since: take the first one that can
+ *           proceed now, exactly as chansend/chanrecv would. Random order
+ *           makes the choice uniform among ready cases, so no case starves.
+ *           With default (no blocking), nothing ready here means -1: the
+ *           locks make this pass one instant at which no case was ready.
+ *           Pass 0 alone could not say so: a value can move from a channel
+ *           not yet tried to one already tried, so that every try fails
+ *           although some case was ready all along. (With a single channel
+ *           its one try is such an instant, and pass 1 is skipped.)
  *   pass 2: queue a sudog on every channel (all marked isSelect, all
  *           pointing at the same g) and park.
  *   (wake)  the first party to dequeue one of our sudogs wins the g's
@@ -251,7 +254,9 @@ static int blockcases(selorder *o, bool *recvOK)
  * channel's. Returns the case that happened, or -1. The common select
  * finds a case ready and so takes one lock instead of all of them (Go
  * always locks every channel). Taking the first ready case in a random
- * order is still a uniform choice among the ready ones. */
+ * order is still a uniform choice among the ready ones. A case that
+ * happens here was ready at the instant it happened; -1 proves nothing
+ * about all the cases at one instant (see pass 1). */
 static int trycases(gort_select_case *cases, const uint32_t *pollorder, uint32_t n, bool *recvOK)
 {
     for (uint32_t k = 0; k < n; k++) {
@@ -269,13 +274,19 @@ static int selectgo(gort_select_case *cases, size_t ncases, uint32_t *order, boo
     uint32_t *pollorder = order, *lockorder = order + ncases;
     selorder o = { cases, lockorder, makepollorder(cases, ncases, pollorder) };
     int casi = trycases(cases, pollorder, o.n, recvOK);
-    if (casi >= 0 || !block)
+    /* Default with one channel: its try was the select (Go compiles that
+     * select to selectnbsend/selectnbrecv, the same non-blocking op). */
+    if (casi >= 0 || (!block && o.n <= 1))
         return casi;
     makelockorder(cases, pollorder, lockorder, o.n);
     sellock(&o);
     casi = pollcases(&o, pollorder, recvOK);   /* a case may have become ready */
     if (casi >= 0)
         return casi;
+    if (!block) {
+        selunlock(&o);                  /* no case ready while all were locked */
+        return -1;
+    }
     return blockcases(&o, recvOK);
 }
 
