@@ -7,7 +7,17 @@
  * not goroutines (they block the thread instead of parking a goroutine).
  *
  * Misuse that Go panics on panics here with Go's message, a goroutine
- * traceback, and exit status 2 (see docs/).
+ * traceback, and exit status 2 (see docs/). Every call also works before
+ * gort_main (the runtime starts on first use), except gort_goexit, which
+ * needs a goroutine and says so.
+ *
+ * errno: no call here reports anything through errno, and any may change
+ * it, as libc calls may. A call that can park (channel operations, select,
+ * sleep, the sync locks, gort_yield) can resume the goroutine on another
+ * thread, and a compiler may keep the previous thread's errno address
+ * across it: read errno before such a call, not after it in the same
+ * function. Blocking calls report errors as return values (false, -1, or a
+ * negative errno value), never in errno.
  */
 #ifndef GORT_H
 #define GORT_H

@@ -19,8 +19,9 @@
  *   close: mark closed, then wake every queued receiver (zero value,
  *          ok = false) and every queued sender (it panics when it runs).
  *
- * So a value moves at most once per operation, and an unbuffered channel is
- * a direct handoff between the two parties: whoever arrives second copies.
+ * So a value is copied once when handed straight to a waiting partner and
+ * twice when it passes through the buffer (in, then out); an unbuffered
+ * channel is always a direct handoff: whoever arrives second copies.
  * Invariants (as Go's): at least one of sendq and recvq is empty, except
  * when one select both sends and receives on an unbuffered channel;
  * qcount > 0 implies recvq is empty; qcount < dataqsiz implies sendq is empty.

@@ -16,7 +16,8 @@
  *
  * Lock order (outer first): sched.lock, then any P-local lock, then a chan /
  * sema / timer lock. Nothing blocks while holding a runtime mutex except on
- * another runtime mutex in that order.
+ * another runtime mutex in that order. (A timer channel's sendLock comes
+ * before all of them: the send it guards can wake a goroutine; time.c.)
  *
  * Thread-local state is reached only through getg(), which the compiler may
  * not optimise like an ordinary TLS read: a goroutine can migrate between

@@ -17,14 +17,16 @@
  *     adding an earlier timer wakes it (wakeNetPoller). Once the netpoller
  *     is in use, the M blocked in netpoll sleeps for the timers instead, as
  *     in Go, and wakeNetPoller breaks its poll.
- * A timer's function runs on g0 with the P held and no runtime lock: it
- * must not block. For sleep it readies the sleeping G; for timer channels
- * it does a non-blocking send of the current time.
+ * A timer's function runs on g0 with the P held and no runtime lock (but
+ * a timer channel's sendLock): it must not block. For sleep it readies the
+ * sleeping G; for timer channels it does a non-blocking send of the current
+ * time.
  *
- * Serialising a timer's operations (Go 1.23's per-timer lock). Every field
- * of a timer is guarded by its own mutex t->mu, and a timer is in at most
- * one heap, named by t->ts. Lock order: the heap's timersLock, then t->mu
- * (the heap code holds the first and must look at timers). An operation
+ * Serialising a timer's operations (Go 1.23's per-timer lock). A timer's
+ * fields are guarded by its own mutex t->mu (its slot index by the heap's
+ * lock), and a timer is in at most one heap, named by t->ts. Lock order: a
+ * timer channel's sendLock, the heap's timersLock, t->mu, then a channel's
+ * lock (the heap code holds the heap and must look at timers). An operation
  * that only has the timer must therefore guess the heap first: read t->ts,
  * lock that heap (or, if there is none, the heap it would add the timer
  * to), lock t, and start over if t->ts changed meanwhile (lockTimer). t->ts
@@ -152,11 +154,13 @@ static void assertHeaped(p *pp, timer *t)
  * and not being destroyed (moveTimers marks a P dead under its lock). */
 static p *lockHome(void)
 {
-    runtime_init();
     for (;;) {
         m *mp = getm();
-        p *pp = mp && mp->p ? mp->p
-                            : allp_get((int32_t)fastrandn((uint32_t)atomic_load(&gomaxprocs)));
+        p *pp = mp ? mp->p : NULL;
+        if (!pp) {
+            runtime_init();
+            pp = allp_get((int32_t)fastrandn((uint32_t)atomic_load(&gomaxprocs)));
+        }
         lock(&pp->timersLock);
         if (atomic_load(&pp->status) != Pdead)
             return pp;
@@ -233,15 +237,16 @@ static bool timerchandrain(hchan *c)
  * arming can be received. One in the buffer is drained; one being sent
  * right now (the firing unlocked t and waits for sendLock, which we hold)
  * sees seq changed and is dropped. Either way nobody received the old
- * arming's value, so it counts as stopped while pending: each arming ends
- * either received or in exactly one stop/reset that returns true. Lock
- * order: sendLock, then the heap, then t->mu, then the channel. */
+ * arming's value, so it counts as stopped while pending: each arming of a
+ * one-shot timer ends either received or in exactly one stop/reset that
+ * returns true. */
 static bool timerUpdate(timer *t, int64_t when, int64_t period)
 {
     if (t->isChan)
         lock(&t->sendLock);
     p *pp = lockTimer(t);
     int64_t old0 = atomic_load_explicit(&pp->timer0When, memory_order_relaxed);
+    bool added = when > 0 && !atomic_load_explicit(&t->ts, memory_order_relaxed);
     bool pending = updateLocked(pp, t, when, period);
     if (t->isChan) {
         pending |= t->isSending;
@@ -254,8 +259,9 @@ static bool timerUpdate(timer *t, int64_t when, int64_t period)
             pending = true;
         unlock(&t->sendLock);
     }
-    /* Whoever sleeps until this heap's first timer must hear of an earlier one. */
-    if (when > 0 && (old0 == 0 || when < old0))
+    /* A new timer may need an M (wakep); one that moved earlier than the
+     * heap's first must reach whoever sleeps until that one. */
+    if (added || (when > 0 && when < old0))
         wakeNetPoller(when);
     return pending;
 }
