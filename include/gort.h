@@ -7,9 +7,10 @@
  * not goroutines (they block the thread instead of parking a goroutine).
  *
  * Misuse that Go panics on panics here with Go's message, a goroutine
- * traceback, and exit status 2 (see docs/). Every call also works before
- * gort_main (the runtime starts on first use), except gort_goexit, which
- * needs a goroutine and says so.
+ * traceback, and exit status 2 (see docs/). The calls of the goroutine,
+ * channel, time, sync and memory sections also work before gort_main (the
+ * runtime starts on first use), except gort_goexit, which needs a goroutine
+ * and says so.
  *
  * errno: no call here reports anything through errno, and any may change
  * it, as libc calls may. A call that can park (channel operations, select,

@@ -515,10 +515,11 @@ BOTH(huge_durations_fire_at_once)
 
 /* ---- Bug: timers before the runtime starts ----------------------------------------------
  * gort_after, gort_timer_new and gort_ticker_new called from main() before
- * gort_main crashed (no Ps yet). Every public entry point of gort.h is
- * called here before gort_main, in a child process (the runtime must not
- * be up yet): each works, the blocking ones by blocking the thread, except
- * gort_goexit, which says clearly why it cannot. */
+ * gort_main crashed (no Ps yet). Every entry point of gort.h's goroutine,
+ * channel, time, sync and memory sections is called here before gort_main,
+ * in a child process (the runtime must not be up yet): each works, the
+ * blocking ones by blocking the thread, except gort_goexit, which says
+ * clearly why it cannot. */
 
 #define CHILD_CHECK(cond) do {                                                  \
         if (!(cond)) {                                                          \
@@ -530,6 +531,18 @@ BOTH(huge_durations_fire_at_once)
 static void before_send(void *c) { gort_chan_send(c, NULL); }
 static void before_once(void *n) { ++*(int *)n; }
 static void before_main(void *c) { gort_chan_send(c, NULL); }
+
+static struct { gort_mutex mu; gort_cond cond; int ready; } before_cv = {
+    GORT_MUTEX_INIT, GORT_COND_INIT(&before_cv.mu), 0
+};
+
+static void before_signal(void *unused)
+{
+    gort_mutex_lock(&before_cv.mu);
+    before_cv.ready = 1;
+    gort_cond_broadcast(&before_cv.cond);
+    gort_mutex_unlock(&before_cv.mu);
+}
 
 static void before_main_child(void *unused)
 {
@@ -595,6 +608,11 @@ static void before_main_child(void *unused)
     gort_cond cond = GORT_COND_INIT(&mu);
     gort_cond_signal(&cond);
     gort_cond_broadcast(&cond);
+    gort_go(before_signal, NULL);
+    gort_mutex_lock(&before_cv.mu);
+    while (!before_cv.ready)
+        gort_cond_wait(&before_cv.cond);               /* blocks the thread */
+    gort_mutex_unlock(&before_cv.mu);
 
     /* Memory. */
     static const uint8_t mask[] = { 1 };
@@ -613,6 +631,8 @@ static void before_main_child(void *unused)
     gort_call_on_stack(64 * 1024, before_once, &n);
     CHILD_CHECK(n == 1);
     CHILD_CHECK(gort_go(before_send, done) != 0);
+    CHILD_CHECK(gort_chan_recv(done, NULL));
+    CHILD_CHECK(gort_go_stack(before_send, done, 1 << 20) != 0);
     CHILD_CHECK(gort_chan_recv(done, NULL));
     CHILD_CHECK(gort_main(before_main, done) == 0);
     CHILD_CHECK(gort_chan_recv(done, NULL));
