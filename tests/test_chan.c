@@ -707,9 +707,15 @@ static long resident_bytes(void)
 
 static void large_channel_buffers_are_committed_up_front_body(void *arg)
 {
+    /* The sanitizers shadow every mapping: 128 MiB there, still twice the bound. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    size_t cap = (size_t)1 << 24;
+#else
+    size_t cap = (size_t)1 << 27;
+#endif
     long before = resident_bytes();
-    gort_chan *c = gort_chan_make(8, (size_t)1 << 27);
-    assert_int_equal(gort_chan_cap(c), (size_t)1 << 27);
+    gort_chan *c = gort_chan_make(8, cap);
+    assert_int_equal(gort_chan_cap(c), cap);
     for (int64_t i = 0; i < 1000; i++)
         gort_chan_send(c, &i);
     for (int64_t i = 0; i < 1000; i++) {
@@ -719,7 +725,7 @@ static void large_channel_buffers_are_committed_up_front_body(void *arg)
     }
     long grown = resident_bytes() - before;
     if (grown >= 64L << 20)
-        fail_msg("a 1 GiB channel buffer made RSS grow by %ld MiB", grown >> 20);
+        fail_msg("a %zu MiB channel buffer made RSS grow by %ld MiB", cap * 8 >> 20, grown >> 20);
 }
 BOTH(large_channel_buffers_are_committed_up_front)
 
