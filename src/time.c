@@ -103,6 +103,7 @@ static void update_timer0(p *pp)
 
 static void heap_push(p *pp, timer *t)
 {
+    assertLockHeld(&pp->timersLock);
     if (pp->ntimers == pp->timerscap) {
         int32_t cap = pp->timerscap ? pp->timerscap * 2 : 64;
         timerWhen *nt = realloc(pp->timers, (size_t)cap * sizeof *nt);
@@ -119,6 +120,7 @@ static void heap_push(p *pp, timer *t)
 
 static void heap_remove(p *pp, timer *t)
 {
+    assertLockHeld(&pp->timersLock);
     int32_t i = t->idx, last = --pp->ntimers;
     if (i != last) {
         timerWhen moved = pp->timers[last];
@@ -133,6 +135,7 @@ static void heap_remove(p *pp, timer *t)
 /* t->when changed while t stays in pp's heap: move it to its new place. */
 static void heap_fix(p *pp, timer *t)
 {
+    assertLockHeld(&pp->timersLock);
     int32_t i = t->idx;
     pp->timers[i].when = t->when;
     siftdownTimer(pp, i);
@@ -205,6 +208,7 @@ void inittimer(timer *t, void (*f)(void *arg, int64_t now), void *arg)
  * pending. */
 static bool updateLocked(p *pp, timer *t, int64_t when, int64_t period)
 {
+    assertLockHeld(&t->mu);
     bool pending = t->when > 0;
     t->when = when;
     if (when > 0)
@@ -316,6 +320,8 @@ static bool sendStillWanted(timer *t, uint64_t seq)
  * with no lock held. pp and t locked on entry; pp locked again on return. */
 static void unlockAndRun(p *pp, timer *t, int64_t now)
 {
+    assertLockHeld(&pp->timersLock);
+    assertLockHeld(&t->mu);
     void (*f)(void *, int64_t) = t->f;
     void *arg = t->arg;
     uint64_t seq = t->seq;
