@@ -51,7 +51,7 @@ static void close_under_sender(void *arg)
     gort_go(blocked_sender, c);
     gort_sleep(10 * GORT_MILLISECOND);
     gort_chan_close(c);
-    gort_sleep(GORT_SECOND);
+    gort_chan_recv(NULL, NULL);          /* until the woken sender's panic, however late */
 }
 
 static void test_close_wakes_sender_to_panic(void **st)
@@ -84,7 +84,7 @@ static void close_under_select(void *arg)
     gort_go(blocked_select_sender, c);
     gort_sleep(10 * GORT_MILLISECOND);
     gort_chan_close(c);
-    gort_sleep(GORT_SECOND);
+    gort_chan_recv(NULL, NULL);          /* until the woken sender's panic, however late */
 }
 
 static void test_close_wakes_select_sender_to_panic(void **st)

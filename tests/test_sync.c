@@ -38,14 +38,23 @@ static void semaphore_body(void *arg)
 }
 BOTH(semaphore)
 
+/* Waits until the goroutine that stored itself in *slot is parked: then
+ * it is queued on whatever it blocks on (sema.c queues before parking). */
+static void await_parked(g *_Atomic *slot)
+{
+    g *gp;
+    while (!(gp = atomic_load(slot)) || atomic_load(&gp->atomicstatus) != Gwaiting)
+        gort_yield();
+}
+
 /* Waiters on one address wake in FIFO order, except that a lifo waiter
  * goes to the front. */
-struct orderwaiter { uint32_t *s; bool lifo; int id; gort_chan *woke; atomic_int *parked; };
+struct orderwaiter { uint32_t *s; bool lifo; int id; gort_chan *woke; g *_Atomic self; };
 
 static void order_waiter(void *arg)
 {
     struct orderwaiter *w = arg;
-    atomic_fetch_add(w->parked, 1);
+    atomic_store(&w->self, getg());
     semacquire1(w->s, w->lifo, waitReasonSemacquire);
     send_int(w->woke, w->id);
 }
@@ -54,15 +63,12 @@ static void sema_order_body(void *arg)
 {
     enum { N = 6 };
     uint32_t s = 0;
-    atomic_int parked = 0;
     gort_chan *woke = gort_chan_make(sizeof(int), N);
     struct orderwaiter ws[N];
     for (int i = 0; i < N; i++) {
-        ws[i] = (struct orderwaiter){ &s, i == 4, i, woke, &parked };
+        ws[i] = (struct orderwaiter){ &s, i == 4, i, woke, NULL };
         gort_go(order_waiter, &ws[i]);
-        while (atomic_load(&parked) <= i)
-            gort_yield();
-        gort_sleep(2 * GORT_MILLISECOND);       /* let it get into the queue */
+        await_parked(&ws[i].self);               /* queued before the next one */
     }
     static const int want[N] = { 4, 0, 1, 2, 3, 5 };
     for (int i = 0; i < N; i++) {
@@ -77,6 +83,7 @@ BOTH(sema_order)
 static void collide_waiter(void *arg)
 {
     struct orderwaiter *w = arg;
+    atomic_store(&w->self, getg());
     semacquire1(w->s, false, waitReasonSemacquire);
     send_int(w->woke, w->id);
 }
@@ -91,7 +98,8 @@ static void sema_collide_body(void *arg)
         ws[i] = (struct orderwaiter){ &words[i * STRIDE], false, i, woke, NULL };
         gort_go(collide_waiter, &ws[i]);
     }
-    gort_sleep(10 * GORT_MILLISECOND);
+    for (int i = 0; i < N; i++)
+        await_parked(&ws[i].self);              /* all in the treap at once */
     /* Release in a scrambled order; each release wakes exactly its waiter. */
     for (int k = 0; k < N; k++) {
         int i = (k * 7919) % N;
@@ -314,11 +322,12 @@ static void rwmutex_body(void *arg)
 BOTH(rwmutex)
 
 /* A pending writer keeps new readers out (no writer starvation). */
-struct wpref { gort_rwmutex m; atomic_int stage; gort_chan *done; };
+struct wpref { gort_rwmutex m; atomic_int stage; gort_chan *done; g *_Atomic writer, *_Atomic reader; };
 
 static void pending_writer(void *arg)
 {
     struct wpref *w = arg;
+    atomic_store(&w->writer, getg());
     atomic_store(&w->stage, 1);
     gort_rwmutex_lock(&w->m);
     atomic_store(&w->stage, 2);
@@ -329,6 +338,7 @@ static void pending_writer(void *arg)
 static void late_reader(void *arg)
 {
     struct wpref *w = arg;
+    atomic_store(&w->reader, getg());
     gort_rwmutex_rlock(&w->m);
     assert_int_equal(atomic_load(&w->stage), 2);   /* the writer went first */
     gort_rwmutex_runlock(&w->m);
@@ -337,15 +347,13 @@ static void late_reader(void *arg)
 
 static void writer_preference_body(void *arg)
 {
-    struct wpref w = { GORT_RWMUTEX_INIT, 0, gort_chan_make(sizeof(int), 0) };
+    struct wpref w = { GORT_RWMUTEX_INIT, 0, gort_chan_make(sizeof(int), 0), NULL, NULL };
     gort_rwmutex_rlock(&w.m);
     gort_go(pending_writer, &w);
-    while (atomic_load(&w.stage) != 1)
-        gort_yield();
-    gort_sleep(2 * GORT_MILLISECOND);
+    await_parked(&w.writer);                   /* it waits for our read lock */
     assert_false(gort_rwmutex_tryrlock(&w.m));
     gort_go(late_reader, &w);
-    gort_sleep(2 * GORT_MILLISECOND);
+    await_parked(&w.reader);                   /* it queues behind the writer */
     assert_int_equal(atomic_load(&w.stage), 1);
     gort_rwmutex_runlock(&w.m);
     recv_int(w.done);
