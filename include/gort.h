@@ -252,6 +252,132 @@ typedef struct gort_mem_stats {
 } gort_mem_stats;
 void gort_read_mem_stats(gort_mem_stats *st);
 
+
+/* ---- Slices (slice.c): Go's []T ------------------------------------------
+ *
+ * A slice is a value: a pointer to a backing array on the GC heap, a length
+ * and a capacity, passed and returned by value like Go's. Appending past the
+ * capacity allocates a new backing array exactly as Go's growslice does
+ * (double below 256 elements, then about 1.25x, rounded up to the
+ * allocator's size class), so capacities match Go's step for step.
+ * Out-of-range indexes and bounds panic with Go's messages ("panic: runtime
+ * error: index out of range [5] with length 3") and exit status 2.
+ *
+ * The plain functions allocate backing arrays the collector scans for
+ * pointers; the _noscan ones allocate arrays it skips: use them when the
+ * elements hold no pointers into the GC heap. Elements are copied with
+ * memmove; the typed macros store with plain C assignments, so under
+ * GORT_GCMODE=barrier store pointer elements through gort_slice_append. */
+typedef struct gort_slice { void *ptr; size_t len, cap; } gort_slice;
+
+/* make([]T, len, cap): zeroed. Panics "makeslice: len out of range" /
+ * "makeslice: cap out of range" as Go. */
+gort_slice gort_slice_make(size_t elem_size, size_t len, size_t cap);
+gort_slice gort_slice_make_noscan(size_t elem_size, size_t len, size_t cap);
+/* append(s, elems[0..n)...): returns the new slice (s's array when it fits). */
+gort_slice gort_slice_append(gort_slice s, size_t elem_size, const void *elems, size_t n);
+gort_slice gort_slice_append_noscan(gort_slice s, size_t elem_size, const void *elems, size_t n);
+/* Go's growslice alone: s with room for n more elements (len unchanged). */
+gort_slice gort_slice_grow(gort_slice s, size_t elem_size, size_t n, bool noscan);
+/* copy(dst, src): copies min(len) elements (overlap allowed); returns that count. */
+size_t   gort_slice_copy(gort_slice dst, gort_slice src, size_t elem_size);
+/* s[lo:hi] and the full slice expression s[lo:hi:max]; panic as Go. */
+gort_slice gort_slice_sub(gort_slice s, size_t elem_size, size_t lo, size_t hi);
+gort_slice gort_slice_sub3(gort_slice s, size_t elem_size, size_t lo, size_t hi, size_t max);
+/* &s[i], bounds-checked. */
+void    *gort_slice_index(gort_slice s, size_t elem_size, size_t i);
+/* The bounds-check failures, for inline checks (Go's panicIndex). */
+__attribute__((noreturn)) void gort_panic_index(size_t i, size_t len);
+
+static inline void *gort_slice_at_(gort_slice s, size_t elem_size, size_t i)
+{
+    if (__builtin_expect(i >= s.len, 0))
+        gort_panic_index(i, s.len);
+    return (char *)s.ptr + i * elem_size;
+}
+/* s[i] as an lvalue of type T: GORT_SLICE_AT(s, int64_t, 3) = 7; */
+#define GORT_SLICE_AT(s, T, i) (*(T *)gort_slice_at_((s), sizeof(T), (i)))
+/* s = append(s, v), in place on the gort_slice variable s. */
+#define GORT_SLICE_APPEND(s, T, v) GORT_SLICE_APPEND_((s), T, (v), false)
+#define GORT_SLICE_APPEND_NOSCAN(s, T, v) GORT_SLICE_APPEND_((s), T, (v), true)
+#define GORT_SLICE_APPEND_(s, T, v, noscan) do {                              \
+        gort_slice *gort_s_ = &(s);                                           \
+        T gort_v_ = (v);                                                      \
+        if (__builtin_expect(gort_s_->len == gort_s_->cap, 0))               \
+            *gort_s_ = gort_slice_grow(*gort_s_, sizeof(T), 1, (noscan));     \
+        ((T *)gort_s_->ptr)[gort_s_->len++] = gort_v_;                        \
+    } while (0)
+
+/* ---- Maps (map.c): Go's map[K]V as a Swiss table ---------------------------
+ *
+ * Keys are fixed-size byte strings compared with memcmp (integers, structs
+ * without padding), strings, or anything with a caller-supplied hash and
+ * equality. Values are val_size bytes, returned as pointers to the map's
+ * own slot: such a pointer stays valid until the next insert, delete or
+ * clear on the map (growth moves entries), as in Go you cannot take the
+ * address of m[k]. A NULL map behaves as Go's nil map: reads find nothing,
+ * delete does nothing, assign panics ("assignment to entry in nil map").
+ *
+ * Like Go's maps they are not safe for concurrent writers: a write racing
+ * with another write, a read or an iteration is detected on a best-effort
+ * basis and dies with "fatal error: concurrent map writes" (or "concurrent
+ * map read and map write"). Iteration order is random, different each time.
+ *
+ * Groups are scanned by the collector unless the map is made noscan (keys
+ * and values hold no GC pointers). String keys are not copied unless the map
+ * is made with GORT_MAP_COPYKEYS: the map keeps {ptr, len}, and as with a Go
+ * string the bytes must not change while they are a key. */
+typedef struct gort_map gort_map;
+/* A Go string: the key type of string-keyed maps. */
+typedef struct gort_str { const char *ptr; size_t len; } gort_str;
+typedef uint64_t (*gort_hash_fn)(const void *key, uint64_t seed);
+typedef bool     (*gort_equal_fn)(const void *a, const void *b);
+
+enum {
+    GORT_MAP_NOSCAN   = 1,  /* keys and values hold no GC pointers */
+    GORT_MAP_COPYKEYS = 2,  /* string keys: copy a new key's bytes to the GC heap */
+    GORT_MAP_CSTR     = 4,  /* string keys: callers pass a NUL-terminated const char * */
+};
+
+/* make(map[K]V, hint) with key_size-byte keys compared bytewise. */
+gort_map *gort_map_make(size_t key_size, size_t val_size, size_t hint);
+gort_map *gort_map_make_noscan(size_t key_size, size_t val_size, size_t hint);
+/* String keys. Key arguments are `const gort_str *`, or with GORT_MAP_CSTR
+ * a `const char *` itself; the iterator's key is a `const gort_str *`
+ * either way (for C strings, ptr is NUL-terminated). */
+gort_map *gort_map_make_str(size_t val_size, size_t hint, unsigned flags);
+/* Keys hashed and compared by the caller: hash(key, seed) must depend on
+ * seed and agree with equal. Flags: GORT_MAP_NOSCAN. */
+gort_map *gort_map_make_custom(size_t key_size, size_t val_size, size_t hint,
+                               gort_hash_fn hash, gort_equal_fn equal, unsigned flags);
+/* The runtime's memory hash (AES-NI where the CPU has it), for custom hashes. */
+uint64_t gort_memhash(const void *p, size_t n, uint64_t seed);
+
+void    *gort_map_get(gort_map *m, const void *key);     /* v := &m[k]: slot or NULL */
+/* v, ok := m[k]: copies the value into val (may be NULL), zeroes it when the
+ * key is absent from a non-NULL map. */
+bool     gort_map_get2(gort_map *m, const void *key, void *val);
+void    *gort_map_assign(gort_map *m, const void *key);  /* &m[k], inserted zeroed */
+bool     gort_map_delete(gort_map *m, const void *key);  /* true: it was there */
+size_t   gort_map_len(gort_map *m);
+void     gort_map_clear(gort_map *m);                    /* clear(m) */
+
+/* for k, v := range m. Go's rules: each entry present for the whole loop is
+ * visited exactly once; one deleted before it is reached is not visited; one
+ * inserted during the loop may or may not be. The fields are private except
+ * key and val, set by each successful next. */
+typedef struct gort_map_iter {
+    const void *key;
+    void       *val;
+    gort_map   *m;
+    void       *tab, *group;
+    uint64_t    entryOffset, dirOffset, entryIdx, clearSeq;
+    intptr_t    dirIdx;
+    uint8_t     globalDepth;
+} gort_map_iter;
+void     gort_map_iter_init(gort_map_iter *it, gort_map *m);
+bool     gort_map_iter_next(gort_map_iter *it);          /* false: done */
+
 #ifdef __cplusplus
 }
 #endif

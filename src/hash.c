@@ -1,0 +1,248 @@
+/*
+ * hash.c — the hash functions behind maps (Go: runtime/alg.go, hash64.go,
+ * and memhash/aeshashbody in asm_amd64.s).
+ *
+ * A map needs a hash that is fast on short keys and that an attacker cannot
+ * steer: every map draws a random 64-bit seed (gort_map_make), and the hash
+ * of a key depends on the seed, so keys that collide in one map spread out
+ * in the next. Two implementations, chosen once at load time:
+ *
+ *   AES-NI (amd64 with the AES extension), as Go's memhash: one AES round
+ *   is a strong 128-bit mixing step (every output byte depends on four input
+ *   bytes, SubBytes is non-linear) that costs a few cycles. The 16-byte
+ *   state starts from (seed, length) mixed with a per-process random key
+ *   schedule; each 16-byte block of the key is xored in and scrambled by
+ *   aesenc rounds; blocks beyond the first run in independent lanes so the
+ *   rounds pipeline, and the lanes are folded together at the end.
+ *
+ *   Portable (everywhere else, and what tests may force): the
+ *   multiply-and-fold mixer of the wyhash family. mix(a, b) is the 128-bit
+ *   product a*b folded to 64 bits (high half xor low half); a full 64x64
+ *   multiply diffuses every input bit into the middle output bits, and the
+ *   fold brings them down. Keys are read in 8-byte words (short keys by
+ *   overlapping 4-byte reads, as wyhash does), xored with secret constants
+ *   and the seed, and mixed.
+ *
+ * Both read only the key's bytes (no over-reads past the end, so ASan and
+ * page boundaries are fine) and produce full 64-bit hashes: the map uses the
+ * low 7 bits as H2, the bits above as H1 and the top bits for the directory.
+ *
+ * Which one a map uses is fixed when the map is made (maptype.aes), so a
+ * test can switch useAeshash for new maps without disturbing old ones.
+ */
+#include "map.h"
+
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+/* Odd 64-bit constants with about half their bits set (digits of pi, e and
+ * the golden ratio); any such constants mix alike. */
+#define K0 0x243f6a8885a308d3ull
+#define K1 0x9e3779b97f4a7c15ull
+#define K2 0xb7e151628aed2a6bull
+#define K3 0x13198a2e03707345ull
+
+bool useAeshash;
+static uint64_t hashkey[4];       /* per-process secret of the portable hash */
+#if defined(__x86_64__)
+static __m128i aeskeysched[4];    /* per-process round keys of the AES hash */
+#endif
+
+static inline uint64_t rd64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+static inline uint64_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+
+/* ---- Portable: multiply and fold ---------------------------------------- */
+
+static inline uint64_t mix(uint64_t a, uint64_t b)
+{
+    unsigned __int128 r = (unsigned __int128)a * b;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
+uint64_t memhash_portable(const void *key, size_t n, uint64_t seed)
+{
+    const uint8_t *p = key;
+    uint64_t s = seed ^ mix(seed ^ hashkey[0], K0 ^ n);
+    uint64_t a, b;
+    if (likely(n <= 16)) {
+        if (n >= 4) {
+            /* Two overlapping 4-byte reads at each end cover 4..16 bytes. */
+            size_t mid = (n >> 3) << 2;
+            a = rd32(p) << 32 | rd32(p + mid);
+            b = rd32(p + n - 4) << 32 | rd32(p + n - 4 - mid);
+        } else if (n > 0) {
+            a = (uint64_t)p[0] << 16 | (uint64_t)p[n >> 1] << 8 | p[n - 1];
+            b = 0;
+        } else {
+            a = b = 0;
+        }
+    } else {
+        size_t i = n;
+        if (i > 48) {
+            /* Three independent lanes keep the multipliers busy. */
+            uint64_t s1 = s, s2 = s;
+            do {
+                s  = mix(rd64(p)      ^ hashkey[1], rd64(p + 8)  ^ s);
+                s1 = mix(rd64(p + 16) ^ hashkey[2], rd64(p + 24) ^ s1);
+                s2 = mix(rd64(p + 32) ^ hashkey[3], rd64(p + 40) ^ s2);
+                p += 48;
+                i -= 48;
+            } while (i > 48);
+            s ^= s1 ^ s2;
+        }
+        while (i > 16) {
+            s = mix(rd64(p) ^ hashkey[1], rd64(p + 8) ^ s);
+            p += 16;
+            i -= 16;
+        }
+        a = rd64(p + i - 16);
+        b = rd64(p + i - 8);
+    }
+    return mix(mix(a ^ hashkey[1], b ^ s) ^ K1 ^ n, s ^ K2);
+}
+
+static inline uint64_t memhash64_portable(uint64_t k, uint64_t seed)
+{
+    return mix(mix(k ^ hashkey[1], (k >> 32 | k << 32) ^ seed ^ hashkey[0]) ^ K1, seed ^ K2);
+}
+
+/* ---- AES-NI (amd64) --------------------------------------------------- */
+
+#if defined(__x86_64__)
+#define AES __attribute__((target("aes,sse2")))
+
+/* The last n (1..16) bytes ending at p+n as one block, read without
+ * touching memory outside [p, p+n). */
+AES static inline __m128i load_partial(const uint8_t *p, size_t n)
+{
+    if (n >= 8)
+        return _mm_set_epi64x((long long)rd64(p + n - 8), (long long)rd64(p));
+    uint64_t lo;
+    if (n >= 4)
+        lo = rd32(p) | rd32(p + n - 4) << 32;
+    else
+        lo = (uint64_t)p[0] | (uint64_t)p[n >> 1] << 8 | (uint64_t)p[n - 1] << 16;
+    return _mm_set_epi64x(0, (long long)lo);
+}
+
+AES static inline __m128i aes_round(__m128i x, __m128i k) { return _mm_aesenc_si128(x, k); }
+
+AES uint64_t memhash_aes(const void *key, size_t n, uint64_t seed)
+{
+    const uint8_t *p = key;
+    __m128i st = _mm_xor_si128(_mm_set_epi64x((long long)n, (long long)seed), aeskeysched[0]);
+    st = aes_round(st, aeskeysched[1]);
+    if (n <= 16) {
+        __m128i x = n ? load_partial(p, n) : _mm_setzero_si128();
+        x = aes_round(_mm_xor_si128(x, st), st);
+        x = aes_round(x, aeskeysched[2]);
+        x = aes_round(x, aeskeysched[3]);
+        return (uint64_t)_mm_cvtsi128_si64(x);
+    }
+    /* Four lanes, each with its own starting state; the last (possibly
+     * partial) 64 bytes are read as the final, overlapping, blocks. */
+    __m128i l0 = st;
+    __m128i l1 = aes_round(st, aeskeysched[2]);
+    __m128i l2 = aes_round(st, aeskeysched[3]);
+    __m128i l3 = aes_round(l1, aeskeysched[0]);
+    size_t i = n;
+    while (i > 64) {
+        l0 = aes_round(_mm_xor_si128(l0, _mm_loadu_si128((const __m128i *)p)), l0);
+        l1 = aes_round(_mm_xor_si128(l1, _mm_loadu_si128((const __m128i *)(p + 16))), l1);
+        l2 = aes_round(_mm_xor_si128(l2, _mm_loadu_si128((const __m128i *)(p + 32))), l2);
+        l3 = aes_round(_mm_xor_si128(l3, _mm_loadu_si128((const __m128i *)(p + 48))), l3);
+        p += 64;
+        i -= 64;
+    }
+    /* 17..64 bytes remain at p: blocks at the start and at the end of them. */
+    const uint8_t *end = p + i;
+    l0 = aes_round(_mm_xor_si128(l0, _mm_loadu_si128((const __m128i *)p)), aeskeysched[1]);
+    l1 = aes_round(_mm_xor_si128(l1, _mm_loadu_si128((const __m128i *)(end - 16))), aeskeysched[1]);
+    if (i > 32) {
+        l2 = aes_round(_mm_xor_si128(l2, _mm_loadu_si128((const __m128i *)(p + 16))), aeskeysched[1]);
+        l3 = aes_round(_mm_xor_si128(l3, _mm_loadu_si128((const __m128i *)(end - 32))), aeskeysched[1]);
+    }
+    l0 = aes_round(aes_round(l0, aeskeysched[2]), aeskeysched[3]);
+    l1 = aes_round(aes_round(l1, aeskeysched[3]), aeskeysched[2]);
+    l2 = aes_round(aes_round(l2, aeskeysched[2]), aeskeysched[3]);
+    l3 = aes_round(aes_round(l3, aeskeysched[3]), aeskeysched[2]);
+    __m128i x = aes_round(_mm_xor_si128(l0, l2), _mm_xor_si128(l1, l3));
+    return (uint64_t)_mm_cvtsi128_si64(aes_round(x, st));
+}
+
+AES uint64_t memhash64_aes(uint64_t k, uint64_t seed)
+{
+    __m128i x = _mm_xor_si128(_mm_set_epi64x((long long)seed, (long long)k), aeskeysched[0]);
+    x = aes_round(x, aeskeysched[1]);
+    x = aes_round(x, aeskeysched[2]);
+    return (uint64_t)_mm_cvtsi128_si64(aes_round(x, aeskeysched[3]));
+}
+#endif
+
+/* ---- Dispatch and setup ------------------------------------------------- */
+
+uint64_t memhash(const void *p, size_t n, uint64_t seed, bool aes)
+{
+#if defined(__x86_64__)
+    if (aes)
+        return memhash_aes(p, n, seed);
+#endif
+    (void)aes;
+    return memhash_portable(p, n, seed);
+}
+
+uint64_t memhash64(uint64_t k, uint64_t seed, bool aes)
+{
+#if defined(__x86_64__)
+    if (aes)
+        return memhash64_aes(k, seed);
+#endif
+    (void)aes;
+    return memhash64_portable(k, seed);
+}
+
+uint64_t gort_memhash(const void *p, size_t n, uint64_t seed)
+{
+    return memhash(p, n, seed, useAeshash);
+}
+
+/* splitmix64: spreads a weak seed (the clock) into well-mixed words. */
+static uint64_t splitmix(uint64_t *s)
+{
+    uint64_t z = (*s += K1);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Runs before main: the keys must be fixed before any map exists. */
+__attribute__((constructor)) static void hash_init(void)
+{
+    uint64_t key[12];
+    if (getrandom(key, sizeof key, GRND_NONBLOCK) != (ssize_t)sizeof key) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        uint64_t s = (uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec << 32 ^ (uintptr_t)&ts;
+        for (size_t i = 0; i < nelem(key); i++)
+            key[i] = splitmix(&s);
+    }
+    for (int i = 0; i < 4; i++)
+        hashkey[i] = key[i] | 1;
+#if defined(__x86_64__)
+    for (int i = 0; i < 4; i++)
+        aeskeysched[i] = _mm_set_epi64x((long long)key[4 + 2 * i], (long long)key[5 + 2 * i]);
+    __builtin_cpu_init();
+    useAeshash = __builtin_cpu_supports("aes");
+#endif
+}
+
+/* A fresh random 64-bit value (map seeds, iterator offsets). */
+uint64_t rand64(void)
+{
+    return mix((uint64_t)fastrand() << 32 ^ fastrand() ^ hashkey[2], hashkey[3] ^ K3);
+}

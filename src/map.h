@@ -1,0 +1,96 @@
+/*
+ * map.h — internals shared by map.c, slice.c, hash.c and their tests
+ * (Go: internal/runtime/maps/map.go, table.go, group.go; runtime/alg.go).
+ *
+ * The layouts are drawn in map.c's opening comment; docs/maps.md walks
+ * through them for learners.
+ */
+#ifndef GORT_MAP_H
+#define GORT_MAP_H
+
+#include <string.h>
+#include "runtime.h"
+
+/* ---- Hashing (hash.c) ----------------------------------------------------- */
+
+extern bool useAeshash;          /* the CPU has AES-NI; new maps hash with it */
+uint64_t memhash(const void *p, size_t n, uint64_t seed, bool aes);
+uint64_t memhash64(uint64_t k, uint64_t seed, bool aes);
+uint64_t memhash_portable(const void *p, size_t n, uint64_t seed);
+#if defined(__x86_64__)
+uint64_t memhash_aes(const void *p, size_t n, uint64_t seed);
+uint64_t memhash64_aes(uint64_t k, uint64_t seed);
+#endif
+uint64_t rand64(void);
+
+/* ---- Writes into GC-heap memory -------------------------------------------
+ *
+ * Every copy of keys, values or slice elements into a map group or a slice
+ * backing array, and every pointer the map stores into its own GC-heap
+ * structures (map header -> directory -> tables -> groups), goes through
+ * these three helpers and nowhere else. Under GORT_GCMODE=barrier the
+ * collector needs such stores write-barriered (gort_store_ptr and
+ * gort_memmove, from the GC); the collector is not on main yet, so today
+ * they are plain stores, and wiring the barrier is an edit here alone.
+ * Clearing goes through heap_memmove too: a deletion barrier must see the
+ * pointers a clear overwrites.
+ */
+static inline void heap_memmove(void *dst, const void *src, size_t n) { memmove(dst, src, n); }
+static inline void heap_storeptr(void *slot, void *val) { *(void **)slot = val; }
+void heap_memclr(void *dst, size_t n);
+
+/* ---- Map layout (map.c) ---------------------------------------------------- */
+
+enum {
+    groupSlots       = 8,                /* slots per group: one control byte each */
+    maxTableCapacity = 1024,             /* a bigger table splits instead of doubling */
+    ctrlEmpty        = 0x80,             /* 1000_0000 */
+    ctrlDeleted      = 0xfe,             /* 1111_1110: a tombstone */
+};
+
+enum keykind { keyU64, keyMem, keyStr, keyCustom };
+
+/* What Go keeps in abi.MapType: the slot layout and how to hash and compare
+ * keys. Stored inside each map (C has no static types to hang it on). */
+typedef struct maptype {
+    uint32_t keysize, elemsize;
+    uint32_t elemoff;                    /* value's offset inside a slot */
+    uint32_t slotsize;                   /* key + value, aligned */
+    uint32_t groupsize;                  /* 8-byte control word + 8 slots */
+    uint8_t  kind;                       /* enum keykind */
+    bool     cstr;                       /* keyStr: callers pass a C string */
+    bool     noscan;                     /* groups hold no GC pointers */
+    bool     copykeys;                   /* keyStr: copy a new key's bytes */
+    bool     aes;                        /* hash with AES-NI */
+    gort_hash_fn  hasher;                /* keyCustom */
+    gort_equal_fn equal;                 /* keyCustom */
+} maptype;
+
+/* One open-addressed Swiss table: capacity slots in capacity/8 groups. */
+typedef struct table {
+    uint16_t used;                       /* full slots */
+    uint16_t capacity;                   /* power of two, 8..maxTableCapacity */
+    uint16_t growthLeft;                 /* empty slots that may still be filled */
+    uint8_t  localDepth;                 /* top hash bits shared by its directory entries */
+    intptr_t index;                      /* first directory entry; -1: replaced (grown or split) */
+    uint8_t *groups;
+    uint64_t groupsMask;                 /* groups - 1 */
+} table;
+
+struct gort_map {
+    uint64_t used;                       /* entries */
+    uint64_t seed;
+    void    *dirPtr;                     /* dirLen 0: the one group (or NULL); else table *[dirLen] */
+    size_t   dirLen;
+    uint8_t  globalDepth;                /* dirLen == 1 << globalDepth */
+    uint8_t  globalShift;                /* 64 - globalDepth */
+    _Atomic uint8_t writing;             /* hashWriting: toggled around every write */
+    bool     tombstonePossible;
+    uint64_t clearSeq;                   /* bumped by clear; iterators notice */
+    maptype  t;
+};
+
+/* Directory entry i (dirLen > 0). */
+static inline table *map_directoryAt(const gort_map *m, size_t i) { return ((table **)m->dirPtr)[i]; }
+
+#endif
