@@ -39,6 +39,12 @@ static inline void heap_memmove(void *dst, const void *src, size_t n) { memmove(
 static inline void heap_storeptr(void *slot, void *val) { *(void **)slot = val; }
 void heap_memclr(void *dst, size_t n);
 
+/* ---- Slices (slice.c) ---------------------------------------------------------- */
+
+/* Go's growslice capacity for newLen elements from capacity oldCap; *bytes
+ * gets the backing array's size. */
+size_t growslice_cap(size_t newLen, size_t oldCap, size_t elem_size, bool noscan, size_t *bytes);
+
 /* ---- Map layout (map.c) ---------------------------------------------------- */
 
 enum {
