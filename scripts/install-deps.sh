@@ -8,11 +8,12 @@
 #   scripts/install-deps.sh --check    only report; exit 1 if anything is missing
 set -euo pipefail
 
-# Native build and test tools.
+# Native build and test tools (clang + its runtimes: libFuzzer targets).
 native=(
     cmake make gcc pkg-config
     libunwind-dev libcmocka-dev
     libhttp-parser-dev
+    clang libclang-rt-dev
 )
 # Cross build for arm64, run under qemu-user.
 cross=(
@@ -20,12 +21,10 @@ cross=(
     libunwind-dev:arm64 libcmocka-dev:arm64
     libhttp-parser2.9:arm64
 )
-# Benchmarks: Go twins, comparison allocators, timing.
+# Benchmarks: Go twins, comparison allocators and hash tables, timing.
 bench=(
-    golang-go libmimalloc-dev libgc-dev hyperfine wrk
+    golang-go libmimalloc-dev libgc-dev hyperfine wrk libglib2.0-dev
 )
-# Optional: not needed by any make target, handy for developers.
-optional=(clang)
 
 # libhttp-parser-dev (examples/http_hello.c) is not multi-arch: its amd64 and
 # arm64 packages conflict. Its header is the same for both, so the arm64 build
@@ -40,7 +39,7 @@ native_arch=$(dpkg --print-architecture)
 # One dpkg-query for everything: "name|status|arch" for each installed
 # variant. A wanted PKG means PKG for the native architecture (or "all"),
 # PKG:ARCH means exactly that architecture.
-wanted=("${native[@]}" "${cross[@]}" "${bench[@]}" "${optional[@]}")
+wanted=("${native[@]}" "${cross[@]}" "${bench[@]}")
 installed=$(dpkg-query -W -f='${Package}|${db:Status-Abbrev}|${Architecture}\n' \
                 "${wanted[@]%%:*}" 2>/dev/null || true)
 missing=()

@@ -144,26 +144,29 @@ AES uint64_t memhash_aes(const void *key, size_t n, uint64_t seed)
         x = aes_round(x, aeskeysched[3]);
         return (uint64_t)_mm_cvtsi128_si64(x);
     }
-    /* Four lanes, each with its own starting state; the last (possibly
-     * partial) 64 bytes are read as the final, overlapping, blocks. */
+    /* Four lanes, each with its own starting state. Whole 64-byte blocks
+     * go through the loop while more than 64 bytes remain; the final
+     * blocks are read back from the end of the key, overlapping what the
+     * loop (or the first block) already saw, so no read leaves the key. */
     __m128i l0 = st;
     __m128i l1 = aes_round(st, aeskeysched[2]);
     __m128i l2 = aes_round(st, aeskeysched[3]);
     __m128i l3 = aes_round(l1, aeskeysched[0]);
-    size_t i = n;
-    while (i > 64) {
-        l0 = aes_round(_mm_xor_si128(l0, _mm_loadu_si128((const __m128i *)p)), l0);
-        l1 = aes_round(_mm_xor_si128(l1, _mm_loadu_si128((const __m128i *)(p + 16))), l1);
-        l2 = aes_round(_mm_xor_si128(l2, _mm_loadu_si128((const __m128i *)(p + 32))), l2);
-        l3 = aes_round(_mm_xor_si128(l3, _mm_loadu_si128((const __m128i *)(p + 48))), l3);
-        p += 64;
-        i -= 64;
+    const uint8_t *end = p + n;
+    if (n > 64) {
+        for (size_t i = n; i > 64; i -= 64, p += 64) {
+            l0 = aes_round(_mm_xor_si128(l0, _mm_loadu_si128((const __m128i *)p)), l0);
+            l1 = aes_round(_mm_xor_si128(l1, _mm_loadu_si128((const __m128i *)(p + 16))), l1);
+            l2 = aes_round(_mm_xor_si128(l2, _mm_loadu_si128((const __m128i *)(p + 32))), l2);
+            l3 = aes_round(_mm_xor_si128(l3, _mm_loadu_si128((const __m128i *)(p + 48))), l3);
+        }
+        p = end - 64;                     /* the last 64 bytes */
     }
-    /* 17..64 bytes remain at p: blocks at the start and at the end of them. */
-    const uint8_t *end = p + i;
+    /* 17..64 bytes from p to end: blocks at both ends, and the middle ones
+     * when there are more than 32. */
     l0 = aes_round(_mm_xor_si128(l0, _mm_loadu_si128((const __m128i *)p)), aeskeysched[1]);
     l1 = aes_round(_mm_xor_si128(l1, _mm_loadu_si128((const __m128i *)(end - 16))), aeskeysched[1]);
-    if (i > 32) {
+    if (end - p > 32) {
         l2 = aes_round(_mm_xor_si128(l2, _mm_loadu_si128((const __m128i *)(p + 16))), aeskeysched[1]);
         l3 = aes_round(_mm_xor_si128(l3, _mm_loadu_si128((const __m128i *)(end - 32))), aeskeysched[1]);
     }
