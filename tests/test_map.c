@@ -22,14 +22,16 @@
 /* The collector's forced GC, when the library has one. */
 extern void gort_gc(void) __attribute__((weak));
 
-static uint64_t rng_state;
-static uint64_t rnd(void)            /* xorshift64*: reproducible */
+/* xorshift64*: reproducible; one state per user (goroutines run in parallel). */
+static uint64_t rnd_from(uint64_t *s)
 {
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545f4914f6cdd1dull;
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * 0x2545f4914f6cdd1dull;
 }
+static uint64_t rng_state;           /* for the single-goroutine tests */
+static uint64_t rnd(void) { return rnd_from(&rng_state); }
 
 static bool all_zero(const void *p, size_t n)
 {
@@ -94,7 +96,8 @@ static const void *key_custom(uint64_t i, void *buf)
 {
     ckey *k = buf;
     k->id = scramble(i);
-    k->noise = rnd();                    /* differs every call: equality must ignore it */
+    static _Atomic uint64_t noise;
+    k->noise = atomic_fetch_add(&noise, 1);   /* differs every call: equality must ignore it */
     return k;
 }
 static bool is_custom(uint64_t i, const void *k) { return ((const ckey *)k)->id == scramble(i); }
@@ -111,7 +114,7 @@ static const kkind kinds[] = {
 typedef struct model {
     const kkind *k;
     gort_map *m;
-    uint64_t keyspace, count;
+    uint64_t keyspace, count, rng;
     uint8_t *present;
     uint64_t *check;
     size_t maxDirLen;
@@ -131,7 +134,7 @@ static void model_assign(model *md, uint64_t i)
         assert_int_equal(v[0], i);
         assert_int_equal(v[1], md->check[i]);
     }
-    md->check[i] = rnd();
+    md->check[i] = rnd_from(&md->rng);
     v[0] = i;
     v[1] = md->check[i];
     if (md->k->valsize >= 24)
@@ -200,8 +203,8 @@ static void forced_gc(void)
 static void model_phase(model *md, uint64_t ops, unsigned pct_assign, unsigned pct_delete)
 {
     for (uint64_t n = 0; n < ops; n++) {
-        uint64_t i = rnd() % md->keyspace;
-        unsigned op = (unsigned)(rnd() % 100);
+        uint64_t i = rnd_from(&md->rng) % md->keyspace;
+        unsigned op = (unsigned)(rnd_from(&md->rng) % 100);
         if (op < pct_assign)
             model_assign(md, i);
         else if (op < pct_assign + pct_delete)
@@ -228,7 +231,7 @@ static void run_model(const kkind *k, uint64_t ops, uint64_t seed)
     md.keyspace = ops * 2 / 5;
     md.present = calloc(md.keyspace, 1);
     md.check = calloc(md.keyspace, sizeof *md.check);
-    rng_state = seed;
+    md.rng = seed;
     model_phase(&md, ops * 4 / 10, 85, 5);   /* grow: many splits */
     forced_gc();
     model_verify(&md);
@@ -742,6 +745,7 @@ static void test_concurrent_iter_write(void **st)
 
 /* Real parallel writers on 2 Ps (Go's TestConcurrentMapWrites): best
  * effort, but it fires long before the loops end. */
+#if !defined(__SANITIZE_THREAD__)
 static void hammer(void *arg)
 {
     for (uint64_t i = 0; i < 200000000; i++) {
@@ -758,6 +762,7 @@ static void parallel_writers(void *arg)
     gort_go(hammer, NULL);
     hammer(NULL);
 }
+#endif
 
 static void test_parallel_writers_detected(void **st)
 {
