@@ -276,8 +276,7 @@ static void model_body(void *arg)
     gort_waitgroup_wait(&model_wg);
 }
 
-static void test_model_1p(void **st) { run_in_gort(model_body, NULL, 1); }
-static void test_model_2p(void **st) { run_in_gort(model_body, NULL, 2); }
+BOTH(model)
 
 /* The portable hash on a CPU with AES-NI (elsewhere it is the only one). */
 static void portable_body(void *arg)
@@ -582,8 +581,7 @@ static void readers_body(void *arg)
     gort_waitgroup_wait(&readers_wg);
     assert_int_equal(atomic_load(&reads_ok), 8 * 5 * n);
 }
-static void test_readers_1p(void **st) { run_in_gort(readers_body, NULL, 1); }
-static void test_readers_2p(void **st) { run_in_gort(readers_body, NULL, 2); }
+BOTH(readers)
 
 /* ---- Hashes --------------------------------------------------------------------------- */
 
@@ -660,16 +658,9 @@ static void test_hash_aes(void **st)
 
 /* ---- Misuse: children that must die ---------------------------------------------------- */
 
-static void child_main(void *body)
+static void expect_death(void (*body)(void *), int procs, const char *msg)
 {
-    alarm(30);                           /* a hang fails the test instead of the suite */
-    gort_main((void (*)(void *))body, NULL);
-    _exit(0);
-}
-
-static void expect_death(void (*body)(void *), const char *msg)
-{
-    child_result r = run_child(child_main, (void *)body);
+    child_result r = run_main_child(body, procs);
     assert_child_died_with(r, msg);
     assert_non_null(strstr(r.err, "goroutine "));       /* a traceback follows */
 }
@@ -681,7 +672,7 @@ static void assign_nil(void *arg)
 }
 static void test_assign_to_nil_map(void **st)
 {
-    expect_death(assign_nil, "panic: assignment to entry in nil map\n");
+    expect_death(assign_nil, 0, "panic: assignment to entry in nil map\n");
 }
 
 /*
@@ -715,7 +706,6 @@ static void racer(void *arg)
 
 static void race_body(void *arg)
 {
-    gort_gomaxprocs(1);
     race_map = gort_map_make_custom(8, 8, 0, const_hash, yielding_equal, 0);
     uint64_t k = 1;
     gort_map_assign(race_map, &k);
@@ -732,15 +722,15 @@ static void race_iter(void *arg) { race_what = 2; race_body(arg); }
 
 static void test_concurrent_writes(void **st)
 {
-    expect_death(race_write, "fatal error: concurrent map writes\n");
+    expect_death(race_write, 1, "fatal error: concurrent map writes\n");
 }
 static void test_concurrent_read_write(void **st)
 {
-    expect_death(race_read, "fatal error: concurrent map read and map write\n");
+    expect_death(race_read, 1, "fatal error: concurrent map read and map write\n");
 }
 static void test_concurrent_iter_write(void **st)
 {
-    expect_death(race_iter, "fatal error: concurrent map iteration and map write\n");
+    expect_death(race_iter, 1, "fatal error: concurrent map iteration and map write\n");
 }
 
 /* Real parallel writers on 2 Ps (Go's TestConcurrentMapWrites): best
@@ -757,7 +747,6 @@ static void hammer(void *arg)
 
 static void parallel_writers(void *arg)
 {
-    gort_gomaxprocs(2);
     race_map = gort_map_make_noscan(8, 8, 0);
     gort_go(hammer, NULL);
     hammer(NULL);
@@ -769,7 +758,7 @@ static void test_parallel_writers_detected(void **st)
 #if defined(__SANITIZE_THREAD__)
     skip();   /* the race detector reports the racing slot writes first, as Go's -race would */
 #else
-    child_result r = run_child(child_main, (void *)parallel_writers);
+    child_result r = run_main_child(parallel_writers, 2);
     assert_child_died_with(r, "fatal error: concurrent map");
 #endif
 }
@@ -795,11 +784,9 @@ int main(void)
         cmocka_unit_test(test_iter_delete_during),
         cmocka_unit_test(test_iter_insert_during),
         cmocka_unit_test(test_iter_clear_during),
-        cmocka_unit_test(test_model_1p),
-        cmocka_unit_test(test_model_2p),
+        BOTH_TESTS(model),
         cmocka_unit_test(test_model_portable_hash),
-        cmocka_unit_test(test_readers_1p),
-        cmocka_unit_test(test_readers_2p),
+        BOTH_TESTS(readers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

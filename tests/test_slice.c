@@ -237,16 +237,9 @@ static void test_make_copy_sub(void **st)
 
 /* ---- Panics ------------------------------------------------------------------------ */
 
-static void child_main(void *body)
-{
-    alarm(30);
-    gort_main((void (*)(void *))body, NULL);
-    _exit(0);
-}
-
 static void expect_death(void (*body)(void *), const char *msg)
 {
-    child_result r = run_child(child_main, (void *)body);
+    child_result r = run_main_child(body, 0);
     assert_child_died_with(r, msg);
     assert_non_null(strstr(r.err, "goroutine "));
 }
@@ -306,8 +299,7 @@ static void appenders_body(void *arg)
     }
     gort_waitgroup_wait(&wg);
 }
-static void test_appenders_1p(void **st) { run_in_gort(appenders_body, NULL, 1); }
-static void test_appenders_2p(void **st) { run_in_gort(appenders_body, NULL, 2); }
+BOTH(appenders)
 
 int main(void)
 {
@@ -319,8 +311,7 @@ int main(void)
         cmocka_unit_test(test_append_macro),
         cmocka_unit_test(test_append_many),
         cmocka_unit_test(test_make_copy_sub),
-        cmocka_unit_test(test_appenders_1p),
-        cmocka_unit_test(test_appenders_2p),
+        BOTH_TESTS(appenders),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
