@@ -135,7 +135,7 @@ static ALWAYS_INLINE uint64_t keyhash(const gort_map *m, const void *key, int ki
 {
     switch (kind) {
     case keyU64:
-        return memhash64(load64(key), m->seed, m->t.aes);
+        return memhash64(load64(key), m->seed);
     case keyMem:
         return memhash(key, m->t.keysize, m->seed, m->t.aes);
     case keyStr: {

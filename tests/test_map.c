@@ -619,15 +619,16 @@ static void check_hash(hashfn h)
             assert_true(h(zeros, a, 9) != h(zeros, b, 9));
 }
 
-/* Sequential integer keys spread evenly over H1 and H2. */
-static void check_spread(uint64_t (*h64)(uint64_t, uint64_t, bool), bool aes)
+/* Sequential integers (their first n bytes; h NULL: memhash64) spread
+ * evenly over the top bits (the directory) and H2. */
+static void check_spread(uint64_t (*h)(const void *, size_t, uint64_t), size_t n)
 {
     enum { N = 1 << 17, BUCKETS = 1024 };
     static unsigned top[BUCKETS], low[128];
     memset(top, 0, sizeof top);
     memset(low, 0, sizeof low);
     for (uint64_t i = 0; i < N; i++) {
-        uint64_t x = h64(i, 12345, aes);
+        uint64_t x = h ? h(&i, n, 12345) : memhash64(i, 12345);
         top[x >> 54]++;
         low[x & 127]++;
     }
@@ -640,7 +641,9 @@ static void check_spread(uint64_t (*h64)(uint64_t, uint64_t, bool), bool aes)
 static void test_hash_portable(void **st)
 {
     check_hash(memhash_portable);
-    check_spread(memhash64, false);
+    check_spread(NULL, 8);                       /* memhash64: 8-byte keys */
+    check_spread(memhash_portable, 8);
+    check_spread(memhash_portable, 3);
 }
 
 static void test_hash_aes(void **st)
@@ -649,7 +652,8 @@ static void test_hash_aes(void **st)
     if (!useAeshash)
         skip();
     check_hash(memhash_aes);
-    check_spread(memhash64, true);
+    check_spread(memhash_aes, 8);
+    check_spread(memhash_aes, 3);
     assert_int_equal(gort_memhash("abc", 3, 5), memhash_aes("abc", 3, 5));
 #else
     skip();
