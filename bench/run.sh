@@ -30,6 +30,8 @@ GOALS="yield:0.5 spawn_join:0.5 pingpong:0.5 select2:0.6 ring:0.5 mpmc:0.7 alloc
 # Network (net, http): >= 1.3x and 1.5x Go's throughput; http_p99 is a
 # latency in ns, not a cost per op, and "no worse than Go" is 1.0.
 GOALS+=" tcp_pingpong:0.77 tcp_stream:0.77 http_hello:0.67 http_p99:1.0"
+# Maps and slices (bench/map.c): every workload at most 0.8x Go.
+GOALS+=" insert_u64_1k:0.8 hit_u64_1k:0.8 miss_u64_1k:0.8 delete_u64_1k:0.8 iter_u64_1k:0.8 insert_u64_1m:0.8 hit_u64_1m:0.8 miss_u64_1m:0.8 delete_u64_1m:0.8 iter_u64_1m:0.8 insert_str_1k:0.8 hit_str_1k:0.8 miss_str_1k:0.8 delete_str_1k:0.8 iter_str_1k:0.8 insert_str_1m:0.8 hit_str_1m:0.8 miss_str_1m:0.8 delete_str_1m:0.8 iter_str_1m:0.8 append_10m:0.8"
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
