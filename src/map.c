@@ -256,18 +256,28 @@ static table *newtable(const gort_map *m, uint64_t capacity, intptr_t index, uin
     return t;
 }
 
-/* The slot holding key, or NULL. */
+/* The first of the candidate slots b of group g that holds key, or -1. */
+static ALWAYS_INLINE int group_find(const gort_map *m, uint8_t *g, bitset b, const void *key, int kind)
+{
+    for (; b; b &= b - 1)
+        if (likely(keyeq(m, key, slot_key(m, g, first(b)), kind)))
+            return (int)first(b);
+    return -1;
+}
+
+/* The slot holding key, or NULL; *gp and *jp get its group and index. */
 static ALWAYS_INLINE uint8_t *table_find(const gort_map *m, const table *t, uint64_t hash,
-                                         const void *key, int kind)
+                                         const void *key, int kind, uint8_t **gp, unsigned *jp)
 {
     uint64_t mask = t->groupsMask, off = h1(hash) & mask;
     for (uint64_t i = 1;; i++) {
         uint8_t *g = group_at(m, t, off);
         uint64_t c = ctrl_load(g);
-        for (bitset b = matchH2(c, h2(hash)); b; b &= b - 1) {
-            uint8_t *k = slot_key(m, g, first(b));
-            if (likely(keyeq(m, key, k, kind)))
-                return k;
+        int j = group_find(m, g, matchH2(c, h2(hash)), key, kind);
+        if (j >= 0) {
+            *gp = g;
+            *jp = (unsigned)j;
+            return slot_key(m, g, (unsigned)j);
         }
         if (likely(matchEmpty(c)))
             return NULL;
@@ -398,11 +408,9 @@ static ALWAYS_INLINE void *table_putslot(gort_map *m, table *t, uint64_t hash,
     for (uint64_t i = 1;; i++) {
         uint8_t *g = group_at(m, t, off);
         uint64_t c = ctrl_load(g);
-        for (bitset b = matchH2(c, h2(hash)); b; b &= b - 1) {
-            uint8_t *k = slot_key(m, g, first(b));
-            if (likely(keyeq(m, key, k, kind)))
-                return slot_elem(m, k);
-        }
+        int found = group_find(m, g, matchH2(c, h2(hash)), key, kind);
+        if (found >= 0)
+            return slot_elem(m, slot_key(m, g, (unsigned)found));
         bitset e = matchEmpty(c);
         if (!dg) {
             bitset d = matchEmptyOrDeleted(c) & ~e;
@@ -470,33 +478,27 @@ static ALWAYS_INLINE table *map_table(const gort_map *m, uint64_t hash)
 
 /* Small map: the slot of key in the single group, or NULL. 8-byte keys
  * skip the hash: comparing the (at most 8) full slots' keys is cheaper. */
-static ALWAYS_INLINE uint8_t *small_find(const gort_map *m, const void *key, int kind, uint64_t *hashp)
+static ALWAYS_INLINE bitset small_candidates(uint64_t c, uint64_t hash, int kind)
 {
-    uint8_t *g = m->dirPtr;
-    uint64_t c = ctrl_load(g);
-    bitset b;
-    if (kind == keyU64) {
-        b = matchFull(c);
-    } else {
-        *hashp = keyhash(m, key, kind);
-        b = matchH2(c, h2(*hashp));
-    }
-    for (; b; b &= b - 1) {
-        uint8_t *k = slot_key(m, g, first(b));
-        if (keyeq(m, key, k, kind))
-            return k;
-    }
-    return NULL;
+    return kind == keyU64 ? matchFull(c) : matchH2(c, h2(hash));
+}
+
+static ALWAYS_INLINE int small_find(const gort_map *m, const void *key, int kind, uint64_t hash)
+{
+    return group_find(m, m->dirPtr, small_candidates(ctrl_load(m->dirPtr), hash, kind), key, kind);
 }
 
 /* The slot of key (canonical form), or NULL. */
 static ALWAYS_INLINE uint8_t *map_find(const gort_map *m, const void *key, int kind)
 {
-    uint64_t hash = 0;
-    if (m->dirLen == 0)
-        return small_find(m, key, kind, &hash);
-    hash = keyhash(m, key, kind);
-    return table_find(m, map_table(m, hash), hash, key, kind);
+    if (m->dirLen == 0) {
+        int j = small_find(m, key, kind, kind == keyU64 ? 0 : keyhash(m, key, kind));
+        return j >= 0 ? slot_key(m, m->dirPtr, (unsigned)j) : NULL;
+    }
+    uint64_t hash = keyhash(m, key, kind);
+    uint8_t *g;
+    unsigned j;
+    return table_find(m, map_table(m, hash), hash, key, kind, &g, &j);
 }
 
 static void growToSmall(gort_map *m)
@@ -532,12 +534,10 @@ static ALWAYS_INLINE void *map_assign(gort_map *m, const void *key, int kind)
             growToSmall(m);
         uint8_t *g = m->dirPtr;
         uint64_t c = ctrl_load(g);
-        for (bitset b = kind == keyU64 ? matchFull(c) : matchH2(c, h2(hash)); b; b &= b - 1) {
-            uint8_t *k = slot_key(m, g, first(b));
-            if (keyeq(m, key, k, kind)) {
-                elem = slot_elem(m, k);
-                goto done;
-            }
+        int found = group_find(m, g, small_candidates(c, hash, kind), key, kind);
+        if (found >= 0) {
+            elem = slot_elem(m, slot_key(m, g, (unsigned)found));
+            goto done;
         }
         bitset e = matchEmptyOrDeleted(c);
         if (e) {
@@ -565,32 +565,21 @@ static ALWAYS_INLINE bool map_delete(gort_map *m, const void *key, int kind)
     writing_toggle(m);
     bool found = false;
     if (m->dirLen == 0) {
-        uint8_t *g = m->dirPtr;
-        uint8_t *k = small_find(m, key, kind, &hash);
-        if (k) {
-            unsigned j = (unsigned)((size_t)(k - g - 8) / m->t.slotsize);
-            slot_clear(m, k, m->t.slotsize);
+        int j = small_find(m, key, kind, hash);
+        if (j >= 0) {
+            uint8_t *g = m->dirPtr;
+            slot_clear(m, slot_key(m, g, (unsigned)j), m->t.slotsize);
             g[j] = ctrlEmpty;
             m->used--;
             found = true;
         }
     } else {
         table *t = map_table(m, hash);
-        uint64_t mask = t->groupsMask, off = h1(hash) & mask;
-        for (uint64_t i = 1; !found; i++) {
-            uint8_t *g = group_at(m, t, off);
-            uint64_t c = ctrl_load(g);
-            for (bitset b = matchH2(c, h2(hash)); b; b &= b - 1) {
-                unsigned j = first(b);
-                if (keyeq(m, key, slot_key(m, g, j), kind)) {
-                    table_erase(m, t, g, j);
-                    found = true;
-                    break;
-                }
-            }
-            if (matchEmpty(c))
-                break;
-            off = (off + i) & mask;
+        uint8_t *g;
+        unsigned j;
+        if (table_find(m, t, hash, key, kind, &g, &j)) {
+            table_erase(m, t, g, j);
+            found = true;
         }
     }
     /* An empty map takes a new seed: it costs nothing and makes any
