@@ -476,13 +476,14 @@ static ALWAYS_INLINE table *map_table(const gort_map *m, uint64_t hash)
     return map_directoryAt(m, i);
 }
 
-/* Small map: the slot of key in the single group, or NULL. 8-byte keys
- * skip the hash: comparing the (at most 8) full slots' keys is cheaper. */
+/* Small map: the slots that may hold the key. 8-byte keys skip the hash:
+ * comparing the (at most 8) full slots' keys is cheaper. */
 static ALWAYS_INLINE bitset small_candidates(uint64_t c, uint64_t hash, int kind)
 {
     return kind == keyU64 ? matchFull(c) : matchH2(c, h2(hash));
 }
 
+/* Small map: the index of key's slot in the single group, or -1. */
 static ALWAYS_INLINE int small_find(const gort_map *m, const void *key, int kind, uint64_t hash)
 {
     return group_find(m, m->dirPtr, small_candidates(ctrl_load(m->dirPtr), hash, kind), key, kind);
@@ -599,7 +600,7 @@ static size_t alignof_size(size_t n)
 
 static gort_map *makemap(size_t keysize, size_t elemsize, size_t hint, uint8_t kind, unsigned flags)
 {
-    if (keysize == 0 || keysize > UINT16_MAX || elemsize > UINT16_MAX)
+    if (keysize > UINT16_MAX || elemsize > UINT16_MAX)
         gopanic("runtime error: makemap: key or value size out of range");
     gort_map *m = gort_alloc(sizeof *m);
     maptype *t = &m->t;

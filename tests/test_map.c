@@ -526,6 +526,11 @@ static void test_custom_and_sizes(void **st)
         assert_int_equal(v[0], i & 0xff);
         assert_int_equal(v[199], i & 0xff);
     }
+    /* Zero-size keys (Go's map[struct{}]V): one entry at most. */
+    gort_map *unit = gort_map_make(0, 8, 0);
+    *(uint64_t *)gort_map_assign(unit, "") = 5;
+    assert_int_equal(*(uint64_t *)gort_map_assign(unit, "x"), 5);
+    assert_int_equal(gort_map_len(unit), 1);
     /* 1-byte keys: all 256 in a map. */
     gort_map *bytes = gort_map_make_noscan(1, 1, 0);
     for (int i = 0; i < 256; i++) {
