@@ -265,9 +265,9 @@ void gort_read_mem_stats(gort_mem_stats *st);
  *
  * The plain functions allocate backing arrays the collector scans for
  * pointers; the _noscan ones allocate arrays it skips: use them when the
- * elements hold no pointers into the GC heap. Elements are copied with
- * memmove; the typed macros store with plain C assignments, so under
- * GORT_GCMODE=barrier store pointer elements through gort_slice_append. */
+ * elements hold no pointers into the GC heap. The functions copy elements
+ * through the runtime's own copy routine (where the collector's write
+ * barrier goes); the typed macros store with plain C assignments. */
 typedef struct gort_slice { void *ptr; size_t len, cap; } gort_slice;
 
 /* make([]T, len, cap): zeroed. Panics "makeslice: len out of range" /
