@@ -817,6 +817,15 @@ static g *netpollcheck(void)
     return gp;
 }
 
+void netpollStale(int64_t now)
+{
+    int64_t last = atomic_load(&sched.lastpoll);
+    if (!netpollinited() || last == 0 || now - last < NETPOLL_STALE_NS ||
+        !atomic_compare_exchange_strong(&sched.lastpoll, &last, now))
+        return;
+    injectglist(netpoll(0));
+}
+
 bool netpollBreakFor(int64_t when)
 {
     if (!netpollinited() || atomic_load(&sched.lastpoll) != 0)
@@ -882,7 +891,10 @@ top:;
     bool ran = false;
     int64_t pollUntil = atomic_load_explicit(&pp->timer0When, memory_order_relaxed) ?
                         checkTimers(pp, 0, &ran) : 0;
-    /* Once in a while the global queue goes first, so it cannot starve. */
+    /* Once in a while the network and the global queue go first, so that
+     * they cannot starve. */
+    if (schedtick(pp) % 61 == 0)
+        netpollStale(nanotime());
     if (schedtick(pp) % 61 == 0 && atomic_load(&sched.runqsize) > 0) {
         lock(&sched.lock);
         gp = globrunqget(pp, 1);

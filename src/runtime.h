@@ -384,6 +384,11 @@ void wakeNetPoller(int64_t when);
 /* An M blocks in netpoll: if it would sleep past `when`, break its poll.
  * False if no M blocks in netpoll (proc.c). */
 bool netpollBreakFor(int64_t when);
+/* If nobody polled the network for NETPOLL_STALE_NS (every P kept busy),
+ * polls without blocking and queues what it readied. findRunnable calls it
+ * one tick in 61; in Go it is sysmon's job. */
+enum { NETPOLL_STALE_NS = 10 * 1000 * 1000 };
+void netpollStale(int64_t now);
 /* Makes a list of Gs readied by netpoll (linked by schedlink) runnable. */
 void injectglist(g *list);
 void destroyp(p *pp);

@@ -374,6 +374,142 @@ static void unix_body(void *arg)
 }
 BOTH(unix)
 
+/* ---- A busy P still hears the network -------------------------------------------------- */
+
+struct spinner { _Atomic bool stop; _Atomic long spins; };
+
+static void spin_yield(void *arg)
+{
+    struct spinner *s = arg;
+    while (!atomic_load(&s->stop)) {
+        atomic_fetch_add(&s->spins, 1);
+        gort_yield();
+    }
+}
+
+static void *late_writer(void *arg)
+{
+    usleep(20000);
+    return write(*(int *)arg, "!", 1) == 1 ? NULL : arg;
+}
+
+/* Regression: with one P kept busy by a goroutine that yields forever, the
+ * P never ran out of work, nobody polled, and a goroutine whose data had
+ * arrived stayed parked for good. */
+static void busy_p_poll_body(void *arg)
+{
+    int a, b;
+    tcp_pair(&a, &b);
+    struct spinner s = { false, 0 };
+    gort_go(spin_yield, &s);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, late_writer, &a), 0);  /* a plain thread writes */
+    char c;
+    assert_int_equal(gort_read(b, &c, 1), 1);
+    atomic_store(&s.stop, true);
+    assert_true(atomic_load(&s.spins) > 0);     /* the spinner did run meanwhile */
+    pthread_join(th, NULL);
+    gort_close(a);
+    gort_close(b);
+}
+BOTH(busy_p_poll)
+
+/* ---- Vectored I/O, IPv6, names -------------------------------------------------------- */
+
+struct vreader { int fd; unsigned char *buf; size_t n, split; gort_waitgroup wg; };
+
+/* Reads r->n bytes with readv into two buffers: [0, split) and [split, n). */
+static void vreader_main(void *arg)
+{
+    struct vreader *r = arg;
+    size_t got = 0;
+    while (got < r->n) {
+        struct iovec v[2];
+        int cnt = 0;
+        if (got < r->split)
+            v[cnt++] = (struct iovec){ r->buf + got, r->split - got };
+        size_t from = got > r->split ? got : r->split;
+        v[cnt++] = (struct iovec){ r->buf + from, r->n - from };
+        ssize_t k = gort_readv(r->fd, v, cnt);
+        if (k <= 0)
+            fail_msg("readv: %zd after %zu of %zu bytes", k, got, r->n);
+        got += (size_t)k;
+    }
+    gort_waitgroup_done(&r->wg);
+}
+
+/* writev sends all of several buffers, one far larger than the socket
+ * buffers, so it parks and resumes in the middle of the array; readv
+ * fills two buffers. Every byte is checked. */
+static void vectored_body(void *arg)
+{
+    int a, b;
+    tcp_pair(&a, &b);
+    size_t big = 8 << 20, n = 3 + big + 5;
+    unsigned char *src = malloc(big), *want = malloc(n);
+    for (size_t i = 0; i < big; i++)
+        src[i] = (unsigned char)(i * 7 + 1);
+    struct iovec iov[4] = { { "abc", 3 }, { NULL, 0 }, { src, big }, { "defgh", 5 } };
+    memcpy(want, "abc", 3);
+    memcpy(want + 3, src, big);
+    memcpy(want + 3 + big, "defgh", 5);
+    struct vreader r = { b, calloc(1, n), n, 7, GORT_WAITGROUP_INIT };
+    gort_waitgroup_add(&r.wg, 1);
+    gort_go(vreader_main, &r);
+    assert_int_equal(gort_writev(a, iov, 4), (ssize_t)n);
+    gort_waitgroup_wait(&r.wg);
+    assert_memory_equal(r.buf, want, n);
+    assert_int_equal(gort_writev(a, iov, 0), 0);
+    free(src);
+    free(want);
+    free(r.buf);
+    gort_close(a);
+    gort_close(b);
+}
+BOTH(vectored)
+
+/* IPv6 loopback, a dual-stack listener, and a name that resolves
+ * ("localhost", on the resolver thread). Skipped without IPv6. */
+static void ipv6_names_body(void *arg)
+{
+    char addr[64];
+    int lfd = gort_listen("tcp", ":0");               /* [::], dual-stack */
+    assert_true(lfd >= 0);
+    int port = gort_local_port(lfd);
+    const char *dials[3] = { "127.0.0.1:%d", "localhost:%d", "[::1]:%d" };
+    int ndial = 2;
+    int probe = socket(AF_INET6, SOCK_STREAM, 0);
+    if (probe >= 0) {
+        ndial = 3;
+        close(probe);
+    }
+    for (int i = 0; i < ndial; i++) {
+        snprintf(addr, sizeof addr, dials[i], port);
+        int c = gort_dial("tcp", addr, after(10 * GORT_SECOND));
+        if (c < 0)
+            fail_msg("dial %s: %d", addr, c);
+        int s = gort_accept(lfd, NULL, NULL);
+        assert_true(s >= 0);
+        assert_int_equal(gort_write(c, "6", 1), 1);
+        char ch;
+        assert_int_equal(gort_read(s, &ch, 1), 1);
+        gort_close(s);
+        gort_close(c);
+    }
+    gort_close(lfd);
+    if (ndial == 3) {
+        lfd = gort_listen("tcp6", "[::1]:0");
+        assert_true(lfd >= 0);
+        snprintf(addr, sizeof addr, "127.0.0.1:%d", gort_local_port(lfd));
+        assert_int_equal(gort_dial("tcp4", addr, 0), -ECONNREFUSED);   /* v6 only */
+        gort_close(lfd);
+    }
+    lfd = gort_listen("tcp", "localhost:0");           /* a name: IPv4 first, as Go */
+    assert_true(lfd >= 0);
+    gort_close(lfd);
+}
+BOTH(ipv6_names)
+
 /* ---- gort_poll_fd on fds gort did not make ---------------------------------------------- */
 
 struct pipewriter { int fd; int64_t delay; };
@@ -568,6 +704,9 @@ int main(void)
         BOTH_TESTS(half_close),
         BOTH_TESTS(udp),
         BOTH_TESTS(unix),
+        BOTH_TESTS(busy_p_poll),
+        BOTH_TESTS(vectored),
+        BOTH_TESTS(ipv6_names),
         BOTH_TESTS(poll_fd),
         BOTH_TESTS(bad_input),
         BOTH_TESTS(emfile),
