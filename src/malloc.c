@@ -22,8 +22,10 @@
  * it takes class 52, 9472-byte slots, 6 to a 7-page span, chosen by Go so
  * that the span's tail waste stays under 1/8 (see docs/allocator.md).
  *
- * Everything returned is zeroed. Memory fresh from the OS is already zero, so
- * a slot is cleared only when its span reuses pages (span.needzero).
+ * Everything the public API returns is zeroed (only internal MALLOC_NOZERO
+ * callers, which overwrite every byte, skip it). Memory fresh from the OS is
+ * already zero, so a slot is cleared only when its span reuses pages
+ * (span.needzero).
  *
  * For the GC, each object's words are described in the heap bitmap
  * (heapArena.heapBits, one bit per word): gort_alloc objects all ones
@@ -141,7 +143,7 @@ static inline uintptr_t nextFreeFast(mspan *s)
     return s->startAddr + result * s->elemsize;
 }
 
-/* A slot of span class spc from c; *sp gets its span. Never fails. */
+/* A slot of span class spc from c; *sp gets its span. Out of memory is fatal. */
 static inline uintptr_t nextFree(mcache *c, spanClass spc, size_t size, mspan **sp)
 {
     mspan *s = c->alloc[spc];

@@ -296,7 +296,8 @@ extern mheap mheap_;
 
 void   mheap_init(void);
 /* A span of npages pages of class spanclass, fully initialised and published;
- * NULL if the OS refuses memory. needzero tells whether it must be cleared. */
+ * NULL if the OS refuses memory. Its needzero says whether its memory may
+ * hold old data (callers clear what they hand out then). */
 mspan *mheap_alloc(uintptr_t npages, spanClass spanclass);
 /* Returns an in-use span with no live objects to the page heap (the sweeper's
  * way back; needs allocCount == 0). */

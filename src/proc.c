@@ -147,10 +147,10 @@ static void gogo(g *from, g *to, bool exiting)
 #endif
 }
 
-/* Runs fn(gp) on g0 after switching away from the current goroutine gp
- * (Go's mcall). fn returns a G to run at once, or NULL to schedule. */
 static void finish_direct(m *mp);
 
+/* Runs fn(gp) on g0 after switching away from the current goroutine gp
+ * (Go's mcall). fn returns a G to run at once, or NULL to schedule. */
 static void mcall_g(g *gp, g *(*fn)(g *))
 {
     m *mp = gp->m;
@@ -173,7 +173,7 @@ static void schedtick_inc(p *pp)
 
 static bool runqempty(p *pp)
 {
-    /* tail, head, runnext, then tail again: a G moving from runnext into the
+    /* head, tail, runnext, then tail again: a G moving from runnext into the
      * queue must not make the queue look empty in between. */
     for (;;) {
         uint32_t head = atomic_load(&pp->runqhead);
@@ -501,7 +501,8 @@ static void newm(p *pp, bool spinning)
         throw("newosproc: pthread_create failed (errno %d)", err);
 }
 
-/* Records the thread's own stack as g0's, for tracebacks and the GC. */
+/* Records the thread's own stack as g0's: ASan is told the bounds of every
+ * stack we switch to (gogo). */
 static void g0_stack_bounds(g *g0)
 {
     pthread_attr_t attr;
@@ -1523,9 +1524,11 @@ static p *procresize(int32_t nprocs)
     return runnable;
 }
 
-/* Moves everything a P owns elsewhere before it goes away. */
+/* Moves everything a P owns elsewhere before it goes away. World stopped,
+ * sched.lock held (procresize). */
 void destroyp(p *pp)
 {
+    assertLockHeld(&sched.lock);
     bool inh;
     g *gp;
     while ((gp = runqget(pp, &inh)))

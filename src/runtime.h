@@ -144,7 +144,7 @@ enum {                       /* G status, as Go's _G* constants */
     Gidle, Grunnable, Grunning, Gsyscall, Gwaiting, Gdead,
 };
 
-enum waitreason {            /* what a parked G waits for (for tracebacks) */
+enum waitreason {            /* what a parked G waits for (Go's waitReason; waitreason_string) */
     waitReasonZero, waitReasonChanSend, waitReasonChanReceive, waitReasonSelect,
     waitReasonSelectNoCases, waitReasonChanSendNilChan, waitReasonChanReceiveNilChan,
     waitReasonSleep, waitReasonSyncMutexLock, waitReasonSyncRWMutexLock,
@@ -229,7 +229,7 @@ struct m {
     bool      (*waitunlockf)(g *, void *);  /* gopark: release this after parking */
     void       *waitlock;
     uintptr_t   tls_thread;     /* pthread_t */
-    int         procid;         /* kernel tid, for /proc state and signals */
+    int         procid;         /* kernel tid (deadlock.c looks for it in /proc/self/task) */
     void       *gsignal_stack;  /* alternate signal stack */
     int        *errnop;         /* this thread's errno: saved and restored per goroutine */
 };
@@ -294,7 +294,7 @@ typedef struct schedt {
     mutex       gFreeLock;
     g          *gFree;          /* global free Gs */
     _Atomic int32_t ngFree;     /* read unlocked as a hint */
-    _Atomic int32_t ngoroutines;/* live user goroutines */
+    _Atomic int32_t ngoroutines;/* goroutines made without a P, plus destroyed Ps' gcount */
     _Atomic bool gcwaiting;     /* stop the world in progress */
     int32_t     stopwait;
     note        stopnote;
@@ -358,7 +358,8 @@ void gopark(bool (*unlockf)(g *gp, void *lock), void *lock, enum waitreason reas
 void goparkunlock(mutex *l, enum waitreason reason);
 /* The unlock function of goparkunlock: releases the runtime mutex l. */
 bool parkunlock(g *gp, void *l);
-/* Makes a parked G runnable (on this P's runnext). Any thread. */
+/* Makes a parked G runnable: on this P's runnext, or on the global queue
+ * from a thread without a P. Any thread. */
 void goready(g *gp);
 void gosched(void);                  /* yield: to the back of this P's local queue */
 void gopreempt_check(void);          /* yield if preemption or STW was requested */
@@ -413,8 +414,8 @@ void foreign_main_done(void);        /* the main goroutine is about to wake that
 /* ---- Stacks (stack.c) -------------------------------------------------- */
 
 extern size_t stack_default_size;       /* default reservation (GORT_STACKSIZE) */
-/* Allocates a G together with its stack reservation (the G sits at the top). */
 void stackinit(size_t stacksize);    /* stacksize 0: keep the default */
+/* Allocates a G together with its stack reservation (the G sits at the top). */
 g   *stackalloc_g(size_t stacksize);
 void stackfree_g(g *gp);             /* returns a non-default-size G/stack to the OS */
 void stack_trim(g *gp);              /* MADV_DONTNEED what a deep run committed */

@@ -5,7 +5,7 @@
  * one entry per frame. gort does the same for C frames:
  *
  *     goroutine 7 [running]:
- *     deep_recursion()
+ *     deep_recursion(...)
  *             /path/libfoo.so +0x1139 pc=0x7f3c1a2b1139
  *
  * Unwinding uses the DWARF CFI the compiler and our switch assembly emit;
