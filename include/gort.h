@@ -42,7 +42,8 @@ extern "C" {
 int      gort_main(void (*main_fn)(void *), void *arg);
 /* Starts fn(arg) as a new goroutine; returns its id. Any thread. */
 uint64_t gort_go(void (*fn)(void *), void *arg);
-/* As gort_go with a stack reservation of stack_size bytes (0: default). */
+/* As gort_go with a stack reservation of stack_size bytes (0: default;
+ * rounded up to whole pages, at least 16 KiB; above 1 GiB panics). */
 uint64_t gort_go_stack(void (*fn)(void *), void *arg, size_t stack_size);
 void     gort_yield(void);                   /* runtime.Gosched */
 void     gort_goexit(void);                  /* runtime.Goexit */
@@ -52,7 +53,7 @@ int      gort_num_goroutine(void);
 void     gort_lock_os_thread(void);
 void     gort_unlock_os_thread(void);
 /* Runs fn(arg) on a fresh stack of at least size bytes (guarded), then
- * returns: Go's stack growth for one deep call. */
+ * returns: Go's stack growth for one deep call. Above 1 GiB panics. */
 void     gort_call_on_stack(size_t size, void (*fn)(void *), void *arg);
 
 /* ---- Channels and select (chan.c, select.c) -------------------------- */

@@ -1136,7 +1136,9 @@ static uint64_t newgoid(p *pp)
 static g *newg_alloc(p *pp, size_t stacksize)
 {
     g *gp = NULL;
-    if (stacksize == 0 || stacksize == stack_default_size)
+    if (stacksize == 0)
+        stacksize = stack_default_size;
+    if (stacksize == stack_default_size)
         gp = pp ? gfget(pp) : gfget_global();
     if (gp) {
         stack_reset_for_reuse(gp);
@@ -1705,25 +1707,28 @@ void releaseSudog(g *gp, sudog *s)
 
 /* ---- Initialisation and the public API -------------------------------------- */
 
-static int32_t env_int(const char *name, int32_t def)
+/* A positive decimal integer from the environment, at most max; anything
+ * else there (garbage, 0, negative, too big) is ignored, as Go ignores a bad
+ * GOMAXPROCS. */
+static int32_t env_int(const char *name, int32_t def, int32_t max)
 {
     const char *s = getenv(name);
     if (!s || !*s)
         return def;
     char *end;
+    errno = 0;
     long v = strtol(s, &end, 10);
-    return (*end || v <= 0 || v > 1 << 20) ? def : (int32_t)v;
+    return (*end || errno || v <= 0 || v > max) ? def : (int32_t)v;
 }
 
 static void schedinit(void)
 {
     ncpu = getproccount();
     parsedebugvars();
-    const char *ss = getenv("GORT_STACKSIZE");
-    stackinit(ss ? (size_t)strtoull(ss, NULL, 0) : 0);
+    stackinit((size_t)env_int("GORT_STACKSIZE", 0, STACK_MAX));
     signal_init();
     mallocinit();
-    int32_t procs = env_int("GORT_MAXPROCS", ncpu);
+    int32_t procs = env_int("GORT_MAXPROCS", ncpu, 1 << 20);
     atomic_store(&sched.lastpoll, nanotime());
     lock(&sched.lock);
     procresize(procs);
@@ -1756,7 +1761,8 @@ int gort_main(void (*main_fn)(void *), void *arg)
 uint64_t gort_go(void (*fn)(void *), void *arg) { return newproc(fn, arg, 0); }
 uint64_t gort_go_stack(void (*fn)(void *), void *arg, size_t stack_size)
 {
-    return newproc(fn, arg, stack_size);
+    runtime_init();
+    return newproc(fn, arg, stack_size_check(stack_size, "gort_go_stack"));
 }
 
 void gort_yield(void)

@@ -363,6 +363,7 @@ bool parkunlock(g *gp, void *l);
 void goready(g *gp);
 void gosched(void);                  /* yield: to the back of this P's local queue */
 void gopreempt_check(void);          /* yield if preemption or STW was requested */
+/* stacksize: 0 for the default, else a size from stack_size_check. */
 uint64_t newproc(void (*fn)(void *), void *arg, size_t stacksize);
 void wakep(void);
 uint32_t fastrand(void);
@@ -414,8 +415,15 @@ void foreign_main_done(void);        /* the main goroutine is about to wake that
 /* ---- Stacks (stack.c) -------------------------------------------------- */
 
 extern size_t stack_default_size;       /* default reservation (GORT_STACKSIZE) */
+/* Bounds of a stack size: GORT_STACKSIZE and gort_go_stack's argument. The
+ * top is Go's maximum stack size on 64-bit machines. */
+enum { STACK_MIN = 16 << 10, STACK_MAX = 1 << 30 };
+/* The size to reserve for a request of n bytes (0: the default), page-rounded
+ * and at least STACK_MIN; a size above STACK_MAX panics, naming who asked. */
+size_t stack_size_check(size_t n, const char *who);
 void stackinit(size_t stacksize);    /* stacksize 0: keep the default */
-/* Allocates a G together with its stack reservation (the G sits at the top). */
+/* Allocates a G together with its stack reservation (the G sits at the top);
+ * stacksize from stack_size_check. */
 g   *stackalloc_g(size_t stacksize);
 void stackfree_g(g *gp);             /* returns a non-default-size G/stack to the OS */
 void stack_trim(g *gp);              /* MADV_DONTNEED what a deep run committed */

@@ -71,11 +71,18 @@ static int64_t vma_budget(void)
     return sysMaxMappings() / 4;
 }
 
+/* A stack size asked for: at least STACK_MIN, whole pages. Callers bound it
+ * by STACK_MAX first, so neither this nor slot_size can wrap around. */
+static size_t stack_round(size_t n)
+{
+    return round_up(n < STACK_MIN ? STACK_MIN : n, pagesize);
+}
+
 void stackinit(size_t stacksize)
 {
     pagesize = (size_t)sysconf(_SC_PAGESIZE);
     if (stacksize)
-        stack_default_size = round_up(stacksize < 16384 ? 16384 : stacksize, pagesize);
+        stack_default_size = stack_round(stacksize);
     mprotect_budget = vma_budget();
     guard_mode = sysGuardWorks(pagesize) ? GUARD_MADVISE : GUARD_MPROTECT;
 }
@@ -136,11 +143,15 @@ static g *g_at_top(uintptr_t hi)
 /* The highest usable stack address, just below the G. */
 uintptr_t stack_top(g *gp) { return (uintptr_t)gp & ~(uintptr_t)15; }
 
+size_t stack_size_check(size_t n, const char *who)
+{
+    if (n > STACK_MAX)
+        gopanic("%s: stack size %zu out of range (at most %zu)", who, n, (size_t)STACK_MAX);
+    return n == 0 ? stack_default_size : stack_round(n);
+}
+
 g *stackalloc_g(size_t stacksize)
 {
-    if (stacksize == 0)
-        stacksize = stack_default_size;
-    stacksize = round_up(stacksize, pagesize);
     uintptr_t lo = reserve_slot(stacksize);
     if (!lo)
         throw("runtime: cannot allocate %zu-byte goroutine stack: out of memory",
@@ -243,7 +254,8 @@ bool stack_is_guard(uintptr_t addr, g *gp)
  * segment's pages are returned to the OS as soon as the call returns. */
 void gort_call_on_stack(size_t size, void (*fn)(void *), void *arg)
 {
-    size = round_up(size < 16384 ? 16384 : size, pagesize);
+    runtime_init();                  /* pagesize */
+    size = stack_size_check(size, "gort_call_on_stack");
     size_t sz = slot_size(size);
     void *v = sysReserve(sz);
     if (!v)

@@ -119,6 +119,130 @@ static void test_stacksize_env(void **st)
     assert_int_equal(r.exit_status, 7);
 }
 
+/* Bug "Frames larger than the guard corrupt the neighbour": a 320 KiB VLA
+ * jumped over the 64 KiB guard into the stack and G of the slot below.
+ * Built with -fstack-clash-protection, the frame's pages are probed in
+ * order and the first probe past the stack hits the guard. The goroutine
+ * spawned first sits in the slot below (slots are carved upwards) and must
+ * not be what gets blamed. */
+static NOINLINE int big_frame(size_t n)
+{
+    volatile char buf[n];
+    buf[0] = 1;
+    buf[n - 1] = 1;
+    return buf[0] + buf[n - 1];
+}
+
+static void neighbour(void *arg)
+{
+    for (;;)
+        gort_yield();
+}
+
+static void big_frame_goroutine(void *arg)
+{
+    big_frame(320 << 10);
+    _exit(3);                 /* it wrote over its neighbour and got away with it */
+}
+
+static void big_frame_main(void *arg)
+{
+    gort_go(neighbour, NULL);
+    gort_go(big_frame_goroutine, NULL);
+    for (;;)
+        gort_yield();
+}
+
+static void child_big_frame(void *arg) { gort_main(big_frame_main, NULL); }
+
+static void test_frame_larger_than_guard(void **st)
+{
+    child_result r = run_child(child_big_frame, NULL);
+    assert_child_died_with(r, "fatal error: stack overflow");
+    assert_non_null(strstr(r.err, "goroutine 3 stack exceeds 262144-byte limit"));
+    assert_non_null(strstr(r.err, "big_frame"));
+}
+
+/* Bug "Stack size overflow": SIZE_MAX wrapped round_up and slot_size and
+ * ended in a nil dereference. A size above 1 GiB now panics, naming it. */
+static void nop(void *arg) {}
+static void go_huge_main(void *arg) { gort_go_stack(nop, NULL, *(size_t *)arg); }
+static void child_go_huge(void *arg) { gort_main(go_huge_main, arg); }
+static void segment_huge_main(void *arg) { gort_call_on_stack(*(size_t *)arg, nop, NULL); }
+static void child_segment_huge(void *arg) { gort_main(segment_huge_main, arg); }
+
+static void test_stack_size_overflow(void **st)
+{
+    size_t sizes[] = { SIZE_MAX, SIZE_MAX - 4095, (size_t)STACK_MAX + 1 };
+    char want[128];
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        snprintf(want, sizeof want, "panic: gort_go_stack: stack size %zu out of range", sizes[i]);
+        child_result r = run_child(child_go_huge, &sizes[i]);
+        assert_child_died_with(r, want);
+        snprintf(want, sizeof want, "panic: gort_call_on_stack: stack size %zu out of range",
+                 sizes[i]);
+        r = run_child(child_segment_huge, &sizes[i]);
+        assert_child_died_with(r, want);
+    }
+}
+
+/* The largest size allowed works, and a tiny one is raised to the minimum. */
+static void sized(void *arg)
+{
+    assert_int_equal(stack_size_of(getg()), *(size_t *)arg);
+    recurse(NULL, 8);
+    atomic_store(&done, 1);
+}
+
+static void size_limits_main(void *arg)
+{
+    size_t want[] = { STACK_MAX, STACK_MIN };
+    size_t asked[] = { STACK_MAX, 1 };
+    for (int i = 0; i < 2; i++) {
+        atomic_store(&done, 0);
+        gort_go_stack(sized, &want[i], asked[i]);
+        wait_done();
+    }
+}
+
+static void child_size_limits(void *arg)
+{
+    gort_main(size_limits_main, NULL);
+    _exit(7);
+}
+
+static void test_stack_size_limits(void **st)
+{
+    child_result r = run_child(child_size_limits, NULL);
+    if (r.exit_status != 7)
+        print_error("%s\n", r.err);
+    assert_int_equal(r.exit_status, 7);
+}
+
+/* GORT_STACKSIZE=-1 wrapped too: bad values are ignored, as GORT_MAXPROCS's. */
+static void default_size_main(void *arg)
+{
+    assert_int_equal(stack_size_of(getg()), 256 << 10);
+}
+
+static void child_bad_stacksize_env(void *arg)
+{
+    setenv("GORT_STACKSIZE", arg, 1);
+    gort_main(default_size_main, NULL);
+    _exit(7);
+}
+
+static void test_stack_size_overflow_env(void **st)
+{
+    const char *bad[] = { "-1", "18446744073709551615", "1073741825", "0", "64k", "" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        child_result r = run_child(child_bad_stacksize_env, (void *)bad[i]);
+        if (r.exit_status != 7)
+            print_error("GORT_STACKSIZE=%s: %s\n", bad[i], r.err);
+        assert_int_equal(r.exit_status, 7);
+    }
+}
+
 /* ---- stacks in a running runtime ---------------------------------------------- */
 
 static int deep_result;
@@ -237,6 +361,10 @@ int main(void)
         cmocka_unit_test(test_go_nil_func),
         cmocka_unit_test(test_nil_dereference_panics),
         cmocka_unit_test(test_stacksize_env),
+        cmocka_unit_test(test_frame_larger_than_guard),
+        cmocka_unit_test(test_stack_size_overflow),
+        cmocka_unit_test(test_stack_size_limits),
+        cmocka_unit_test(test_stack_size_overflow_env),
     };
     const struct CMUnitTest live[] = {
         cmocka_unit_test(test_call_on_stack),

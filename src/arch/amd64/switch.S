@@ -19,7 +19,12 @@
 
     .text
 
-/* void gswitch(void **save_sp, void *load_sp) */
+/* void gswitch(void **save_sp, void *load_sp)
+ *
+ * Unwind info for every instruction, so that a profiler's signal landing
+ * anywhere in here unwinds correctly. Both stacks have the same layout at
+ * the same offsets, so the CFA rule still holds after rsp is switched: from
+ * then on the frame is the resumed context's own call into gswitch. */
 FUNC(gswitch)
     .cfi_startproc
     pushq   %rbp
@@ -27,14 +32,19 @@ FUNC(gswitch)
     .cfi_rel_offset %rbp, 0
     pushq   %rbx
     .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset %rbx, 0
     pushq   %r12
     .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset %r12, 0
     pushq   %r13
     .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset %r13, 0
     pushq   %r14
     .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset %r14, 0
     pushq   %r15
     .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset %r15, 0
     subq    $8, %rsp
     .cfi_adjust_cfa_offset 8
     stmxcsr (%rsp)
@@ -47,14 +57,29 @@ FUNC(gswitch)
     jne     1f
     cmpw    4(%rsp), %dx
     jne     1f
-2:  addq    $8, %rsp
+2:  .cfi_remember_state             /* CFA = rsp+64, as at the jumps to 1 */
+    addq    $8, %rsp
+    .cfi_adjust_cfa_offset -8
     popq    %r15
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore %r15
     popq    %r14
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore %r14
     popq    %r13
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore %r13
     popq    %r12
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore %r12
     popq    %rbx
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore %rbx
     popq    %rbp
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore %rbp
     ret
+    .cfi_restore_state
 1:  ldmxcsr (%rsp)
     fldcw   4(%rsp)
     jmp     2b
@@ -62,12 +87,13 @@ FUNC(gswitch)
 END(gswitch)
 
 /* void *gostartcall(void *top): builds the frame gswitch pops for a
- * goroutine that has never run, so that its "return" enters gostart
- * with rsp 16-byte aligned. Returns the stack pointer to resume. */
+ * goroutine that has never run, so that its "return" enters gostart (past
+ * its first byte, see there) with rsp 16-byte aligned. Returns the stack
+ * pointer to resume. */
 FUNC(gostartcall)
     .cfi_startproc
     andq    $-16, %rdi
-    leaq    gostart(%rip), %rax
+    leaq    .Lgostart_ret(%rip), %rax
     movq    %rax, -8(%rdi)          /* ret -> gostart, leaves rsp = top */
     xorl    %eax, %eax
     movq    %rax, -16(%rdi)         /* rbp = 0: end of the frame-pointer chain */
@@ -84,11 +110,16 @@ FUNC(gostartcall)
 END(gostartcall)
 
 /* The bottom frame of every goroutine. rip is marked undefined so debuggers
- * and libunwind stop here instead of walking into garbage. */
+ * and libunwind stop here instead of walking into garbage. A new goroutine
+ * "returns" to .Lgostart_ret, one byte in (Go's goexit does the same): an
+ * unwinder looks up a return address's caller at address-1, which then
+ * falls on the nop inside gostart rather than before it. */
     .hidden gostart
 FUNC(gostart)
     .cfi_startproc
     .cfi_undefined %rip
+    nop
+.Lgostart_ret:
     xorl    %ebp, %ebp
     call    goentry            /* never returns */
     ud2
@@ -113,6 +144,7 @@ FUNC(call_with_sp)
     .cfi_def_cfa_register %rsp
     popq    %rbp
     .cfi_adjust_cfa_offset -8
+    .cfi_restore %rbp
     ret
     .cfi_endproc
 END(call_with_sp)

@@ -16,23 +16,47 @@
 
     .text
 
-/* void gswitch(void **save_sp, void *load_sp) */
+/* void gswitch(void **save_sp, void *load_sp)
+ *
+ * Unwind info for every instruction, so that a profiler's signal landing
+ * anywhere in here unwinds correctly. Both stacks have the same layout, so
+ * the CFA rule still holds after sp is switched: from then on the frame is
+ * the resumed context's own call into gswitch. Until x30 is reloaded it
+ * holds our own return address, which is also the one saved in the frame. */
 FUNC(gswitch)
     .cfi_startproc
     sub     sp, sp, #FRAME
     .cfi_adjust_cfa_offset FRAME
     stp     x19, x20, [sp, #0]
+    .cfi_rel_offset x19, 0
+    .cfi_rel_offset x20, 8
     stp     x21, x22, [sp, #16]
+    .cfi_rel_offset x21, 16
+    .cfi_rel_offset x22, 24
     stp     x23, x24, [sp, #32]
+    .cfi_rel_offset x23, 32
+    .cfi_rel_offset x24, 40
     stp     x25, x26, [sp, #48]
+    .cfi_rel_offset x25, 48
+    .cfi_rel_offset x26, 56
     stp     x27, x28, [sp, #64]
+    .cfi_rel_offset x27, 64
+    .cfi_rel_offset x28, 72
     stp     x29, x30, [sp, #80]
     .cfi_rel_offset x29, 80
     .cfi_rel_offset x30, 88
     stp     d8, d9, [sp, #96]
+    .cfi_rel_offset d8, 96
+    .cfi_rel_offset d9, 104
     stp     d10, d11, [sp, #112]
+    .cfi_rel_offset d10, 112
+    .cfi_rel_offset d11, 120
     stp     d12, d13, [sp, #128]
+    .cfi_rel_offset d12, 128
+    .cfi_rel_offset d13, 136
     stp     d14, d15, [sp, #144]
+    .cfi_rel_offset d14, 144
+    .cfi_rel_offset d15, 152
     mrs     x10, fpcr
     str     x10, [sp, #160]
     mov     x9, sp
@@ -44,22 +68,44 @@ FUNC(gswitch)
     msr     fpcr, x9
 1:
     ldp     x19, x20, [sp, #0]
+    .cfi_restore x19
+    .cfi_restore x20
     ldp     x21, x22, [sp, #16]
+    .cfi_restore x21
+    .cfi_restore x22
     ldp     x23, x24, [sp, #32]
+    .cfi_restore x23
+    .cfi_restore x24
     ldp     x25, x26, [sp, #48]
+    .cfi_restore x25
+    .cfi_restore x26
     ldp     x27, x28, [sp, #64]
+    .cfi_restore x27
+    .cfi_restore x28
     ldp     x29, x30, [sp, #80]
+    .cfi_restore x29
+    .cfi_restore x30
     ldp     d8, d9, [sp, #96]
+    .cfi_restore d8
+    .cfi_restore d9
     ldp     d10, d11, [sp, #112]
+    .cfi_restore d10
+    .cfi_restore d11
     ldp     d12, d13, [sp, #128]
+    .cfi_restore d12
+    .cfi_restore d13
     ldp     d14, d15, [sp, #144]
+    .cfi_restore d14
+    .cfi_restore d15
     add     sp, sp, #FRAME
+    .cfi_adjust_cfa_offset -FRAME
     ret
     .cfi_endproc
 END(gswitch)
 
 /* void *gostartcall(void *top): the frame gswitch pops for a goroutine
- * that has never run: x30 = gostart, x29 = 0, FPCR = 0 (defaults). */
+ * that has never run: x30 = .Lgostart_ret (one instruction into gostart, see
+ * there), x29 = 0, FPCR = 0 (defaults). */
 FUNC(gostartcall)
     .cfi_startproc
     and     x0, x0, #~15
@@ -69,18 +115,23 @@ FUNC(gostartcall)
 1:  stp     xzr, xzr, [x1], #16
     subs    x2, x2, #1
     b.ne    1b
-    adrp    x1, gostart
-    add     x1, x1, :lo12:gostart
+    adrp    x1, .Lgostart_ret
+    add     x1, x1, :lo12:.Lgostart_ret
     str     x1, [x0, #88]
     ret
     .cfi_endproc
 END(gostartcall)
 
-/* The bottom frame of every goroutine; x30 undefined stops unwinders here. */
+/* The bottom frame of every goroutine; x30 undefined stops unwinders here.
+ * A new goroutine "returns" to .Lgostart_ret, one instruction in (Go's goexit
+ * does the same): an unwinder looks up a return address's caller at
+ * address-1, which then falls on the nop inside gostart rather than before it. */
     .hidden gostart
 FUNC(gostart)
     .cfi_startproc
     .cfi_undefined x30
+    nop
+.Lgostart_ret:
     mov     x29, #0
     bl      goentry            /* never returns */
     brk     #0
@@ -106,6 +157,8 @@ FUNC(call_with_sp)
     .cfi_def_cfa_register sp
     ldp     x29, x30, [sp], #16
     .cfi_adjust_cfa_offset -16
+    .cfi_restore x29
+    .cfi_restore x30
     ret
     .cfi_endproc
 END(call_with_sp)
