@@ -27,7 +27,10 @@
  *   3. a canary word at the bottom of the usable stack, checked at switches.
  * A touch of a guard raises SIGSEGV; signal.c turns it into
  * "fatal error: stack overflow". The guard is 64 KiB rather than one page so
- * that a function with a large frame cannot jump over it into the next slot.
+ * that a frame of up to 64 KiB cannot jump over it into the slot below; a
+ * larger frame (a VLA, alloca) is caught only by code built with
+ * -fstack-clash-protection, which touches such a frame's pages in order
+ * (the build adds it, and gort.pc gives it to users).
  *
  * Stacks that ran deep keep their committed pages. A dead G's stack is
  * trimmed with MADV_DONTNEED (Go's shrinkstack, and the GC freeing the stacks
@@ -57,15 +60,15 @@ static size_t pagesize;
 static mutex stackLock;
 static uintptr_t region_next, region_end;
 static int guard_mode = GUARD_MADVISE;
-static int64_t mprotect_budget;          /* guard pages we may still mprotect */
+static int64_t mprotect_budget;          /* VMAs mprotect guards may still add */
 _Atomic uint64_t stack_sys_bytes;        /* reserved for stacks */
 _Atomic uint64_t stack_inuse_bytes;      /* reservations held by live or pooled Gs */
 
 static size_t round_up(size_t n, size_t a) { return (n + a - 1) & ~(a - 1); }
 static size_t slot_size(size_t stacksize) { return GUARD_SIZE + stacksize; }
 
-/* How many VMAs we may split for mprotect guards: half of what is left of
- * vm.max_map_count, so that malloc and the user keep room. */
+/* How many VMAs we may split for mprotect guards: a quarter of
+ * vm.max_map_count, so that malloc and the user keep the rest. */
 static int64_t vma_budget(void)
 {
     return sysMaxMappings() / 4;
@@ -182,8 +185,8 @@ void stackfree_g(g *gp)
     sysFree((void *)gp->stack.lo, sz, NULL);
 }
 
-/* Gives back the pages a deep run committed, keeping the top page (the G and
- * the first frames). MADV_DONTNEED over pages never touched costs only a
+/* Gives back the pages a deep run committed, keeping the G's page and the
+ * one below it (the first frames). MADV_DONTNEED over pages never touched costs only a
  * page-table walk, so this need not know how deep the G went. */
 void stack_trim(g *gp)
 {
@@ -198,7 +201,7 @@ void stack_trim(g *gp)
 }
 
 /* A dead G goes back to a pool: trim now if the scheduler saw it run deep;
- * otherwise leave it for trim_pool, when there is time to spare. */
+ * otherwise leave it for stack_trim_list, when its P has time to spare. */
 void stack_release(g *gp)
 {
     gp->stack_trimmed = false;
