@@ -372,7 +372,7 @@ typedef struct gort_map_iter {
     void       *val;
     gort_map   *m;
     void       *tab, *group;
-    uint64_t    entryOffset, dirOffset, entryIdx, clearSeq;
+    uint64_t    groupBits, entryOffset, dirOffset, entryIdx, clearSeq;
     intptr_t    dirIdx;
     uint8_t     globalDepth;
 } gort_map_iter;

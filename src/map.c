@@ -814,35 +814,46 @@ static bool iter_small(gort_map_iter *it)
     return false;
 }
 
-/* The next full slot of it->tab, from it->entryIdx on. */
+/*
+ * The next full slot of it->tab. The walk covers entries entryOffset,
+ * entryOffset+1, ... (mod capacity) a group at a time: it->group is the
+ * group being walked and it->groupBits the slots of it not yet produced
+ * that were full when the walk reached it. A slot emptied since is skipped
+ * (deleted entries are not produced); one filled since may be missed
+ * (inserted entries may or may not be).
+ */
 static bool iter_table(gort_map_iter *it)
 {
     gort_map *m = it->m;
     table *t = it->tab;
-    uint64_t mask = t->capacity - 1;
-    while (it->entryIdx <= mask) {
-        uint64_t e = (it->entryIdx + it->entryOffset) & mask;
-        unsigned si = e % groupSlots;
-        uint8_t *g = group_at(m, t, e / groupSlots);
-        bitset full = matchFull(ctrl_load(g)) & (~0ull << (8 * si));
-        if (!full) {
-            it->entryIdx += groupSlots - si;
-            continue;
+    for (;;) {
+        while (it->groupBits) {
+            uint8_t *g = it->group;
+            unsigned j = first(it->groupBits);
+            it->groupBits &= it->groupBits - 1;
+            if (g[j] & ctrlEmpty)
+                continue;
+            uint8_t *k = slot_key(m, g, j);
+            if (unlikely(t->index == -1)) {
+                if (grownEntry(it, k, slot_elem(m, k)))
+                    return true;
+                continue;
+            }
+            return yield_entry(it, k, slot_elem(m, k));
         }
-        unsigned j = first(full);
-        it->entryIdx += j - si;
-        if (it->entryIdx > mask)          /* wrapped into slots already seen */
-            break;
-        it->entryIdx++;
-        uint8_t *k = slot_key(m, g, j);
-        if (t->index == -1) {
-            if (grownEntry(it, k, slot_elem(m, k)))
-                return true;
-            continue;
-        }
-        return yield_entry(it, k, slot_elem(m, k));
+        uint64_t left = t->capacity - it->entryIdx;
+        if (left == 0)
+            return false;
+        /* The next group: from slot si, at most to its end or the walk's. */
+        uint64_t e = (it->entryIdx + it->entryOffset) & (t->capacity - 1);
+        unsigned si = e % groupSlots, n = groupSlots - si;
+        if (n > left)
+            n = (unsigned)left;
+        it->group = group_at(m, t, e / groupSlots);
+        it->groupBits = matchFull(ctrl_load(it->group)) & (~0ull << 8 * si)
+                        & (~0ull >> 8 * (groupSlots - si - n));
+        it->entryIdx += n;
     }
-    return false;
 }
 
 bool gort_map_iter_next(gort_map_iter *it)
@@ -879,6 +890,7 @@ bool gort_map_iter_next(gort_map_iter *it)
         it->dirIdx += (intptr_t)1 << (m->globalDepth - ((table *)it->tab)->localDepth);
         it->tab = NULL;
         it->entryIdx = 0;
+        it->groupBits = 0;
     }
 end:
     it->key = NULL;
