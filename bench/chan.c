@@ -155,7 +155,7 @@ static void bench_ring(void)
 {
     struct ring r = { .done = make_int_chan(0), .hops = scaled(RING_LAPS) * RING_SIZE,
                       .wg = GORT_WAITGROUP_INIT };
-    r.chans = malloc(RING_SIZE * sizeof *r.chans);
+    r.chans = gort_alloc(RING_SIZE * sizeof *r.chans);   /* holds channels: GC memory */
     struct ring_node *nodes = malloc(RING_SIZE * sizeof *nodes);
     for (int i = 0; i < RING_SIZE; i++)
         r.chans[i] = make_int_chan(0);
@@ -175,7 +175,6 @@ static void bench_ring(void)
     gort_waitgroup_wait(&r.wg);
     atomic_fetch_add(&sink, t);
     free(nodes);
-    free(r.chans);
 }
 
 /* ---- mpmc -------------------------------------------------------------- */

@@ -44,7 +44,7 @@ static void sieve(void *arg)
         int prime;
         gort_chan_recv(ch, &prime);
         printf("%d\n", prime);
-        struct filter *f = malloc(sizeof *f);
+        struct filter *f = gort_alloc(sizeof *f);   /* holds channels: GC memory */
         f->in = ch;
         f->out = gort_chan_make(sizeof(int), 0);
         f->prime = prime;

@@ -221,7 +221,16 @@ int     gort_set_deadline(int fd, int64_t deadline_ns);
 int     gort_set_read_deadline(int fd, int64_t deadline_ns);
 int     gort_set_write_deadline(int fd, int64_t deadline_ns);
 
-/* ---- Memory (malloc.c) ------------------------------------------------- */
+/* ---- Memory (malloc.c and the GC) -------------------------------------- */
+
+/* The GC heap. Objects are freed by the collector once nothing reachable
+ * points to them (anywhere inside them: interior pointers count). The
+ * collector finds pointers in goroutine stacks and registers, the stacks of
+ * gort's threads and of foreign threads that called into gort, the data and
+ * bss of the program and of every loaded library, ranges given to
+ * gort_add_roots, and other GC objects. It does NOT look inside malloc()ed
+ * memory or mmap()ed memory: a GC pointer kept only there is freed under
+ * you. See docs/gc.md for the rules. */
 
 /* A precise type: size in bytes and one bit per 8-byte word, set where the
  * word holds a pointer into the GC heap. */
@@ -230,12 +239,27 @@ typedef struct gort_type {
     const uint8_t *ptrmask;    /* (size/8 + 7)/8 bytes; NULL: no pointers */
 } gort_type;
 
-/* No collector exists yet: memory from these is not reclaimed until the
- * collector lands. They already record how it will scan each object. */
-void    *gort_alloc(size_t n);          /* zeroed; to be scanned conservatively */
-void    *gort_alloc_noscan(size_t n);   /* zeroed; holds no pointers */
-void    *gort_new(const gort_type *t);  /* zeroed; to be scanned precisely by t->ptrmask */
+void    *gort_alloc(size_t n);          /* zeroed, collected, every word scanned as a possible pointer */
+void    *gort_alloc_noscan(size_t n);   /* zeroed, collected, never scanned: must hold no GC pointers */
+void    *gort_new(const gort_type *t);  /* zeroed, collected, scanned where t->ptrmask says */
 size_t   gort_usable_size(const void *p);   /* size class of p's object; 0 outside the heap */
+
+/* runtime.GC: runs a full collection and returns when it and the sweep of
+ * the whole heap are done. Any thread. */
+void     gort_gc(void);
+/* debug.SetGCPercent: the heap may grow by pct% of the live heap (plus
+ * stacks and globals) before the next cycle; pct < 0 turns triggered
+ * cycles off (gort_gc still collects). Returns the previous setting. The
+ * initial value comes from GORT_GC (a number, or "off"), else 100. */
+int      gort_set_gc_percent(int pct);
+/* Keeps the objects p points into alive until this call (runtime.KeepAlive). */
+void     gort_keep_alive(const void *p);
+/* Makes [lo, hi) a root: every 8-byte-aligned word in it is scanned as a
+ * possible pointer at every cycle, until gort_remove_roots removes it. For
+ * malloc()ed memory that must hold GC pointers. */
+void     gort_add_roots(void *lo, void *hi);
+/* Stops scanning every part of the registered ranges that lies in [lo, hi). */
+void     gort_remove_roots(void *lo, void *hi);
 
 #define GORT_NUM_SIZE_CLASSES 68
 /* Field for field runtime.MemStats, in snake_case. */

@@ -34,23 +34,20 @@
  * Waiters are goroutines, or foreign threads blocking through a stand-in
  * g (park.h); the code below does not need to tell them apart.
  *
- * Memory: hchan and its buffer are one block, never freed (channels will
- * live on the GC heap once it exists; see docs/channels.md): from malloc,
- * or for a big buffer straight from mmap, so that its untouched pages stay
- * uncommitted.
+ * Memory: hchan and its buffer are one GC object, scanned conservatively
+ * (the buffer may hold pointers), freed by the collector when unreachable.
+ * Sudogs are GC objects too, reachable from the Ps' caches, the central
+ * list, the wait queues and the waiting G.
  */
 #include "chan.h"
+#include "malloc.h"
 
 #include <stdalign.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum {
-    maxAlloc = (size_t)1 << 48,         /* Go's limit on one allocation (amd64) */
-    maxElemSize = 1 << 16,              /* Go's limit on a channel's element size */
-    bigChanBytes = 64 << 10,            /* from here on, a channel's memory comes from mmap */
-};
+enum { maxElemSize = 1 << 16 };         /* Go's limit on a channel's element size */
 
 #define hchanSize ((sizeof(hchan) + alignof(max_align_t) - 1) & ~(alignof(max_align_t) - 1))
 
@@ -375,25 +372,15 @@ bool chantryrecv(hchan *c, void *ep, bool *received) { return chanrecv(NULL, c, 
 
 /* ---- Public API ------------------------------------------------------------------- */
 
-/* The hchan and its buffer, zeroed and cache-line aligned, so that the lock
- * and the fields every operation touches share one line: with senders and
- * receivers on different threads, each line an operation touches is one
- * more transfer. A big buffer takes pages straight from the OS, which are
- * zero already and cost nothing until touched (a memset would commit them
- * all: 1 GiB of RSS for gort_chan_make(8, 1 << 27)). */
+/* The hchan and its buffer, one zeroed GC object, cache-line aligned so that
+ * the lock and the fields every operation touches share one line: with
+ * senders and receivers on different threads, each line an operation
+ * touches is one more transfer. Every size class that is a multiple of 64
+ * bytes gives 64-aligned objects. A big buffer is a large object, whose
+ * pages fresh from the OS are not cleared (nor committed) by the allocator. */
 static void *chanalloc(size_t size)
 {
-    void *mem;
-    if (size >= bigChanBytes) {
-        mem = sysAlloc(size, NULL);
-    } else if (posix_memalign(&mem, CACHELINE, size) == 0) {
-        memset(mem, 0, size);
-    } else {
-        mem = NULL;
-    }
-    if (!mem)
-        throw("runtime: out of memory allocating a %zu-byte channel", size);
-    return mem;
+    return mallocgc((size + CACHELINE - 1) & ~(size_t)(CACHELINE - 1), NULL, 0);
 }
 
 gort_chan *gort_chan_make(size_t elem_size, size_t cap)

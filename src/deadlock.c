@@ -202,6 +202,7 @@ g *foreign_register(void)
     allthreadg = tg;
     atomic_fetch_add(&nforeign, 1);
     unlock(&sched.lock);
+    gcRegisterThread(&tg->g);     /* the GC scans the thread's stack and stand-in */
     return &tg->g;
 }
 

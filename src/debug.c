@@ -16,6 +16,7 @@ debugvars debug;
 static const struct { const char *name; int32_t *value; } dbgvars[] = {
     { "asyncpreemptoff", &debug.asyncpreemptoff },
     { "gccheckmark", &debug.gccheckmark },
+    { "gcpoison", &debug.gcpoison },
     { "gctrace", &debug.gctrace },
     { "scheddetail", &debug.scheddetail },
     { "schedtrace", &debug.schedtrace },

@@ -62,6 +62,7 @@ void mallocinit(void)
         if (class_to_size[tinySizeClass] != maxTinySize)
             throw("mallocinit: bad tinySizeClass");
         mheap_init();
+        gcinit();
         for (int i = 0; i < numSpanClasses; i++)
             mcache0.alloc[i] = &emptymspan;
         mstats_registerCache(&mcache0);
@@ -224,6 +225,7 @@ static mspan *allocLarge(size_t size, bool noscan)
         throw_oom(size);
     s->freeindex = 1;
     s->allocCount = 1;
+    gcAddHeapLive((int64_t)(npages * pageSize));
     atomic_fetch_add_explicit(&memstats.largeAlloc, npages * pageSize, memory_order_release);
     atomic_fetch_add_explicit(&memstats.largeAllocCount, 1, memory_order_release);
     /* On its mcentral's full list, where the sweeper will look for it. */
@@ -246,6 +248,19 @@ static void *mallocgc_large(size_t size, const gort_type *typ, bool noscan, bool
 
 /* ---- mallocgc and the public API ------------------------------------------------------------ */
 
+/* Threads without a P share mcache0 under its lock. */
+static void *mallocgc_nocache(size_t size, const gort_type *typ, bool noscan, bool needzero)
+{
+    mallocinit();
+    lock(&mcache0Lock);
+    void *x = mallocgc_small(&mcache0, size, typ, noscan, needzero);
+    unlock(&mcache0Lock);
+    return x;
+}
+
+/* The whole allocation is a suspension-free region (malloc.h): the
+ * collector never sees a half-made object or a held allocator lock. When
+ * the heap reached the GC trigger, the cycle starts as the region ends. */
 void *mallocgc(size_t size, const gort_type *typ, unsigned flags)
 {
     if (unlikely(size == 0))
@@ -253,15 +268,18 @@ void *mallocgc(size_t size, const gort_type *typ, unsigned flags)
     bool noscan = typ ? typ->ptrmask == NULL : (flags & MALLOC_NOSCAN) != 0;
     bool needzero = !(flags & MALLOC_NOZERO);
     GORT_ASSERT(needzero || noscan);
-    if (unlikely(size > maxSmallSize))
-        return mallocgc_large(size, typ, noscan, needzero);
+    void *x;
     mcache *c = getmcache();
-    if (likely(c))
-        return mallocgc_small(c, size, typ, noscan, needzero);
-    mallocinit();
-    lock(&mcache0Lock);
-    void *x = mallocgc_small(&mcache0, size, typ, noscan, needzero);
-    unlock(&mcache0Lock);
+    if (unlikely(!c) && unlikely(!gclocal.thread))
+        gcRegisterThread(NULL);         /* a foreign thread: its stack is a root from now on */
+    nosuspend_enter();
+    if (unlikely(size > maxSmallSize))
+        x = mallocgc_large(size, typ, noscan, needzero);
+    else if (likely(c))
+        x = mallocgc_small(c, size, typ, noscan, needzero);
+    else
+        x = mallocgc_nocache(size, typ, noscan, needzero);
+    nosuspend_exit();
     return x;
 }
 

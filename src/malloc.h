@@ -164,6 +164,7 @@ typedef struct heapArena {
     _Atomic uint8_t pageInUse[pagesPerArena / 8]; /* first page of each in-use span */
     _Atomic uint8_t pageMarks[pagesPerArena / 8]; /* for the GC: spans with marked objects */
     _Atomic uintptr_t zeroedBase;         /* offset below which pages were ever used */
+    uint64_t *checkmarks;                 /* GORT_DEBUG=gccheckmark: one bit per word */
     uint64_t heapBits[heapArenaWords / 64];
 } heapArena;
 
@@ -289,6 +290,7 @@ typedef struct mheap {
     fixalloc    spanalloc;       /* mspan records */
     fixalloc    cachealloc;      /* mcache records */
     fixalloc    bitsalloc;       /* out-of-line alloc+mark bits of spans with > 128 objects */
+    uintptr_t   arenaLo, arenaHi;/* bounds of every arena ever mapped (the GC's quick filter) */
     mcentral    central[numSpanClasses];
 } mheap;
 
@@ -300,8 +302,8 @@ void   mheap_init(void);
  * hold old data (callers clear what they hand out then). */
 mspan *mheap_alloc(uintptr_t npages, spanClass spanclass);
 /* Returns an in-use span with no live objects to the page heap (the sweeper's
- * way back; needs allocCount == 0). */
-void   mheap_freeSpan(mspan *s);
+ * way back; needs allocCount == 0), counting its nfreed objects freed. */
+void   mheap_freeSpan(mspan *s, uintptr_t nfreed);
 
 /* The span holding p, or NULL if p's page was never in the heap. May be a
  * dead or reused span: check state and bounds (or use spanOfHeap). */
@@ -367,6 +369,8 @@ typedef struct mstats {
 extern mstats memstats;
 
 void mstats_registerCache(mcache *c);
+/* Calls f(c) for every live mcache (memstats.lock held: allocator context). */
+void mstats_forEachCache(void (*f)(mcache *c));
 void mstats_unregisterCache(mcache *c);   /* folds its counters into memstats */
 /* Counts one event in a counter that only the calling thread writes. */
 static inline void mstats_bump(_Atomic uint64_t *ctr)
@@ -383,5 +387,117 @@ enum { MALLOC_NOSCAN = 1, MALLOC_NOZERO = 2 };
  * MALLOC_NOZERO: the caller overwrites every byte (noscan only). Never NULL. */
 void *mallocgc(size_t size, const gort_type *typ, unsigned flags);
 NORETURN void throw_oom(size_t size);
+
+/* ---- The collector (mgc.c, mgcmark.c, mgcsweep.c, mgcpacer.c, roots.c) ------ */
+
+/* Suspension-free regions (roots.c). The collector stops the world by
+ * signalling every thread (Boehm-style), so a thread can be stopped at any
+ * instruction, except inside these regions: there the signal only records
+ * that a stop is pending, and the thread stops itself when it leaves the
+ * outermost region. The allocator runs inside one, so a stopped thread never
+ * holds an allocator lock or a half-made object, and the collector may take
+ * those locks and read every span while the world is stopped. Nothing may
+ * block inside a region on anything but another region's short critical
+ * section. The same word carries "this thread should start a GC cycle",
+ * acted on at the end of the region (never inside, where the cycle's own
+ * stop would wait for this thread forever). */
+typedef struct gcLocal {
+    volatile int32_t nosuspend;   /* region depth */
+    union {                       /* two bytes, so the handler and the thread never */
+        struct { volatile uint8_t suspend, start; };   /* write the same one */
+        volatile uint16_t any;
+    } pending;
+    struct gcthread *thread;      /* this thread's record in the collector's list, or NULL */
+} gcLocal;
+extern __thread gcLocal gclocal __attribute__((tls_model("initial-exec")));
+extern _Atomic uint32_t gcStopping;   /* a stop of the world is under way */
+void nosuspend_slow(void);            /* act on gclocal.pending */
+
+/* TSan runs a signal handler only when the thread next calls into libc, so
+ * a region's end also looks at the stop itself there. */
+#if GORT_TSAN
+#define nosuspendPending() (gclocal.pending.any || atomic_load_explicit(&gcStopping, memory_order_relaxed))
+#else
+#define nosuspendPending() (gclocal.pending.any)
+#endif
+
+static inline void nosuspend_enter(void)
+{
+    gclocal.nosuspend++;
+    atomic_signal_fence(memory_order_seq_cst);
+}
+static inline void nosuspend_exit(void)
+{
+    atomic_signal_fence(memory_order_seq_cst);
+    if (--gclocal.nosuspend == 0 && unlikely(nosuspendPending()))
+        nosuspend_slow();
+}
+
+/* Registers the calling thread with the collector (idempotent): its stack
+ * is scanned and it is stopped with the world. Ms register in mstart;
+ * foreign threads when they first allocate, block or call gort_gc. standin:
+ * a foreign thread's stand-in g (deadlock.c), scanned with the thread. */
+/* (declared in runtime.h) void gcRegisterThread(g *standin); */
+
+/* The allocator's hooks into the pacer (mgcpacer.c). heapLive counts bytes in
+ * spans handed to mcaches and in large objects since the last mark. */
+extern _Atomic uint64_t gcHeapLive;
+extern _Atomic uint64_t gcTrigger;        /* start a cycle when heapLive reaches it */
+static inline void gcAddHeapLive(int64_t d)
+{
+    uint64_t v = atomic_fetch_add_explicit(&gcHeapLive, (uint64_t)d, memory_order_relaxed) + (uint64_t)d;
+    if (d > 0 && unlikely(v >= atomic_load_explicit(&gcTrigger, memory_order_relaxed)))
+        gclocal.pending.start = 1;
+}
+
+/* The cycle (mgc.c). forced: gort_gc, run even below the trigger. */
+void gcStart(bool forced);
+void gcinit(void);                        /* reads GORT_GC; idempotent */
+
+/* What one cycle measured and needs (mgc.c, filled by mgcmark.c and roots.c). */
+typedef struct gcWorkState {
+    uint64_t bytesMarked;     /* bytes of marked objects */
+    uint64_t stackBytes;      /* bytes of goroutine stack scanned */
+    uint64_t globalBytes;     /* bytes of data and bss scanned */
+    bool     checkmark;       /* marking into the checkmark bits */
+    uint64_t checkmarkMissed; /* objects reachable but not marked by the cycle */
+} gcWorkState;
+extern gcWorkState work;
+
+/* Stopping the world by signal (roots.c); the caller is a registered thread
+ * outside any suspension-free region. */
+void gcSignalInit(void);
+void stopTheWorldGC(uintptr_t selfsp);
+void startTheWorldGC(void);
+void gcSnapshotDataRoots(void);           /* before stopping */
+bool gcDataRootsStale(void);              /* stopped: a dlopen finished since */
+void gcMarkRoots(void);                   /* stopped */
+
+/* Marking (mgcmark.c), with the world stopped. */
+void scanblock(uintptr_t b, uintptr_t n); /* conservative: every word may be a pointer */
+void gcDrain(void);                       /* marks everything reachable from what is queued */
+void gcMarkPrepare(void);                 /* before the roots: a mark stack ready */
+void gcClearCheckmarks(void);
+
+/* Sweeping (mgcsweep.c). */
+/* Sweeps s, which the caller took off every list with s->sweepgen == sg-2.
+ * Returns true if s still holds objects and was pushed on its mcentral's
+ * swept lists (unless preserve: then the caller keeps it, swept). false:
+ * s was freed to the heap. */
+bool   mspan_sweep(mspan *s, bool preserve);
+/* Takes one unswept span of c, sweeps it and returns it if it has a free
+ * slot (the lazy sweep of mcentral_cacheSpan); NULL when none did within a
+ * small budget. */
+mspan *mcentral_sweepForAlloc(mcentral *c);
+/* Sweeps one span of any class; false when there was none left. */
+bool   sweepone(void);
+/* Sweeps every span left from the last cycle, waiting for sweeps under way. */
+void   finishsweep(void);
+extern _Atomic uint32_t sweepActive;     /* sweeps in progress */
+
+/* The heap goal after a cycle that marked `marked` bytes (mgcpacer.c). */
+void   gcControllerCommit(uint64_t marked, uint64_t stacks, uint64_t globals);
+extern int32_t gcPercent;                /* GOGC; < 0: off */
+void   gcControllerInit(void);           /* reads GORT_GC */
 
 #endif /* GORT_MALLOC_H */

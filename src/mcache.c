@@ -30,22 +30,26 @@ mspan emptymspan;
 mcache *allocmcache(void)
 {
     mallocinit();
+    nosuspend_enter();
     lock(&mheap_.lock);
     mcache *c = fixalloc_alloc(&mheap_.cachealloc);
     unlock(&mheap_.lock);
     for (int i = 0; i < numSpanClasses; i++)
         c->alloc[i] = &emptymspan;
     mstats_registerCache(c);
+    nosuspend_exit();
     return c;
 }
 
 void freemcache(mcache *c)
 {
+    nosuspend_enter();
     mcache_releaseAll(c);
     mstats_unregisterCache(c);
     lock(&mheap_.lock);
     fixalloc_free(&mheap_.cachealloc, c);
     unlock(&mheap_.lock);
+    nosuspend_exit();
 }
 
 /* Swaps the full cached span of class spc for one with free slots; false:

@@ -15,8 +15,13 @@
  * roles of the two halves at once: everything that was swept becomes
  * unswept without touching a single span. The sweeper then moves spans back
  * to the swept lists (mcentral_pushSwept) or frees empty ones to the heap
- * (mheap_freeSpan). Until the collector exists nothing is ever unswept, so
- * cacheSpan takes partially-free swept spans, else grows a fresh span.
+ * (mheap_freeSpan). cacheSpan takes a partially-free swept span, else
+ * sweeps unswept ones of its class until one has room (mgcsweep.c), else
+ * grows a fresh span.
+ *
+ * The pacer counts a span's free bytes as live ("heapLive") from the moment
+ * an mcache takes it, as Go does: what the mcache will hand out without
+ * asking again.
  *
  * Large objects (class 0) also get an mcentral: their spans are pushed on
  * its full list so the sweeper finds them like any other span.
@@ -40,9 +45,12 @@ mspan *mcentral_cacheSpan(mcentral *c)
     if (s)
         mSpanList_remove(l, s);
     unlock(&c->lock);
+    if (!s)
+        s = mcentral_sweepForAlloc(c);
     if (!s && !(s = mcentral_grow(c)))
         return NULL;
     GORT_ASSERT(s->allocCount < s->nelems && s->freeindex < s->nelems);
+    gcAddHeapLive((int64_t)((s->nelems - s->allocCount) * s->elemsize));
     /* Line allocCache up so that its bit 0 is slot freeindex. */
     mspan_refillAllocCache(s, s->freeindex / 64);
     s->allocCache >>= s->freeindex % 64;
@@ -52,9 +60,10 @@ mspan *mcentral_cacheSpan(mcentral *c)
 void mcentral_uncacheSpan(mcentral *c, mspan *s)
 {
     GORT_ASSERT(s->allocCount > 0);
-    /* A span cached before a sweep began (sweepgen sg+1) would need sweeping
-     * here; without a collector every cached span is sg+3. */
+    /* Every mcache is emptied while the world is stopped, before sweepgen
+     * moves on, so a cached span is always one swept in this cycle (sg+3). */
     GORT_ASSERT(atomic_load(&s->sweepgen) == mheap_.sweepgen + 3);
+    gcAddHeapLive(-(int64_t)((s->nelems - s->allocCount) * s->elemsize));
     atomic_store_explicit(&s->sweepgen, mheap_.sweepgen, memory_order_relaxed);
     mcentral_pushSwept(c, s);
 }

@@ -232,6 +232,10 @@ static uintptr_t mheap_sysAlloc(mheap *h, uintptr_t n, uintptr_t *size)
         mheap_recordArena(h, arenaIndex(a));
         atomic_store_explicit(&h->arenas[arenaIndex(a)], r, memory_order_release);
     }
+    if (h->arenaLo == 0 || p < h->arenaLo)
+        h->arenaLo = p;
+    if (p + n > h->arenaHi)
+        h->arenaHi = p + n;
     *size = n;
     return p;
 }
@@ -379,19 +383,28 @@ mspan *mheap_alloc(uintptr_t npages, spanClass spanclass)
     return s;
 }
 
-void mheap_freeSpan(mspan *s)
+void mheap_freeSpan(mspan *s, uintptr_t nfreed)
 {
     mheap *h = &mheap_;
     GORT_ASSERT(atomic_load(&s->state) == mSpanInUse && s->allocCount == 0 && s->list == NULL);
     uintptr_t nbytes = s->npages * pageSize;
+    uint8_t sizeclass = spanClass_sizeclass(s->spanclass);
     lock(&h->lock);
+    if (sizeclass) {
+        atomic_fetch_add_explicit(&memstats.smallFreeCount[sizeclass], nfreed, memory_order_relaxed);
+    } else if (nfreed) {
+        atomic_fetch_add_explicit(&memstats.largeFree, nbytes, memory_order_relaxed);
+        atomic_fetch_add_explicit(&memstats.largeFreeCount, 1, memory_order_relaxed);
+    }
     mheap_markInUse(s, false);
     atomic_store_explicit(&s->state, mSpanDead, memory_order_release);
     memstats.heapFree += nbytes;
     memstats.heapInUse -= nbytes;
     pageAlloc_free(&h->pages, s->startAddr, s->npages);
-    if (s->allocBits != s->inlineBits[0])
-        fixalloc_free(&h->bitsalloc, s->allocBits);
+    /* Sweeping swaps the two halves of the bits' block: free the lower one. */
+    uint64_t *bits = s->allocBits < s->gcmarkBits ? s->allocBits : s->gcmarkBits;
+    if (bits != s->inlineBits[0])
+        fixalloc_free(&h->bitsalloc, bits);
     fixalloc_free(&h->spanalloc, s);
     unlock(&h->lock);
 }

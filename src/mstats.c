@@ -9,12 +9,15 @@
  *     it); folded into memstats when the mcache dies;
  *   - large objects: atomic adds in memstats;
  *   - heap pages (in use / free / released): under mheap_.lock;
+ *   - objects freed, per size class: atomic adds by the sweeper; those of a
+ *     span it returns to the heap under mheap_.lock, with the pages;
  *   - memory mapped for metadata (*_sys): atomic adds by sysAlloc.
  *
- * gort_read_mem_stats sums the object counters first and the page counters
- * second. A span's pages are counted in use before any object in it is
- * counted allocated, so the snapshot always satisfies heap_inuse >=
- * heap_alloc, and every derived field (alloc, mallocs, heap_objects, sys,
+ * gort_read_mem_stats sums the allocation counters first and the free and
+ * page counters second, under mheap_.lock. A span's pages are counted in use
+ * before any object in it is counted allocated, and a span's objects are
+ * counted freed no later than its pages are, so the snapshot always
+ * satisfies heap_inuse >= heap_alloc, and every derived field (alloc, mallocs, heap_objects, sys,
  * heap_idle) is computed from that one snapshot, so they agree exactly.
  *
  * Tiny allocations are counted as Go counts them: the 16-byte block is one
@@ -27,8 +30,11 @@
 
 mstats memstats = { .next_gc = 4 << 20 };   /* Go's initial heap goal: 4 MiB */
 
+/* memstats.lock is taken only inside suspension-free regions (malloc.h), so
+ * the collector may walk the cache list with the world stopped. */
 void mstats_registerCache(mcache *c)
 {
+    nosuspend_enter();
     lock(&memstats.lock);
     c->statsprev = NULL;
     c->statsnext = memstats.caches;
@@ -36,10 +42,18 @@ void mstats_registerCache(mcache *c)
         memstats.caches->statsprev = c;
     memstats.caches = c;
     unlock(&memstats.lock);
+    nosuspend_exit();
+}
+
+void mstats_forEachCache(void (*f)(mcache *c))
+{
+    for (mcache *c = memstats.caches; c; c = c->statsnext)
+        f(c);
 }
 
 void mstats_unregisterCache(mcache *c)
 {
+    nosuspend_enter();
     lock(&memstats.lock);
     for (int i = 0; i < numSizeClasses; i++)
         memstats.nsmallalloc[i] += atomic_load_explicit(&c->nmalloc[i], memory_order_acquire);
@@ -51,6 +65,7 @@ void mstats_unregisterCache(mcache *c)
     if (c->statsnext)
         c->statsnext->statsprev = c->statsprev;
     unlock(&memstats.lock);
+    nosuspend_exit();
 }
 
 /* Small-object counts of every live and dead mcache, by size class. */
@@ -73,16 +88,27 @@ static uint64_t loadSys(uint64_t *v) { return __atomic_load_n(v, __ATOMIC_RELAXE
 void gort_read_mem_stats(gort_mem_stats *st)
 {
     memset(st, 0, sizeof *st);
+    /* A region: the collector writes the GC fields with the world stopped. */
+    nosuspend_enter();
 
-    /* Objects first (see above), then pages. */
+    /* Allocations first, then frees and pages together under mheap_.lock
+     * (see above). */
     uint64_t nsmall[numSizeClasses];
     uint64_t tiny = readSmallAllocs(nsmall);
     uint64_t totalAlloc = atomic_load_explicit(&memstats.largeAlloc, memory_order_acquire);
     uint64_t nMalloc = atomic_load_explicit(&memstats.largeAllocCount, memory_order_acquire);
+    lock(&mheap_.lock);
+    uint64_t inUse = memstats.heapInUse, free = memstats.heapFree, released = memstats.heapReleased;
+    st->mspan_inuse = mheap_.spanalloc.inuse;
+    st->mcache_inuse = mheap_.cachealloc.inuse;
     uint64_t totalFree = atomic_load(&memstats.largeFree);
     uint64_t nFree = atomic_load(&memstats.largeFreeCount);
+    uint64_t smallFree[numSizeClasses];
+    for (int i = 0; i < numSizeClasses; i++)
+        smallFree[i] = atomic_load(&memstats.smallFreeCount[i]);
+    unlock(&mheap_.lock);
     for (int i = 0; i < numSizeClasses; i++) {
-        uint64_t f = atomic_load(&memstats.smallFreeCount[i]);
+        uint64_t f = smallFree[i];
         st->by_size[i].size = class_to_size[i];
         st->by_size[i].mallocs = nsmall[i];
         st->by_size[i].frees = f;
@@ -93,12 +119,6 @@ void gort_read_mem_stats(gort_mem_stats *st)
     }
     nMalloc += tiny;
     nFree += tiny;
-
-    lock(&mheap_.lock);
-    uint64_t inUse = memstats.heapInUse, free = memstats.heapFree, released = memstats.heapReleased;
-    st->mspan_inuse = mheap_.spanalloc.inuse;
-    st->mcache_inuse = mheap_.cachealloc.inuse;
-    unlock(&mheap_.lock);
 
     st->alloc = st->heap_alloc = totalAlloc - totalFree;
     st->total_alloc = totalAlloc;
@@ -119,7 +139,7 @@ void gort_read_mem_stats(gort_mem_stats *st)
     st->sys = st->heap_sys + st->stack_sys + st->mspan_sys + st->mcache_sys +
               st->buck_hash_sys + st->gc_sys + st->other_sys;
 
-    st->next_gc = memstats.next_gc;
+    st->next_gc = __atomic_load_n(&memstats.next_gc, __ATOMIC_RELAXED);
     st->last_gc = memstats.last_gc_unix;
     st->pause_total_ns = memstats.pause_total_ns;
     memcpy(st->pause_ns, memstats.pause_ns, sizeof st->pause_ns);
@@ -127,6 +147,7 @@ void gort_read_mem_stats(gort_mem_stats *st)
     st->num_gc = memstats.numgc;
     st->num_forced_gc = memstats.numforcedgc;
     st->gc_cpu_fraction = memstats.gc_cpu_fraction;
+    nosuspend_exit();
     st->enable_gc = true;
     st->debug_gc = false;
 }

@@ -79,10 +79,8 @@ int64_t walltime(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Sleeps while *addr == val, for at most ns (ns < 0: no limit). Returns 0 when
- * woken or when *addr changed, -1 on timeout. Spurious wakeups are allowed:
- * callers re-check their condition. */
-int futexsleep(_Atomic uint32_t *addr, uint32_t val, int64_t ns)
+/* The futex wait itself: 0 when woken or *addr changed, -1 on timeout. */
+int futexsleepNoGC(_Atomic uint32_t *addr, uint32_t val, int64_t ns)
 {
     struct timespec ts, *tsp = NULL;
     if (ns >= 0) {
@@ -92,6 +90,21 @@ int futexsleep(_Atomic uint32_t *addr, uint32_t val, int64_t ns)
     }
     long r = syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, tsp, NULL, 0);
     return (r == -1 && errno == ETIMEDOUT) ? -1 : 0;
+}
+
+/* Sleeps while *addr == val, for at most ns (ns < 0: no limit). Returns 0 when
+ * woken or when *addr changed, -1 on timeout. Spurious wakeups are allowed:
+ * callers re-check their condition. Asleep, the thread counts as stopped
+ * for the GC, which scans it from this frame (its registers spilled here). */
+int futexsleep(_Atomic uint32_t *addr, uint32_t val, int64_t ns)
+{
+    __builtin_unwind_init();
+    volatile uintptr_t here = 0;
+    gcBlockingEnter((uintptr_t)&here);
+    int r = futexsleepNoGC(addr, val, ns);
+    gcBlockingExit();
+    (void)here;
+    return r;
 }
 
 void futexwakeup(_Atomic uint32_t *addr, uint32_t cnt)
@@ -186,4 +199,15 @@ int signalstack(void *sp, size_t n)
 {
     stack_t ss = { .ss_sp = sp, .ss_size = n, .ss_flags = n ? 0 : SS_DISABLE };
     return syserr(sigaltstack(&ss, NULL));
+}
+
+/* The calling thread's alternate signal stack, if it has one. */
+bool getsignalstack(uintptr_t *lo, uintptr_t *hi)
+{
+    stack_t ss;
+    if (sigaltstack(NULL, &ss) != 0 || (ss.ss_flags & SS_DISABLE))
+        return false;
+    *lo = (uintptr_t)ss.ss_sp;
+    *hi = (uintptr_t)ss.ss_sp + ss.ss_size;
+    return true;
 }

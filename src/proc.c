@@ -528,6 +528,7 @@ static void *mstart(void *arg)
     mp->g0->tsan_fiber = __tsan_get_current_fiber();
 #endif
     minitSignals(mp);
+    gcRegisterThread(NULL);
     acquirep(mp, mp->nextp);
     mp->nextp = NULL;
     schedule();
@@ -1651,13 +1652,9 @@ static void central_put(sudog *s)
     sudogcentral.list = s;
 }
 
-static sudog *newsudog(void)
-{
-    sudog *s = calloc(1, sizeof *s);
-    if (!s)
-        throw("runtime: out of memory allocating a sudog");
-    return s;
-}
+/* Sudogs are GC objects, reachable from the Ps' caches, the central list,
+ * the wait queues and their waiting G's list. */
+static sudog *newsudog(void) { return gort_alloc(sizeof(sudog)); }
 
 static p *cachep(g *gp) { return gp->m ? gp->m->p : NULL; }
 

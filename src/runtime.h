@@ -426,6 +426,8 @@ void stackinit(size_t stacksize);    /* stacksize 0: keep the default */
  * stacksize from stack_size_check. */
 g   *stackalloc_g(size_t stacksize);
 void stackfree_g(g *gp);             /* returns a non-default-size G/stack to the OS */
+void allgadd(g *gp);                 /* the GC's list of every G (roots.c) */
+void allgremove(g *gp);
 void stack_trim(g *gp);              /* MADV_DONTNEED what a deep run committed */
 void stack_release(g *gp);           /* a dead G goes to a pool */
 void stack_trim_list(p *pp, int64_t now); /* idle P: trim its pool's untrimmed Gs */
@@ -475,7 +477,8 @@ typedef struct debugvars {
     int32_t schedtrace;     /* ms between SCHED lines, 0: off */
     int32_t scheddetail;
     int32_t gctrace;
-    int32_t gccheckmark;
+    int32_t gccheckmark;    /* re-mark with the world stopped after each cycle, report misses */
+    int32_t gcpoison;       /* fill freed objects with 0xdeadbeef */
     int32_t asyncpreemptoff;
 } debugvars;
 extern debugvars debug;
@@ -492,6 +495,14 @@ static inline mcache *getmcache(void) {
     g *gp = getg();
     return (gp && gp->m && gp->m->p) ? gp->m->p->mcache : NULL;
 }
+
+/* ---- Collector hooks (roots.c) -------------------------------------------- */
+
+/* futexsleep brackets its sleep with these: a thread asleep in a futex
+ * counts as stopped for the GC, scanned from sp (the sleeping frame). */
+void gcBlockingEnter(uintptr_t sp);
+void gcBlockingExit(void);
+void gcRegisterThread(g *standin);   /* see malloc.h */
 
 /* ---- OS (os_linux.c) ---------------------------------------------------- */
 
@@ -516,5 +527,7 @@ int64_t sysMaxMappings(void);        /* vm.max_map_count */
 struct sigaction;
 int     sigaction_(int sig, const struct sigaction *sa, struct sigaction *old); /* 0 or -errno */
 int     signalstack(void *sp, size_t n); /* alternate signal stack; n 0: none. 0 or -errno */
+bool    getsignalstack(uintptr_t *lo, uintptr_t *hi); /* the calling thread's, if any */
+int     futexsleepNoGC(_Atomic uint32_t *addr, uint32_t val, int64_t ns); /* futexsleep without the GC's hooks */
 
 #endif /* GORT_RUNTIME_H */

@@ -170,6 +170,7 @@ g *stackalloc_g(size_t stacksize)
     if (canary)
         *(uint64_t *)(lo + GUARD_SIZE) = STACK_CANARY;
     atomic_fetch_add(&stack_inuse_bytes, slot_size(stacksize));
+    allgadd(gp);
     return gp;
 }
 
@@ -180,6 +181,7 @@ uintptr_t stack_guard_end(g *gp) { return gp->stack.lo + GUARD_SIZE; }
 void stackfree_g(g *gp)
 {
     size_t sz = gp->stack.hi - gp->stack.lo;
+    allgremove(gp);
     atomic_fetch_sub(&stack_inuse_bytes, sz);
     atomic_fetch_sub(&stack_sys_bytes, sz);
     sysFree((void *)gp->stack.lo, sz, NULL);
@@ -253,8 +255,16 @@ bool stack_is_guard(uintptr_t addr, g *gp)
     return false;
 }
 
+/* An address in a frame below the caller's: the caller's stack pointer, near enough. */
+static NOINLINE uintptr_t callersp(void)
+{
+    volatile char here = 0;
+    return (uintptr_t)&here;
+}
+
 /* gort_call_on_stack: a one-off guarded segment for one deep call. The
- * segment's pages are returned to the OS as soon as the call returns. */
+ * segment's pages are returned to the OS as soon as the call returns. The
+ * GC scans the stack the call left from sp_on_entry up. */
 void gort_call_on_stack(size_t size, void (*fn)(void *), void *arg)
 {
     runtime_init();                  /* pagesize */
@@ -267,7 +277,7 @@ void gort_call_on_stack(size_t size, void (*fn)(void *), void *arg)
     if ((guard_mode != GUARD_MADVISE || sysGuard(v, GUARD_SIZE) != 0) &&
         (e = sysFault(v, GUARD_SIZE)) != 0)
         throw("runtime: cannot guard stack segment (errno %d)", -e);
-    struct stackseg seg = { .stk = { (uintptr_t)v, (uintptr_t)v + sz } };
+    struct stackseg seg = { .stk = { (uintptr_t)v, (uintptr_t)v + sz }, .sp_on_entry = callersp() };
     g *gp = getg();
     if (gp) {
         seg.next = gp->segs;

@@ -43,8 +43,10 @@
 #include "timer.h"
 
 #include "chan.h"
+#include "malloc.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 int64_t gort_nanotime(void) { return nanotime(); }
 
@@ -105,12 +107,19 @@ static void heap_push(p *pp, timer *t)
 {
     assertLockHeld(&pp->timersLock);
     if (pp->ntimers == pp->timerscap) {
+        /* The GC scans the heap with the world stopped: it must find the
+         * old array or the new one, whole, never a freed one. */
         int32_t cap = pp->timerscap ? pp->timerscap * 2 : 64;
-        timerWhen *nt = realloc(pp->timers, (size_t)cap * sizeof *nt);
+        timerWhen *nt = malloc((size_t)cap * sizeof *nt), *old = pp->timers;
         if (!nt)
             throw("runtime: out of memory growing the timer heap");
+        if (old)
+            memcpy(nt, old, (size_t)pp->ntimers * sizeof *nt);
+        nosuspend_enter();
         pp->timers = nt;
         pp->timerscap = cap;
+        nosuspend_exit();
+        free(old);
     }
     heap_set(pp, pp->ntimers++, (timerWhen){ t, t->when });
     siftupTimer(pp, t->idx);
@@ -452,13 +461,10 @@ static void goFunc(void *arg, int64_t now)
     newproc(tm->fn, tm->fnarg, 0);
 }
 
-static struct gort_timer *newtimer(void)
-{
-    struct gort_timer *tm = calloc(1, sizeof *tm);
-    if (!tm)
-        throw("runtime: out of memory allocating a timer");
-    return tm;
-}
+/* Timers are GC objects: a pending one is kept alive by its P's heap (the
+ * GC scans it, and through it the channel it sends to), a stopped or fired
+ * one only by the program's pointers. */
+static struct gort_timer *newtimer(void) { return mallocgc(sizeof(struct gort_timer), NULL, 0); }
 
 static struct gort_timer *newchantimer(int64_t ns, int64_t period)
 {

@@ -82,7 +82,7 @@ static void send_one(void *c) { send_int(c, 1); }
 static void goroutines_body(void *arg)
 {
     int n = scaled(10000);
-    struct relay *rs = calloc((size_t)n, sizeof *rs);
+    struct relay *rs = gort_alloc((size_t)n * sizeof *rs);   /* holds channels: GC memory */
     gort_chan *leftmost = gort_chan_make(sizeof(int), 0), *left = leftmost, *right = leftmost;
     for (int i = 0; i < n; i++) {
         right = gort_chan_make(sizeof(int), 0);
@@ -92,7 +92,6 @@ static void goroutines_body(void *arg)
     }
     gort_go(send_one, right);
     assert_int_equal(recv_int(leftmost), 1);
-    free(rs);
 }
 BOTH(goroutines)
 
@@ -123,7 +122,7 @@ static void sieve(void *primes)
     for (;;) {
         int prime = recv_int(ch);
         send_int(primes, prime);
-        struct filter *f = malloc(sizeof *f);
+        struct filter *f = gort_alloc(sizeof *f);   /* holds channels: GC memory */
         *f = (struct filter){ ch, gort_chan_make(sizeof(int), 0), prime };
         gort_go(filter_fn, f);
         ch = f->out;
@@ -512,13 +511,12 @@ static void ken_sel(void *arg)
         if (i < 4 ? kchan_recvd(k[i], v) : kchan_sent(k[i]))
             a--;
     }
-    free(k);
     atomic_fetch_sub(&ken_nproc, 1);
 }
 
 static kchan *mkchan(int cap, int n)
 {
-    kchan *ca = calloc((size_t)n, sizeof *ca);
+    kchan *ca = gort_alloc((size_t)n * sizeof *ca);   /* holds channels: GC memory */
     for (int i = 0; i < n; i++) {
         ken_cval += 100;
         ca[i].sc = ca[i].rc = gort_chan_make(sizeof(int), (size_t)cap);
@@ -530,7 +528,7 @@ static kchan *mkchan(int cap, int n)
 static void go_sel(kchan *r0, kchan *r1, kchan *r2, kchan *r3,
                    kchan *s0, kchan *s1, kchan *s2, kchan *s3)
 {
-    kchan **k = malloc(8 * sizeof *k);
+    kchan **k = gort_alloc(8 * sizeof *k);
     kchan *all[8] = { r0, r1, r2, r3, s0, s1, s2, s3 };
     memcpy(k, all, sizeof all);
     atomic_fetch_add(&ken_nproc, 1);
@@ -582,9 +580,12 @@ static void ken_tests(int c)
     go_sel(&t6[4], &t6[5], &t6[6], &t6[7], &t6[0], &t6[1], &t6[2], &t6[3]);
     go_sel(&t6[0], &t6[1], &t6[2], &t6[3], &t6[8], &t6[9], &t6[10], &t6[11]);
     ken_wait();
-    kchan *all[] = { ca, t2, t3, t4, t5, t6 };
-    for (size_t i = 0; i < nelem(all); i++)
-        free(all[i]);
+    gort_keep_alive(ca);
+    gort_keep_alive(t2);
+    gort_keep_alive(t3);
+    gort_keep_alive(t4);
+    gort_keep_alive(t5);
+    gort_keep_alive(t6);
 }
 
 static void ken_chan_body(void *arg)

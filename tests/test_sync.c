@@ -93,7 +93,7 @@ static void sema_collide_body(void *arg)
     enum { N = 200, STRIDE = 251 * 8 / sizeof(uint32_t) };
     uint32_t *words = calloc(N * STRIDE, sizeof *words);
     gort_chan *woke = gort_chan_make(sizeof(int), N);
-    struct orderwaiter *ws = calloc(N, sizeof *ws);
+    struct orderwaiter *ws = gort_alloc(N * sizeof *ws);   /* holds a channel: GC memory */
     for (int i = 0; i < N; i++) {
         ws[i] = (struct orderwaiter){ &words[i * STRIDE], false, i, woke, NULL };
         gort_go(collide_waiter, &ws[i]);
@@ -107,7 +107,6 @@ static void sema_collide_body(void *arg)
         assert_int_equal(recv_int(woke), i);
     }
     free(words);
-    free(ws);
 }
 BOTH(sema_collide)
 

@@ -45,7 +45,7 @@ static void order_body(void *arg)
     int n = scaled(NTIMERS);
     int64_t step = (getenv("GORT_TEST_QEMU") ? 100 : 10) * GORT_MICROSECOND;
     int *perm = malloc((size_t)n * sizeof *perm);
-    gort_timer **ts = malloc((size_t)n * sizeof *ts);
+    gort_timer **ts = gort_alloc((size_t)n * sizeof *ts);   /* holds timers: GC memory */
     int64_t *lo = malloc((size_t)n * sizeof *lo), *hi = malloc((size_t)n * sizeof *hi);
     for (int i = 0; i < n; i++)
         perm[i] = i;
@@ -91,7 +91,6 @@ static void order_body(void *arg)
     if (gort_gomaxprocs(0) == 1)
         assert_int_equal(inversions, 0);
     free(perm);
-    free(ts);
     free(lo);
     free(hi);
 }

@@ -1,0 +1,166 @@
+/*
+ * mgcsweep.c — sweeping: turning the mark bits into free slots (Go:
+ * mgcsweep.go's sweepone, mspan.sweep; mcentral.go's cacheSpan sweep loop).
+ *
+ * After a cycle's mark, mheap_.sweepgen grows by 2 and every span becomes
+ * "unswept" at once: each mcentral's swept and unswept lists trade places
+ * (mcentral.c). Sweeping a span is cheap because marking already did the
+ * work: the mark bits *are* the new allocation bits.
+ *
+ *   before:  allocBits  1 1 0 1 1 1 0 0     (allocated since the last sweep:
+ *            freeindex  ----------^          every slot below it, too)
+ *            gcmarkBits 1 0 0 0 1 1 0 0     (reached by the mark)
+ *   after:   allocBits  1 0 0 0 1 1 0 0     = the old mark bits
+ *            gcmarkBits 0 0 0 0 0 0 0 0     = the old alloc bits, cleared
+ *            freeindex 0, allocCount 3
+ *
+ * A span with no marked object goes back to the page heap; any other goes
+ * on its mcentral's swept lists, partial or full. Spans are swept:
+ *   - lazily, by an allocation that needs a span of that class
+ *     (mcentral_sweepForAlloc, before the heap is grown);
+ *   - by the goroutine that ran the cycle, right after starting the world
+ *     again (sweeping runs beside the other goroutines);
+ *   - by finishsweep before the next cycle begins, so no span is ever two
+ *     cycles behind.
+ * A span is claimed by taking it off its unswept list under the mcentral's
+ * lock; sweepgen then says sg-1 (being swept) until it is done.
+ *
+ * GORT_DEBUG=gcpoison=1 fills every freed object with 0xdeadbeef words, so
+ * a use after free shows itself instead of reading plausible old data.
+ */
+#include "malloc.h"
+
+#include <string.h>
+
+_Atomic uint32_t sweepActive;
+
+static mSpanList *unsweptList(mcentral *c, bool full)
+{
+    uint32_t half = 1 - mheap_.sweepgen / 2 % 2;
+    return full ? &c->full[half] : &c->partial[half];
+}
+
+/* Takes an unswept span off c's lists (partial ones first); NULL if none. */
+static mspan *takeUnswept(mcentral *c, bool fullToo)
+{
+    lock(&c->lock);
+    mSpanList *l = unsweptList(c, false);
+    mspan *s = l->first;
+    if (!s && fullToo) {
+        l = unsweptList(c, true);
+        s = l->first;
+    }
+    if (s) {
+        mSpanList_remove(l, s);
+        atomic_store_explicit(&s->sweepgen, mheap_.sweepgen - 1, memory_order_relaxed);
+        atomic_fetch_add(&sweepActive, 1);
+    }
+    unlock(&c->lock);
+    return s;
+}
+
+static void poison(uintptr_t obj, uintptr_t n)
+{
+    for (uintptr_t a = obj; a + 4 <= obj + n; a += 4)
+        *(uint32_t *)a = 0xdeadbeef;
+}
+
+/* Poisons every object that was allocated and is not marked. */
+static void poisonFreed(mspan *s)
+{
+    for (uintptr_t i = 0; i < s->nelems; i++) {
+        bool alloc = i < s->freeindex || ((s->allocBits[i / 64] >> (i % 64)) & 1);
+        bool marked = (s->gcmarkBits[i / 64] >> (i % 64)) & 1;
+        if (alloc && !marked)
+            poison(s->startAddr + i * s->elemsize, s->elemsize);
+    }
+}
+
+static uintptr_t countMarked(const mspan *s)
+{
+    uintptr_t n = 0, words = (s->nelems + 63) / 64;
+    for (uintptr_t w = 0; w < words; w++) {
+        uint64_t m = s->gcmarkBits[w];
+        if (w == words - 1 && s->nelems % 64)
+            m &= (1ULL << (s->nelems % 64)) - 1;
+        n += (uintptr_t)__builtin_popcountll(m);
+    }
+    return n;
+}
+
+bool mspan_sweep(mspan *s, bool preserve)
+{
+    uint8_t sizeclass = spanClass_sizeclass(s->spanclass);
+    uintptr_t nalloc = countMarked(s);
+    uintptr_t nfreed = s->allocCount - nalloc;
+    GORT_ASSERT(s->allocCount >= nalloc);
+    if (nfreed) {
+        if (debug.gcpoison)
+            poisonFreed(s);
+        s->needzero = 1;
+        if (nalloc)                     /* else mheap_freeSpan counts them, with the pages */
+            atomic_fetch_add_explicit(&memstats.smallFreeCount[sizeclass], nfreed, memory_order_relaxed);
+    }
+    /* The marks become the allocation bits; the old allocation bits, cleared,
+     * the next cycle's marks. */
+    uint64_t *old = s->allocBits;
+    s->allocBits = s->gcmarkBits;
+    s->gcmarkBits = old;
+    memset(old, 0, (s->nelems + 63) / 64 * 8);
+    s->allocCount = (uint16_t)nalloc;
+    s->freeindex = 0;
+    atomic_store_explicit(&s->freeIndexForScan, 0, memory_order_relaxed);
+    mspan_refillAllocCache(s, 0);
+    atomic_store_explicit(&s->sweepgen, mheap_.sweepgen, memory_order_release);
+    atomic_fetch_sub(&sweepActive, 1);
+    if (nalloc == 0) {
+        mheap_freeSpan(s, nfreed);
+        return false;
+    }
+    if (!preserve)
+        mcentral_pushSwept(&mheap_.central[s->spanclass], s);
+    return true;
+}
+
+mspan *mcentral_sweepForAlloc(mcentral *c)
+{
+    for (int budget = 100; budget > 0; budget--) {
+        mspan *s = takeUnswept(c, true);
+        if (!s)
+            return NULL;
+        if (!mspan_sweep(s, true))
+            continue;                   /* it was empty: back to the heap */
+        if (s->allocCount < s->nelems)
+            return s;
+        mcentral_pushSwept(c, s);       /* still full */
+    }
+    return NULL;
+}
+
+static _Atomic uint32_t sweepNext;      /* the class where the last span was found */
+
+bool sweepone(void)
+{
+    bool found = false;
+    nosuspend_enter();
+    uint32_t start = atomic_load_explicit(&sweepNext, memory_order_relaxed);
+    for (uint32_t k = 0; k < numSpanClasses && !found; k++) {
+        uint32_t i = (start + k) % numSpanClasses;
+        mspan *s = takeUnswept(&mheap_.central[i], true);
+        if (s) {
+            atomic_store_explicit(&sweepNext, i, memory_order_relaxed);
+            mspan_sweep(s, false);
+            found = true;
+        }
+    }
+    nosuspend_exit();
+    return found;
+}
+
+void finishsweep(void)
+{
+    while (sweepone())
+        ;
+    while (atomic_load(&sweepActive) != 0)
+        osyield();
+}
