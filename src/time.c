@@ -32,7 +32,8 @@
  * to), lock t, and start over if t->ts changed meanwhile (lockTimer). t->ts
  * changes only with both locks held, so once both are held everything is
  * stable: reset, stop, firing and moving a timer to another P each happen
- * in one critical section, and none can see another half done.
+ * in one critical section, and none can see another half done. (A sleeping
+ * goroutine's timer is private and skips t->mu: see lockmu.)
  *
  * Go keeps the heap lazily instead: stop and modify take only t->mu and
  * mark the timer (zombie, modified) for the heap's owner to fix later, so
@@ -161,6 +162,28 @@ static void assertHeaped(p *pp, timer *t)
 
 /* ---- Locking a timer --------------------------------------------------------- */
 
+/* A private timer (gort_sleep's) is added once by its owner and then only
+ * fired: no stop or reset can reach it, so the heap's lock alone orders
+ * those two, and the timer's own lock, two atomic operations per sleep,
+ * is skipped. */
+static void lockmu(timer *t)
+{
+    if (!t->private)
+        lock(&t->mu);
+}
+
+static void unlockmu(timer *t)
+{
+    if (!t->private)
+        unlock(&t->mu);
+}
+
+static void assertmu(timer *t)
+{
+    if (!t->private)
+        assertLockHeld(&t->mu);
+}
+
 /* The P whose heap takes a timer that is in none: the caller's, or any when
  * called off a P (a foreign thread, or before gort_main). Returned locked,
  * and not being destroyed (moveTimers marks a P dead under its lock). */
@@ -191,17 +214,17 @@ static p *lockTimer(timer *t)
             lock(&ts->timersLock);
         else
             pp = lockHome();
-        lock(&t->mu);
+        lockmu(t);
         if (atomic_load(&t->ts) == ts)
             return pp;
-        unlock(&t->mu);                 /* added, moved or removed meanwhile */
+        unlockmu(t);                    /* added, moved or removed meanwhile */
         unlock(&pp->timersLock);
     }
 }
 
 static void unlockTimer(p *pp, timer *t)
 {
-    unlock(&t->mu);
+    unlockmu(t);
     unlock(&pp->timersLock);
 }
 
@@ -217,7 +240,7 @@ void inittimer(timer *t, void (*f)(void *arg, int64_t now), void *arg)
  * pending. */
 static bool updateLocked(p *pp, timer *t, int64_t when, int64_t period)
 {
-    assertLockHeld(&t->mu);
+    assertmu(t);
     bool pending = t->when > 0;
     t->when = when;
     if (when > 0)
@@ -330,10 +353,10 @@ static bool sendStillWanted(timer *t, uint64_t seq)
 static void unlockAndRun(p *pp, timer *t, int64_t now)
 {
     assertLockHeld(&pp->timersLock);
-    assertLockHeld(&t->mu);
+    assertmu(t);
     void (*f)(void *, int64_t) = t->f;
     void *arg = t->arg;
-    uint64_t seq = t->seq;
+    uint64_t seq = t->isChan ? t->seq : 0;
     if (t->period > 0) {
         t->when = nextPeriod(t, now);
         heap_fix(pp, t);
@@ -366,7 +389,7 @@ int64_t checkTimers(p *pp, int64_t now, bool *ran)
     lock(&pp->timersLock);
     while (pp->ntimers > 0 && pp->timers[0].when <= now) {
         timer *t = pp->timers[0].timer;
-        lock(&t->mu);
+        lockmu(t);
         assertHeaped(pp, t);
         unlockAndRun(pp, t, now);
         *ran = true;
@@ -389,9 +412,9 @@ void moveTimers(p *pp, p *dst)
     lock(&dst->timersLock);
     for (int32_t i = 0; i < pp->ntimers; i++) {
         timer *t = pp->timers[i].timer;
-        lock(&t->mu);
+        lockmu(t);
         heap_push(dst, t);
-        unlock(&t->mu);
+        unlockmu(t);
     }
     pp->ntimers = 0;
     update_timer0(pp);
@@ -436,8 +459,9 @@ void gort_sleep(int64_t ns)
     }
     /* when saturates: gort_sleep(INT64_MAX) sleeps for ever, and its timer
      * stays pending, so the goroutine counts as waiting on a timer. */
-    struct sleeper s = { .when = timerwhen(ns) };
+    _Alignas(CACHELINE) struct sleeper s = { .when = timerwhen(ns) };
     inittimer(&s.t, goroutineReady, getg());
+    s.t.private = true;
     gopark(resetForSleep, &s, waitReasonSleep);
 }
 
