@@ -8,7 +8,8 @@
  * not block; it runs with no runtime lock held. Every operation on one
  * timer is serialised through the timer's own mutex, so modtimer and
  * deltimer are safe from any goroutine or thread, concurrently with each
- * other and with the timer firing.
+ * other and with the timer firing (a `private` timer, gort_sleep's, is
+ * only ever added once and fired, and skips the mutex).
  *
  * The struct is in the header so that callers can embed a timer (a
  * sleeping goroutine's lives on its stack); only time.c touches its fields
