@@ -5,7 +5,8 @@
  *
  * A timer calls f(arg, now) on the scheduler's stack once `when` (a
  * nanotime) has passed, and again every `period` ns if period > 0. f must
- * not block; it runs with no runtime lock held. Every operation on one
+ * not block; it runs with no runtime lock held (time.c's timer channels
+ * hold their own sendLock across the send). Every operation on one
  * timer is serialised through the timer's own mutex, so modtimer and
  * deltimer are safe from any goroutine or thread, concurrently with each
  * other and with the timer firing (a `private` timer, gort_sleep's, is
@@ -13,7 +14,7 @@
  *
  * The struct is in the header so that callers can embed a timer (a
  * sleeping goroutine's lives on its stack); only time.c touches its fields
- * after inittimer. A timer must not be freed while it is pending or its f
+ * after inittimer (and sets private and isChan for its own timers). A timer must not be freed while it is pending or its f
  * may be running.
  */
 #ifndef GORT_TIMER_H
