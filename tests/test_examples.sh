@@ -41,19 +41,23 @@ check() { if [[ $2 == "$3" ]]; then ok "$1"; else not_ok "$1"; diff <(printf '%s
 # start_server NAME ADDRESS: runs examples/NAME ADDRESS in the background and
 # waits (at most 60 s: qemu is slow to start) for its "listening on" line;
 # sets $addr to the address it got and $server to its pid.
+starts=0
 start_server() {
-    local name=$1 out=$tmp/$1.out i
-    timeout 600 "${emu[@]}" "$dir/$name" "$2" >"$out" 2>"$tmp/$name.err" &
+    # A fresh file per start: a restarted server's file must not show the
+    # line of the previous one before the new process has truncated it.
+    local name=$1 out=$tmp/$1.$((++starts)) i
+    : >"$out.out"
+    timeout 600 "${emu[@]}" "$dir/$name" "$2" >"$out.out" 2>"$out.err" &
     server=$!
     pids+=("$server")
     for ((i = 0; i < 600; i++)); do
-        addr=$(sed -n 's/^.*: listening on //p' "$out")
+        addr=$(sed -n 's/^.*: listening on //p' "$out.out")
         [[ -n $addr ]] && return 0
         kill -0 "$server" 2>/dev/null || break
         sleep 0.1
     done
     echo "$name did not start listening on $2:"
-    cat "$tmp/$name.err"
+    cat "$out.err"
     return 1
 }
 
