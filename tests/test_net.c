@@ -512,22 +512,30 @@ BOTH(ipv6_names)
 
 /* ---- gort_poll_fd on fds gort did not make ---------------------------------------------- */
 
-struct pipewriter { int fd; int64_t delay; };
+struct pipewriter { int fd; int64_t delay; gort_waitgroup wg; };
 
 static void pipe_writer(void *arg)
 {
     struct pipewriter *w = arg;
     gort_sleep(w->delay);
     assert_int_equal(write(w->fd, "p", 1), 1);
+    gort_waitgroup_done(&w->wg);
+}
+
+/* Starts a pipe_writer; w->wg counts the ones not finished. */
+static void pipe_start(struct pipewriter *w)
+{
+    gort_waitgroup_add(&w->wg, 1);
+    gort_go(pipe_writer, w);
 }
 
 static void poll_fd_body(void *arg)
 {
     int p[2];
     assert_int_equal(pipe2(p, O_NONBLOCK), 0);
-    struct pipewriter w = { p[1], 10 * GORT_MILLISECOND };
+    struct pipewriter w = { p[1], 10 * GORT_MILLISECOND, GORT_WAITGROUP_INIT };
     for (int round = 0; round < 3; round++) {
-        gort_go(pipe_writer, &w);
+        pipe_start(&w);
         char c;
         int r;
         while ((r = (int)read(p[0], &c, 1)) < 0 && errno == EAGAIN)
@@ -538,10 +546,14 @@ static void poll_fd_body(void *arg)
     /* Both directions at once: the write end is writable. */
     assert_int_equal(gort_poll_fd(p[1], GORT_POLL_READ | GORT_POLL_WRITE, 0), GORT_POLL_WRITE);
     /* Both, waiting: the read end becomes readable. */
-    gort_go(pipe_writer, &w);
+    pipe_start(&w);
     assert_int_equal(gort_poll_fd(p[0], GORT_POLL_READ | GORT_POLL_WRITE, after(10 * GORT_SECOND)),
                      GORT_POLL_READ);
     assert_int_equal(gort_poll_fd(p[0], 0, 0), -EINVAL);
+    /* The last writer is past its write but maybe not back from it: close
+     * only once it has finished (TSan saw the race; the wakeup through the
+     * kernel gives it no happens-before edge). */
+    gort_waitgroup_wait(&w.wg);
     close(p[0]);
     close(p[1]);
     assert_int_equal(gort_poll_fd(p[0], GORT_POLL_READ, 0), -EBADF);
