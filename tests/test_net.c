@@ -376,7 +376,7 @@ BOTH(unix)
 
 /* ---- A busy P still hears the network -------------------------------------------------- */
 
-struct spinner { _Atomic bool stop; _Atomic long spins; };
+struct spinner { _Atomic bool stop; _Atomic long spins; gort_waitgroup done; };
 
 static void spin_yield(void *arg)
 {
@@ -385,6 +385,7 @@ static void spin_yield(void *arg)
         atomic_fetch_add(&s->spins, 1);
         gort_yield();
     }
+    gort_waitgroup_done(&s->done);
 }
 
 static void *late_writer(void *arg)
@@ -400,7 +401,8 @@ static void busy_p_poll_body(void *arg)
 {
     int a, b;
     tcp_pair(&a, &b);
-    struct spinner s = { false, 0 };
+    struct spinner s = { false, 0, GORT_WAITGROUP_INIT };
+    gort_waitgroup_add(&s.done, 1);
     gort_go(spin_yield, &s);
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, late_writer, &a), 0);  /* a plain thread writes */
@@ -408,6 +410,7 @@ static void busy_p_poll_body(void *arg)
     assert_int_equal(gort_read(b, &c, 1), 1);
     atomic_store(&s.stop, true);
     assert_true(atomic_load(&s.spins) > 0);     /* the spinner did run meanwhile */
+    gort_waitgroup_wait(&s.done);               /* s lives on this stack */
     pthread_join(th, NULL);
     gort_close(a);
     gort_close(b);
