@@ -6,9 +6,8 @@
  * 8-byte keys use a noscan map (Go's map[uint64]int64 holds no pointers
  * either); string keys a string map that references the caller's bytes, as
  * Go's map[string]int64 references its strings. The loops run in a
- * goroutine, so allocation takes the P's lock-free mcache. gort's collector
- * is not on main yet: nothing is freed here, while Go's column includes
- * its GC.
+ * goroutine, so allocation takes the P's lock-free mcache. Go's column
+ * includes its GC, gort's any collection its runtime starts.
  */
 #include "gort.h"
 

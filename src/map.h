@@ -55,8 +55,8 @@ uint64_t rand64(void);
  * structures (map header -> directory -> tables -> groups), goes through
  * these three helpers and nowhere else. Under GORT_GCMODE=barrier the
  * collector needs such stores write-barriered (gort_store_ptr and
- * gort_memmove, from the GC); the collector is not on main yet, so today
- * they are plain stores, and wiring the barrier is an edit here alone.
+ * gort_memmove, from the GC); the collector has no barrier mode yet, so
+ * today they are plain stores, and wiring the barrier is an edit here alone.
  * Clearing goes through heap_memmove too: a deletion barrier must see the
  * pointers a clear overwrites.
  */

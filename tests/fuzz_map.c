@@ -24,8 +24,6 @@
 
 #include "map.h"
 
-extern void gort_gc(void) __attribute__((weak));
-
 enum { KEYS = 1 << 16 };
 
 static uint8_t present[KEYS];
@@ -169,12 +167,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static unsigned runs;
     if (size == 0)
         return 0;
-    if (gort_gc && ++runs % 256 == 0)
+    if (++runs % 256 == 0)
         gort_gc();
-    /* One map pair and one slice for all runs, emptied each time: without
-     * a collector nothing is freed, and fresh ones would exhaust memory
-     * within a few thousand runs. Clearing keeps tables and capacity, so
-     * a run starts from whatever shape earlier runs grew. */
+    /* One map pair and one slice for all runs, emptied each time, so that
+     * memory stays bounded however often the collector runs. Clearing
+     * keeps tables and capacity: a run starts from whatever shape earlier
+     * runs grew. */
     static gort_map *m, *s;
     static gort_slice base;               /* the biggest backing array so far */
     if (!m) {

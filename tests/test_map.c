@@ -7,7 +7,7 @@
  * keys, copied string keys, custom hash and equality), through growth
  * across many directory splits and shrinking again, with full
  * cross-checks (lookup of every key, iteration) between phases, and again
- * after forced GCs when the collector is linked in. Then: iteration visits
+ * after forced GCs. Then: iteration visits
  * each key once, in an order that changes between loops; Go's rules for
  * deleting, inserting and clearing during iteration; nil maps; string and
  * custom keys; the concurrent-write detectors (children, exit 2); both
@@ -18,9 +18,6 @@
 #include "map.h"
 
 #include <stdatomic.h>
-
-/* The collector's forced GC, when the library has one. */
-extern void gort_gc(void) __attribute__((weak));
 
 /* xorshift64*: reproducible; one state per user (goroutines run in parallel). */
 static uint64_t rnd_from(uint64_t *s)
@@ -191,8 +188,7 @@ static void model_verify(model *md)
 
 static void forced_gc(void)
 {
-    if (gort_gc)
-        gort_gc();
+    gort_gc();
 }
 
 /* One phase: ops operations with the given percentages of assign and delete
