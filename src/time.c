@@ -278,7 +278,10 @@ static bool timerchandrain(hchan *c)
  * returns true. */
 static bool timerUpdate(timer *t, int64_t when, int64_t period)
 {
-    if (t->isChan)
+    /* Once t is unlocked it may fire, and a sleep's timer lives in the frame
+     * of the goroutine it wakes: read nothing of t after unlockTimer. */
+    bool isChan = t->isChan;
+    if (isChan)
         lock(&t->sendLock);
     p *pp = lockTimer(t);
     int64_t old0 = atomic_load_explicit(&pp->timer0When, memory_order_relaxed);
@@ -290,7 +293,7 @@ static bool timerUpdate(timer *t, int64_t when, int64_t period)
         t->seq++;
     }
     unlockTimer(pp, t);
-    if (t->isChan) {
+    if (isChan) {
         if (timerchandrain(t->arg))
             pending = true;
         unlock(&t->sendLock);
@@ -356,7 +359,8 @@ static void unlockAndRun(p *pp, timer *t, int64_t now)
     assertmu(t);
     void (*f)(void *, int64_t) = t->f;
     void *arg = t->arg;
-    uint64_t seq = t->isChan ? t->seq : 0;
+    bool isChan = t->isChan;
+    uint64_t seq = isChan ? t->seq : 0;
     if (t->period > 0) {
         t->when = nextPeriod(t, now);
         heap_fix(pp, t);
@@ -366,7 +370,7 @@ static void unlockAndRun(p *pp, timer *t, int64_t now)
         t->isSending = t->isChan;   /* stop/reset: this arming's value is on its way */
     }
     unlockTimer(pp, t);
-    if (!t->isChan) {
+    if (!isChan) {
         f(arg, now);
     } else if (sendStillWanted(t, seq)) {
         f(arg, now);
