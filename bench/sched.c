@@ -12,6 +12,12 @@
  *                  joined with a gort_waitgroup: the cost of one gort_go plus
  *                  its exit and its share of the join, per goroutine.
  *   spawn_join_1p  the same with 1 P (no wakeups, no stealing).
+ *   spawn_burst    2 Ps, 1 000 000 goroutines spawned with no batching, all
+ *                  alive at once: each blocks receiving from one channel
+ *                  that is closed once all are spawned, then marks a
+ *                  gort_waitgroup; one wait joins them all. Per goroutine:
+ *                  the spawn of a goroutine that needs a fresh stack (no
+ *                  dead one to reuse), its park, wakeup and exit.
  *
  * Why it is a fair comparison: the Go twin does the same work with the same
  * counts, structure and GOMAXPROCS, gort_go/gort_yield/gort_waitgroup_* standing
@@ -33,6 +39,7 @@
 #define YIELDS_2P    500000  /* yield_2p: per goroutine, 4 goroutines */
 #define SPAWN_BATCH  1000    /* spawn_join: goroutines per waitgroup round */
 #define SPAWN_RUNS   1500    /* spawn_join: number of rounds */
+#define BURST        1000000 /* spawn_burst: goroutines alive at once */
 
 /* Keeps every result observable so nothing is optimised away. */
 static _Atomic int64_t sink;
@@ -118,6 +125,41 @@ static void bench_spawn_join(const char *name, int procs)
     bench(name, procs, run.runs * SPAWN_BATCH, spawn_join_body, &run);
 }
 
+/* ---- spawn_burst ------------------------------------------------------- */
+
+struct burst_run {
+    int64_t n;                  /* goroutines */
+    gort_chan *gate;            /* closed once all are spawned */
+    gort_waitgroup wg;
+};
+
+static void burst_worker(void *arg)
+{
+    struct burst_run *run = arg;
+    gort_chan_recv(run->gate, NULL);
+    gort_waitgroup_done(&run->wg);
+}
+
+static void spawn_burst_body(void *arg)
+{
+    struct burst_run *run = arg;
+    gort_waitgroup_add(&run->wg, (int)run->n);
+    for (int64_t i = 0; i < run->n; i++)
+        gort_go(burst_worker, run);
+    gort_chan_close(run->gate);
+    gort_waitgroup_wait(&run->wg);
+    atomic_fetch_add(&sink, run->n);
+}
+
+static void bench_spawn_burst(const char *name, int procs)
+{
+    if (!wanted(name))
+        return;
+    struct burst_run run = { .n = scaled(BURST), .gate = gort_chan_make(0, 0),
+                             .wg = GORT_WAITGROUP_INIT };
+    bench(name, procs, run.n, spawn_burst_body, &run);
+}
+
 /* ---- main -------------------------------------------------------------- */
 
 static void bench_main(void *arg)
@@ -127,6 +169,7 @@ static void bench_main(void *arg)
     bench_yield("yield_2p", 2, 4, YIELDS_2P);
     bench_spawn_join("spawn_join", 2);
     bench_spawn_join("spawn_join_1p", 1);
+    bench_spawn_burst("spawn_burst", 2);
     if (atomic_load(&sink) == 0)
         printf("sink 0\n");
 }

@@ -523,6 +523,9 @@ void    sysUnused(void *v, size_t n); /* MADV_DONTNEED */
 int     sysFault(void *v, size_t n);  /* PROT_NONE; 0 or -errno */
 int     sysGuard(void *v, size_t n);  /* guard pages without a VMA split; 0 or -errno */
 bool    sysGuardWorks(size_t pagesize); /* does sysGuard fault here? */
+/* n ranges of len bytes, stride apart from v, in a call or few. */
+int     sysGuardStrided(void *v, size_t len, size_t stride, int n);   /* 0 or -errno */
+void    sysPopulateStrided(void *v, size_t len, size_t stride, int n); /* best effort */
 int64_t sysMaxMappings(void);        /* vm.max_map_count */
 struct sigaction;
 int     sigaction_(int sig, const struct sigaction *sa, struct sigaction *old); /* 0 or -errno */

@@ -20,7 +20,11 @@
  * keep a dead G's stack too), so "stack pool" and "free G list" are one list.
  *
  * Slots of the default size are carved from large MAP_NORESERVE regions (one
- * VMA each). The guard below each slot is, in order of preference:
+ * VMA each). Spawning a burst must not pay a system call and a page fault
+ * per stack: where the kernel takes it, a new region's guards are installed
+ * in a few vectored calls, and the top pages of the next 64 slots are
+ * committed in one (reserve_slot). The guard below each slot is, in order
+ * of preference:
  *   1. MADV_GUARD_INSTALL (Linux 6.13+): no VMA split, so millions fit under
  *      vm.max_map_count;
  *   2. mprotect(PROT_NONE), which splits the VMA: only within a budget;
@@ -48,7 +52,7 @@
 #include <sanitizer/asan_interface.h>
 #endif
 
-enum { GUARD_SIZE = 64 << 10, REGION_SLOTS = 1024 };
+enum { GUARD_SIZE = 64 << 10, REGION_SLOTS = 1024, POPULATE_BATCH = 64 };
 #define TRIM_PERIOD (10 * 1000 * 1000)     /* ns between idle-time trims of a P's pool */
 enum { GUARD_MADVISE, GUARD_MPROTECT, GUARD_CANARY };
 #define STACK_CANARY 0x6f72742d73746b21ULL   /* "!kts-tro" */
@@ -59,6 +63,7 @@ static size_t pagesize;
 /* The current region being carved: slots [next, end). */
 static mutex stackLock;
 static uintptr_t region_next, region_end;
+static bool region_guarded;              /* its guards were installed in one go */
 static int guard_mode = GUARD_MADVISE;
 static int64_t mprotect_budget;          /* VMAs mprotect guards may still add */
 _Atomic uint64_t stack_sys_bytes;        /* reserved for stacks */
@@ -109,11 +114,24 @@ static bool install_guard(uintptr_t lo)
     return true;
 }
 
+/* A new region: every slot's guard in one go when the kernel can (one
+ * process_madvise per 256 slots instead of a madvise per slot). Returns
+ * whether it did; if not, each slot gets its own on the way out. */
+static bool guard_region(uintptr_t v, size_t sz)
+{
+    return guard_mode == GUARD_MADVISE &&
+           sysGuardStrided((void *)v, GUARD_SIZE, sz, REGION_SLOTS) == 0;
+}
+
 /* Reserves address space for a slot: from the shared region for the default
- * size, or a mapping of its own for any other size. */
-static uintptr_t reserve_slot(size_t stacksize)
+ * size, or a mapping of its own for any other size. *guarded: the slot's
+ * guard is already installed. The first slot of each batch of
+ * POPULATE_BATCH commits the top page of the whole batch (the G and the
+ * first frames) in one call, where each would otherwise fault on its own. */
+static uintptr_t reserve_slot(size_t stacksize, bool *guarded)
 {
     size_t sz = slot_size(stacksize);
+    *guarded = false;
     if (stacksize != stack_default_size) {
         void *v = sysReserve(sz);
         if (v)
@@ -131,10 +149,17 @@ static uintptr_t reserve_slot(size_t stacksize)
         atomic_fetch_add(&stack_sys_bytes, rsz);
         region_next = (uintptr_t)v;
         region_end = region_next + rsz;
+        region_guarded = guard_region(region_next, sz);
     }
     uintptr_t lo = region_next;
     region_next += sz;
+    *guarded = region_guarded;
+    int populate = 0;
+    if ((region_end - lo) / sz % POPULATE_BATCH == 0)
+        populate = POPULATE_BATCH;
     unlock(&stackLock);
+    if (populate)      /* outside the lock: a slot touched meanwhile just faults */
+        sysPopulateStrided((void *)(lo + sz - pagesize), pagesize, sz, populate);
     return lo;
 }
 
@@ -155,12 +180,13 @@ size_t stack_size_check(size_t n, const char *who)
 
 g *stackalloc_g(size_t stacksize)
 {
-    uintptr_t lo = reserve_slot(stacksize);
+    bool guarded;
+    uintptr_t lo = reserve_slot(stacksize, &guarded);
     if (!lo)
         throw("runtime: cannot allocate %zu-byte goroutine stack: out of memory",
                    stacksize);
     uintptr_t hi = lo + slot_size(stacksize);
-    bool canary = install_guard(lo);
+    bool canary = !guarded && install_guard(lo);
     g *gp = g_at_top(hi);
     memset(gp, 0, sizeof *gp);
     gp->stack.lo = lo;

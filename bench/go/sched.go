@@ -10,6 +10,12 @@
 //	               joined with a sync.WaitGroup: the cost of one go statement
 //	               plus its exit and its share of the join, per goroutine.
 //	spawn_join_1p  the same with GOMAXPROCS=1 (no wakeups, no stealing).
+//	spawn_burst    GOMAXPROCS=2, 1 000 000 goroutines spawned with no
+//	               batching, all alive at once: each blocks receiving from
+//	               one channel that is closed once all are spawned, then
+//	               calls wg.Done; one wg.Wait joins them all. Per goroutine:
+//	               the spawn of a goroutine that needs a fresh stack, its
+//	               park, wakeup and exit.
 //
 // Why it is a fair comparison: bench/sched.c does the same work with the same
 // counts, structure and GOMAXPROCS (gort_go/gort_yield/gort_waitgroup_* for
@@ -33,6 +39,7 @@ const (
 	yields2P   = 500_000   // yield_2p: per goroutine, 4 goroutines
 	spawnBatch = 1000      // spawn_join: goroutines per WaitGroup round
 	spawnRuns  = 1500      // spawn_join: number of rounds
+	burst      = 1_000_000 // spawn_burst: goroutines alive at once
 )
 
 // sink keeps every result observable so nothing is optimised away.
@@ -83,6 +90,25 @@ func spawnJoinRun(runs, batch int64) {
 	atomic.AddInt64(&sink, counter)
 }
 
+func burstWorker(gate chan struct{}, wg *sync.WaitGroup) {
+	<-gate
+	wg.Done()
+}
+
+// spawnBurstRun spawns n goroutines that all block on gate, then releases
+// and joins them.
+func spawnBurstRun(n int64) {
+	var wg sync.WaitGroup
+	gate := make(chan struct{})
+	wg.Add(int(n))
+	for i := int64(0); i < n; i++ {
+		go burstWorker(gate, &wg)
+	}
+	close(gate)
+	wg.Wait()
+	atomic.AddInt64(&sink, n)
+}
+
 func benchYield(name string, procs, goroutines int, perG int64) {
 	if !wanted(name) {
 		return
@@ -99,11 +125,20 @@ func benchSpawnJoin(name string, procs int) {
 	bench(name, procs, runs*spawnBatch, func() { spawnJoinRun(runs, spawnBatch) })
 }
 
+func benchSpawnBurst(name string, procs int) {
+	if !wanted(name) {
+		return
+	}
+	n := scaled(burst)
+	bench(name, procs, n, func() { spawnBurstRun(n) })
+}
+
 func main() {
 	benchYield("yield", 1, 2, yieldsPerG)
 	benchYield("yield_2p", 2, 4, yields2P)
 	benchSpawnJoin("spawn_join", 2)
 	benchSpawnJoin("spawn_join_1p", 1)
+	benchSpawnBurst("spawn_burst", 2)
 	if sink == 0 {
 		fmt.Println("sink", sink)
 	}
