@@ -196,7 +196,9 @@ enum { GORT_POLL_READ = 1, GORT_POLL_WRITE = 2 };
 /* Parks until fd (any non-blocking fd, e.g. one of OpenSSL, libpq, curl) is
  * ready for events: the ready events (> 0), -ETIMEDOUT once deadline_ns
  * (absolute gort_nanotime(), 0 = none) passes, or -errno. Readiness may be
- * spurious: retry the operation, and on EAGAIN call again. */
+ * spurious: retry the operation, and on EAGAIN call again. Do not close(2)
+ * an fd while a goroutine waits on it here: the kernel then forgets it and
+ * the goroutine would wait until its deadline. */
 int     gort_poll_fd(int fd, int events, int64_t deadline_ns);
 /* A listening socket ("udp": a bound one, for gort_recvfrom/sendto): fd or -errno. */
 int     gort_listen(const char *network, const char *address);

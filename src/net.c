@@ -119,7 +119,7 @@ static int gaierr(int rc, int syserr)
 struct lookup {
     mutex    lock;
     _Atomic int refs;
-    bool     done, timedout;
+    bool     done, timedout, nohost;
     g       *waiter;
     char     host[HOST_MAX], port[PORT_MAX];
     struct addrinfo hints, *res;
@@ -154,7 +154,7 @@ static void *lookup_thread(void *arg)
 {
     struct lookup *l = arg;
     struct addrinfo *res = NULL;
-    int rc = getaddrinfo(l->host, l->port, &l->hints, &res);
+    int rc = getaddrinfo(l->nohost ? NULL : l->host, l->port, &l->hints, &res);
     int syserr = errno;
     lock(&l->lock);
     l->res = res;
@@ -180,7 +180,8 @@ static int lookup_async(const char *host, const char *port, const struct addrinf
     struct lookup *l = calloc(1, sizeof *l);
     if (!l)
         return -ENOMEM;
-    strcpy(l->host, host);
+    l->nohost = !host;               /* ":service" to listen on: every address */
+    strcpy(l->host, host ? host : "");
     strcpy(l->port, port);
     l->hints = *hints;
     atomic_store(&l->refs, deadline ? 3 : 2);

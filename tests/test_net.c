@@ -616,6 +616,15 @@ static void bad_input_body(void *arg)
 }
 BOTH(bad_input)
 
+/* Regression: a service name with no host (":name") went to the resolver
+ * thread with a NULL host, and the copy of that host crashed. */
+static void listen_service_no_host_body(void *arg)
+{
+    assert_int_equal(gort_listen("tcp", ":no-such-service"), -EINVAL);
+    assert_int_equal(gort_dial("tcp", ":no-such-service", 0), -EINVAL);
+}
+BOTH(listen_service_no_host)
+
 /* EMFILE: accept reports it, and the listener keeps working. */
 static void emfile_body(void *arg)
 {
@@ -724,6 +733,7 @@ int main(void)
         BOTH_TESTS(ipv6_names),
         BOTH_TESTS(poll_fd),
         BOTH_TESTS(bad_input),
+        BOTH_TESTS(listen_service_no_host),
         BOTH_TESTS(emfile),
         BOTH_TESTS(reset),
         BOTH_TESTS(thread),
