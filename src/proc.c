@@ -1547,6 +1547,10 @@ void destroyp(p *pp)
     unlock(&sched.gFreeLock);
     atomic_fetch_add(&sched.ngoroutines, atomic_exchange(&pp->gcount, 0));
     moveTimers(pp, allp[0]);
+    /* Drop the cached sudogs, as Go's destroyp does: only the Ps below
+     * GOMAXPROCS are GC roots, so a collection would free sudogs left here
+     * and the P, made again by a later procresize, would hand them out. */
+    pp->nsudog = 0;
     freemcache(pp->mcache);
     pp->mcache = NULL;
     atomic_store(&pp->status, Pdead);

@@ -559,6 +559,72 @@ static void gctrace_main(void *arg)
 
 static void test_gctrace_line(void **st) { run_in_gort(gctrace_main, NULL, 2); }
 
+/* Regression: a P removed by gort_gomaxprocs kept its sudog cache, but only
+ * the Ps below GOMAXPROCS are roots. A collection freed the cached sudogs,
+ * other objects took their memory, and when the P came back a select was
+ * handed one of them (caught by acquireSudog's assertion, or corruption). */
+enum { SELPAIRS = 16 };
+struct selpair { gort_chan *a, *b; int rounds; gort_waitgroup *wg; };
+
+static void select_pinger(void *v)
+{
+    struct selpair *sp = v;
+    int x = 1;
+    for (int i = 0; i < sp->rounds; i++) {
+        gort_select_case c[2] = { { sp->a, GORT_SEND, &x, NULL }, { sp->b, GORT_RECV, &x, NULL } };
+        gort_select(c, 2, true);
+    }
+    gort_waitgroup_done(sp->wg);
+}
+
+static void select_ponger(void *v)
+{
+    struct selpair *sp = v;
+    int x = 0;
+    for (int i = 0; i < sp->rounds; i++) {
+        gort_select_case c[2] = { { sp->a, GORT_RECV, &x, NULL }, { sp->b, GORT_SEND, &x, NULL } };
+        gort_select(c, 2, true);
+    }
+    gort_waitgroup_done(sp->wg);
+}
+
+/* Blocking selects on every P, so each P's sudog cache fills. */
+static void selects_everywhere(void)
+{
+    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    struct selpair *sp = gort_alloc(SELPAIRS * sizeof *sp);
+    for (int i = 0; i < SELPAIRS; i++) {
+        sp[i] = (struct selpair){ gort_chan_make(sizeof(int), 0), gort_chan_make(sizeof(int), 0),
+                                  (int)scaled(2000), &wg };
+        gort_waitgroup_add(&wg, 2);
+        gort_go(select_pinger, &sp[i]);
+        gort_go(select_ponger, &sp[i]);
+    }
+    gort_waitgroup_wait(&wg);
+}
+
+static void destroyed_p_sudog_cache_main(void *arg)
+{
+    (void)arg;
+    for (int round = 0; round < 3; round++) {
+        gort_gomaxprocs(2);
+        selects_everywhere();
+        gort_gomaxprocs(1);
+        gort_gc();
+        /* Objects of a sudog's size class take the freed sudogs' slots. */
+        enum { NFILL = 4096 };
+        void **keep = gort_alloc(NFILL * sizeof *keep);
+        for (int i = 0; i < NFILL; i++) {
+            keep[i] = gort_alloc(sizeof(sudog));
+            memset(keep[i], 0xff, sizeof(sudog));
+        }
+        gort_gomaxprocs(2);
+        selects_everywhere();
+        gort_keep_alive(keep);
+    }
+}
+static void test_destroyed_p_sudog_cache(void **st) { run_in_gort(destroyed_p_sudog_cache_main, NULL, 2); }
+
 int main(void)
 {
     qemu = getenv("GORT_TEST_QEMU") && getenv("GORT_TEST_QEMU")[0] == '1';
@@ -579,6 +645,7 @@ int main(void)
         cmocka_unit_test(test_stats_after_gc),
         cmocka_unit_test(test_set_gc_percent),
         cmocka_unit_test(test_gctrace_line),
+        cmocka_unit_test(test_destroyed_p_sudog_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
