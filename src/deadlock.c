@@ -241,8 +241,11 @@ static void checkdead1(void)
     if (run < 0)
         throw("checkdead: inconsistent counts: mcount=%d nmidle=%d nmidlelocked=%d",
                    sched.mcount, sched.nmidle, sched.nmidlelocked);
+    /* A G on the global queue with every M idle: a thread that is not an M
+     * (the resolver thread in net.c, a timer run by a foreign thread) queued
+     * it and has not yet called wakep, which will start an M for it. */
     if (atomic_load(&sched.runqsize) > 0)
-        throw("checkdead: runnable g");
+        return;
     if (nobarrierWakeTime() != 0 || strangers())
         return;
     if (netpollinited() && netpollAnyWaiters())
