@@ -565,24 +565,17 @@ static void test_gctrace_line(void **st) { run_in_gort(gctrace_main, NULL, 2); }
  * handed one of them (caught by acquireSudog's assertion, or corruption). */
 enum { SELPAIRS = 16 };
 struct selpair { gort_chan *a, *b; int rounds; gort_waitgroup *wg; };
+struct selside { struct selpair *pair; int first; };   /* first: GORT_SEND or GORT_RECV on a */
 
-static void select_pinger(void *v)
+/* One side of a pair: it offers a on its first direction and b on the other,
+ * and the other side does the opposite, so every select may block. */
+static void select_side(void *v)
 {
-    struct selpair *sp = v;
-    int x = 1;
+    struct selside *sd = v;
+    struct selpair *sp = sd->pair;
+    int second = sd->first == GORT_SEND ? GORT_RECV : GORT_SEND, x = 0;
     for (int i = 0; i < sp->rounds; i++) {
-        gort_select_case c[2] = { { sp->a, GORT_SEND, &x, NULL }, { sp->b, GORT_RECV, &x, NULL } };
-        gort_select(c, 2, true);
-    }
-    gort_waitgroup_done(sp->wg);
-}
-
-static void select_ponger(void *v)
-{
-    struct selpair *sp = v;
-    int x = 0;
-    for (int i = 0; i < sp->rounds; i++) {
-        gort_select_case c[2] = { { sp->a, GORT_RECV, &x, NULL }, { sp->b, GORT_SEND, &x, NULL } };
+        gort_select_case c[2] = { { sp->a, sd->first, &x, NULL }, { sp->b, second, &x, NULL } };
         gort_select(c, 2, true);
     }
     gort_waitgroup_done(sp->wg);
@@ -593,12 +586,15 @@ static void selects_everywhere(void)
 {
     gort_waitgroup wg = GORT_WAITGROUP_INIT;
     struct selpair *sp = gort_alloc(SELPAIRS * sizeof *sp);
+    struct selside *sd = gort_alloc(2 * SELPAIRS * sizeof *sd);
     for (int i = 0; i < SELPAIRS; i++) {
         sp[i] = (struct selpair){ gort_chan_make(sizeof(int), 0), gort_chan_make(sizeof(int), 0),
                                   (int)scaled(2000), &wg };
+        sd[2 * i] = (struct selside){ &sp[i], GORT_SEND };
+        sd[2 * i + 1] = (struct selside){ &sp[i], GORT_RECV };
         gort_waitgroup_add(&wg, 2);
-        gort_go(select_pinger, &sp[i]);
-        gort_go(select_ponger, &sp[i]);
+        gort_go(select_side, &sd[2 * i]);
+        gort_go(select_side, &sd[2 * i + 1]);
     }
     gort_waitgroup_wait(&wg);
 }
