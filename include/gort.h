@@ -56,6 +56,37 @@ void     gort_unlock_os_thread(void);
  * returns: Go's stack growth for one deep call. Above 1 GiB panics. */
 void     gort_call_on_stack(size_t size, void (*fn)(void *), void *arg);
 
+/* ---- Blocking C calls (proc.c, sysmon.c) ------------------------------ */
+
+/* A goroutine about to make a C call that may block (a read(), a sleep, a
+ * database client) brackets it with these, as Go brackets every system
+ * call: enter lets the goroutine's P go, so that if the call lasts (20 us
+ * or more) sysmon hands the P to another thread and the other goroutines
+ * keep running; exit takes a P back (the old one at the cost of one CAS
+ * if nobody took it), or waits for one. Go's entersyscall/exitsyscall.
+ * Contracts:
+ *   - between enter and exit the goroutine calls no other gort function;
+ *   - enter and exit pair up on the same goroutine: a second enter, or an
+ *     exit without an enter, is a fatal error;
+ *   - after exit the goroutine may run on another thread: read errno (and
+ *     any thread-local state) in a separate function, or with
+ *     gort_lock_os_thread in effect (see docs/scheduler.md);
+ *   - on a thread that is not a goroutine both are no-ops.
+ * Unannotated blocking calls do not stall a P forever either (sysmon
+ * notices a thread asleep in the kernel, docs/sysmon.md); bracketing them
+ * makes the handoff prompt and cheap. */
+void gort_syscall_enter(void);
+void gort_syscall_exit(void);
+/* fn(arg) between gort_syscall_enter and gort_syscall_exit. */
+void gort_blocking_call(void (*fn)(void *), void *arg);
+/* The value of expr, evaluated between gort_syscall_enter and
+ * gort_syscall_exit (GNU C): n = GORT_BLOCKING(read(fd, buf, len)); */
+#define GORT_BLOCKING(expr) __extension__({                 \
+        gort_syscall_enter();                              \
+        __typeof__(expr) gort_blocking_result_ = (expr);   \
+        gort_syscall_exit();                               \
+        gort_blocking_result_; })
+
 /* ---- Channels and select (chan.c, select.c) -------------------------- */
 
 typedef struct gort_chan gort_chan;

@@ -399,12 +399,14 @@ gort_chan *gort_chan_make(size_t elem_size, size_t cap)
 
 void gort_chan_send(gort_chan *c, const void *elem)
 {
+    gopreempt_check();
     chansend(waitg(), tochan(c), elem, true);
 }
 
 bool gort_chan_recv(gort_chan *c, void *out)
 {
     bool received;
+    gopreempt_check();
     chanrecv(waitg(), tochan(c), out, true, &received);
     return received;
 }
@@ -412,6 +414,7 @@ bool gort_chan_recv(gort_chan *c, void *out)
 bool gort_chan_try_send(gort_chan *c, const void *elem)
 {
     foreignenter();
+    gopreempt_check();
     return chantrysend(tochan(c), elem);
 }
 
@@ -419,6 +422,7 @@ bool gort_chan_try_recv(gort_chan *c, void *out, bool *ok)
 {
     bool received;
     foreignenter();
+    gopreempt_check();
     bool selected = chantryrecv(tochan(c), out, &received);
     if (selected && ok)
         *ok = received;

@@ -40,8 +40,15 @@
  *
  * Stopping the world (for GOMAXPROCS changes now, and later the GC): take
  * worldsema, so that stoppers take turns; mark sched.gcwaiting, take idle
- * Ps, and let running Ms hand their Ps in at their next scheduling point. Preemption is cooperative: a G in a tight loop that
- * never enters the runtime delays a stop (see docs/scheduler.md).
+ * Ps and Ps in syscalls, and let running Ms hand their Ps in at their next
+ * scheduling point or runtime entry (gopreempt_check).
+ *
+ * Time slices and syscalls (docs/sysmon.md): a G taken from runnext
+ * inherits the running slice; sysmon (sysmon.c) ends a slice that lasted
+ * 10 ms by setting the P's preempt flag. A G in a blocking C call
+ * (gort_syscall_enter) leaves its P in Psyscall; sysmon hands such a P to
+ * another M, and the G, back from the call, takes its P back with one CAS
+ * if it is still there (exitsyscall).
  */
 #include "netpoll.h"
 #include "sema.h"         /* worldsema */
@@ -163,12 +170,29 @@ static void mcall_g(g *gp, g *(*fn)(g *))
 
 /* ---- Run queues ----------------------------------------------------------- */
 
-/* Only the owner writes schedtick; thieves read it (runqgrab). */
-static uint32_t schedtick(p *pp) { return atomic_load_explicit(&pp->schedtick, memory_order_relaxed); }
+/* Two clocks per P, written by its owner only. switchtick counts every
+ * goroutine switch: thieves read it (runqgrab) and the direct switches pace
+ * their checks of the global queue and timers by it. schedtick counts time
+ * slices, as Go's: a G taken from runnext inherits the running slice, so a
+ * ping-pong pair shares one, and sysmon, seeing schedtick stand still for
+ * forcePreemptNS, ends the slice (sysmon.c). */
+static uint32_t switchtick(p *pp) { return atomic_load_explicit(&pp->switchtick, memory_order_relaxed); }
 
-static void schedtick_inc(p *pp)
+static void tick_inc(_Atomic uint32_t *t)
 {
-    atomic_store_explicit(&pp->schedtick, schedtick(pp) + 1, memory_order_relaxed);
+    atomic_store_explicit(t, atomic_load_explicit(t, memory_order_relaxed) + 1, memory_order_relaxed);
+}
+
+/* The P switches to a G; a new time slice unless it inherits this one. A
+ * new slice also ends any preemption request (a stop of the world asks
+ * again through sched.gcwaiting, which every scheduling point reads). */
+static void switch_tick(p *pp, bool inheritTime)
+{
+    tick_inc(&pp->switchtick);
+    if (!inheritTime) {
+        tick_inc(&pp->schedtick);
+        atomic_store_explicit(&pp->preempt, false, memory_order_relaxed);
+    }
 }
 
 static bool runqempty(p *pp)
@@ -310,9 +334,9 @@ static bool runnext_stuck(p *pp)
     uint32_t wait = atomic_load_explicit(&pp->runnextwait, memory_order_relaxed);
     if (wait < RUNNEXT_WAIT_MIN)
         wait = RUNNEXT_WAIT_MIN;
-    uint32_t tick = schedtick(pp);
+    uint32_t tick = switchtick(pp);
     usleep_(wait);
-    if (schedtick(pp) == tick)
+    if (switchtick(pp) == tick)
         return true;
     if (wait < RUNNEXT_WAIT_MAX)
         atomic_store_explicit(&pp->runnextwait, 2 * wait, memory_order_relaxed);
@@ -579,8 +603,9 @@ static void startm(p *pp, bool spinning)
     notewakeup(&nmp->park);
 }
 
-/* Hands off a P its M can no longer use (locked M parking, STW, ...). */
-static void handoffp(p *pp)
+/* Hands off a P its M can no longer use (locked M parking, STW, a P
+ * retaken from a syscall by sysmon, ...). */
+void handoffp(p *pp)
 {
     if (!runqempty(pp) || atomic_load(&sched.runqsize) > 0) {
         startm(pp, false);
@@ -893,11 +918,19 @@ top:;
     bool ran = false;
     int64_t pollUntil = atomic_load_explicit(&pp->timer0When, memory_order_relaxed) ?
                         checkTimers(pp, 0, &ran) : 0;
-    /* Once in a while the network and the global queue go first, so that
-     * they cannot starve. */
-    if (schedtick(pp) % 61 == 0)
+    /* The time slice is over (sysmon asked): the runnext chain loses its
+     * inheritance, its G goes to the tail behind the rest of the queue. */
+    bool sliceover = atomic_load_explicit(&pp->preempt, memory_order_relaxed);
+    if (sliceover) {
+        g *next = atomic_exchange(&pp->runnext, NULL);
+        if (next)
+            runqput(pp, next, false);
+    }
+    /* Once in a while the network, and the global queue (also after a
+     * slice ran out), go first, so that they cannot starve. */
+    if (switchtick(pp) % 61 == 0)
         netpollStale(nanotime());
-    if (schedtick(pp) % 61 == 0 && atomic_load(&sched.runqsize) > 0) {
+    if ((sliceover || switchtick(pp) % 61 == 0) && atomic_load(&sched.runqsize) > 0) {
         lock(&sched.lock);
         gp = globrunqget(pp, 1);
         unlock(&sched.lock);
@@ -1007,8 +1040,7 @@ static g *execute(m *mp, g *gp, bool inheritTime)
     mp->curg = gp;
     gp->m = mp;
     setgstatus(gp, Grunnable, Grunning);
-    if (!inheritTime)
-        schedtick_inc(pp);
+    switch_tick(pp, inheritTime);
     gogo(mp->g0, gp, false);
     g *cur = mp->curg;              /* back on g0: cur switched to us with mcall */
     note_switched_out(cur);
@@ -1350,17 +1382,19 @@ static void finish_direct(m *mp)
 
 /* The next local G to switch to straight from the current one, skipping
  * g0, or NULL when the scheduler must decide: a locked thread, a stop of
- * the world, the global queue's turn (one tick in 61, as findRunnable), a
- * timer that is due. Reading the clock costs more than a switch, so timers
- * are checked one tick in TIMER_CHECK_TICKS: a due timer waits at most that
- * many switches. */
+ * the world, a time slice that is over, the global queue's turn (one switch
+ * in 61, as findRunnable), a timer that is due. Reading the clock costs
+ * more than a switch, so timers are checked one switch in
+ * TIMER_CHECK_TICKS: a due timer waits at most that many switches. The
+ * caller switches to the G returned, so its tick is counted here. */
 static g *direct_next(m *mp, p *pp)
 {
     if (mp->lockedg || atomic_load_explicit(&sched.gcwaiting, memory_order_relaxed) ||
-        (schedtick(pp) % 61 == 0 && atomic_load_explicit(&sched.runqsize, memory_order_relaxed)))
+        atomic_load_explicit(&pp->preempt, memory_order_relaxed) ||
+        (switchtick(pp) % 61 == 0 && atomic_load_explicit(&sched.runqsize, memory_order_relaxed)))
         return NULL;
     int64_t when = atomic_load_explicit(&pp->timer0When, memory_order_relaxed);
-    if (when && schedtick(pp) % TIMER_CHECK_TICKS == 0 && when <= nanotime())
+    if (when && switchtick(pp) % TIMER_CHECK_TICKS == 0 && when <= nanotime())
         return NULL;
     bool inh;
     g *next = runqget(pp, &inh);
@@ -1368,6 +1402,8 @@ static g *direct_next(m *mp, p *pp)
         runqput(pp, next, true);     /* back where it was; let schedule hand it over */
         return NULL;
     }
+    if (next)
+        switch_tick(pp, inh);
     return next;
 }
 
@@ -1383,7 +1419,6 @@ static void switch_direct(g *gp, m *mp, g *next, bool exiting)
     mp->curg = next;
     next->m = mp;
     setgstatus(next, Grunnable, Grunning);
-    schedtick_inc(mp->p);
     gp->saved_errno = *mp->errnop;
     gogo(gp, next, exiting);
     finish_direct(gp->m);
@@ -1401,10 +1436,12 @@ static bool gosched_direct(g *gp, m *mp, p *pp)
     return true;
 }
 
+/* Yields: straight to the next local G, or through g0 when the scheduler
+ * must decide (then, if the slice is over, findRunnable ends the runnext
+ * chain as well). */
 static void gosched_g(g *gp)
 {
     m *mp = gp->m;
-    atomic_store_explicit(&mp->p->preempt, false, memory_order_relaxed);
     if (!gosched_direct(gp, mp, mp->p))
         mcall_g(gp, gosched_m);
 }
@@ -1423,15 +1460,13 @@ bool canSpin(int iter)
     return mp && mp->p && runqempty(mp->p);
 }
 
-/* Yields if the P was asked to (stop the world, or a G that ran too long).
- * Called at runtime entry points: preemption is cooperative. */
-void gopreempt_check(void)
+/* gopreempt_check found the P's preempt flag set: the slice is over or the
+ * world is stopping. The scheduler's own stack (g0) never yields. */
+void gopreempt_m(g *gp)
 {
-    if (!ingoroutine())
+    if (gp == gp->m->g0)
         return;
-    p *pp = getg()->m->p;
-    if (unlikely(atomic_load_explicit(&pp->preempt, memory_order_relaxed)))
-        gosched();
+    gosched_g(gp);
 }
 
 /* Asks every running P to reschedule at its next runtime entry. The request
@@ -1444,6 +1479,17 @@ static void preemptall(void)
             atomic_store_explicit(&allp_get(i)->preempt, true, memory_order_relaxed);
 }
 
+/* A P whose M is in a syscall stops at once: the M finds it gone when it
+ * returns (exitsyscall). sched.lock held. True if it was stopped. */
+static bool stopsyscallp(p *pp)
+{
+    uint32_t s = Psyscall;
+    if (!atomic_compare_exchange_strong(&pp->status, &s, Pgcstop))
+        return false;
+    sched.stopwait--;
+    return true;
+}
+
 /* Stops every P but the caller's, which it keeps; worldsema held. Go's
  * stopTheWorldWithSema. */
 static void stopTheWorldWithSema(m *mp)
@@ -1454,6 +1500,8 @@ static void stopTheWorldWithSema(m *mp)
     preemptall();
     atomic_store(&mp->p->status, Pgcstop);
     sched.stopwait--;
+    for (int32_t i = 0; i < atomic_load(&gomaxprocs); i++)
+        stopsyscallp(allp[i]);
     p *pp;
     while ((pp = pidleget())) {
         atomic_store(&pp->status, Pgcstop);
@@ -1706,6 +1754,104 @@ void releaseSudog(g *gp, sudog *s)
     pp->sudogcache[pp->nsudog++] = s;
 }
 
+/* ---- System calls: gort_syscall_enter / gort_syscall_exit ------------------- */
+
+/* The G is about to block in a C call. Its M keeps it, but the P is let go:
+ * status Psyscall, remembered in m.oldp. Nothing else is done, so a short
+ * call costs a few stores; sysmon takes a P that stays in Psyscall for a
+ * tick or more (20 us to 10 ms, sysmon.c) and hands it to another M.
+ * Go's entersyscall. A stop of the world already under way takes the P at
+ * once (Go's entersyscall_gcwait). */
+static void entersyscall(g *gp, m *mp)
+{
+    p *pp = mp->p;
+    setgstatus(gp, Grunning, Gsyscall);
+    tick_inc(&pp->syscalltick);
+    pp->m = NULL;
+    mp->p = NULL;
+    mp->oldp = pp;
+    atomic_store(&pp->status, Psyscall);
+    if (unlikely(atomic_load(&sched.gcwaiting))) {
+        lock(&sched.lock);
+        if (stopsyscallp(pp) && sched.stopwait == 0)
+            notewakeup(&sched.stopnote);
+        unlock(&sched.lock);
+    }
+}
+
+/* On g0: no P was free for gp back from its syscall. It goes to the global
+ * queue and the M sleeps until handed a P; a locked M sleeps until handed
+ * its G (schedule's lockedg path). Go's exitsyscall0. */
+static g *exitsyscall0(g *gp)
+{
+    m *mp = gp->m;
+    setgstatus(gp, Gsyscall, Grunnable);
+    dropg(mp, gp);
+    lock(&sched.lock);
+    p *pp = pidleget();
+    if (!pp)
+        globrunqput(gp);
+    unlock(&sched.lock);
+    if (pp) {
+        acquirep(mp, pp);
+        return gp;
+    }
+    if (!mp->lockedg)
+        stopm(mp);
+    return NULL;
+}
+
+/* Back from the C call: take the old P back if sysmon left it (one CAS),
+ * else any idle P, else queue the G and park the M. Go's exitsyscall. */
+static void exitsyscall(g *gp, m *mp)
+{
+    p *pp = mp->oldp;
+    uint32_t s = Psyscall;
+    mp->oldp = NULL;
+    if (likely(atomic_compare_exchange_strong(&pp->status, &s, Prunning))) {
+        mp->p = pp;
+        pp->m = mp;
+        setgstatus(gp, Gsyscall, Grunning);
+        return;
+    }
+    lock(&sched.lock);
+    pp = pidleget();
+    unlock(&sched.lock);
+    if (pp) {
+        acquirep(mp, pp);
+        setgstatus(gp, Gsyscall, Grunning);
+        return;
+    }
+    mcall_g(gp, exitsyscall0);
+}
+
+void gort_syscall_enter(void)
+{
+    if (!ingoroutine())
+        return;                     /* a foreign thread holds no P */
+    g *gp = getg();
+    if (unlikely(atomic_load_explicit(&gp->atomicstatus, memory_order_relaxed) != Grunning))
+        throw("gort_syscall_enter: already in a syscall");
+    entersyscall(gp, gp->m);
+}
+
+void gort_syscall_exit(void)
+{
+    if (!ingoroutine())
+        return;
+    g *gp = getg();
+    if (unlikely(atomic_load_explicit(&gp->atomicstatus, memory_order_relaxed) != Gsyscall))
+        throw("gort_syscall_exit without gort_syscall_enter");
+    exitsyscall(gp, gp->m);
+}
+
+void gort_blocking_call(void (*fn)(void *), void *arg)
+{
+    gort_syscall_enter();
+    fn(arg);
+    gort_syscall_exit();
+}
+
 /* ---- Initialisation and the public API -------------------------------------- */
 
 /* A positive decimal integer from the environment, at most max; anything
@@ -1734,6 +1880,7 @@ static void schedinit(void)
     lock(&sched.lock);
     procresize(procs);
     unlock(&sched.lock);
+    sysmon_start();
 }
 
 void runtime_init(void) { pthread_once(&init_once, schedinit); }
@@ -1759,7 +1906,7 @@ int gort_main(void (*main_fn)(void *), void *arg)
     return 0;
 }
 
-uint64_t gort_go(void (*fn)(void *), void *arg) { return newproc(fn, arg, 0); }
+uint64_t gort_go(void (*fn)(void *), void *arg) { return gort_go_stack(fn, arg, 0); }
 uint64_t gort_go_stack(void (*fn)(void *), void *arg, size_t stack_size)
 {
     runtime_init();

@@ -247,8 +247,10 @@ struct p {
     int32_t     id;
     _Atomic uint32_t status;
     p          *link;           /* idle P list */
-    _Atomic uint32_t schedtick; /* incremented on every scheduler call (owner only) */
-    _Atomic uint32_t syscalltick;
+    _Atomic uint32_t schedtick; /* time slices started (Go's schedtick; owner only) */
+    _Atomic uint32_t switchtick;/* goroutine switches, slices or not (owner only) */
+    _Atomic uint32_t syscalltick;/* syscalls entered (gort_syscall_enter) */
+    _Atomic bool preempt;       /* slice over or STW: reschedule at the next runtime entry */
     m          *m;              /* back-link to the M (NULL if idle) */
     mcache     *mcache;
 
@@ -272,7 +274,10 @@ struct p {
 
     uint64_t    goidcache, goidcacheend; /* goids handed out in batches */
     _Atomic int64_t gcount;     /* goroutines created minus exited here (one writer) */
-    _Atomic bool preempt;       /* reschedule at the next runtime entry (STW, sysmon) */
+    struct sysmontick {         /* sysmon's last look at this P (sysmon only) */
+        uint32_t schedtick, syscalltick;
+        int64_t  schedwhen, syscallwhen;
+    } sysmontick;
     sudog      *sudogcache[128];
     int32_t     nsudog;
 } ALIGNED_CL;
@@ -347,6 +352,20 @@ static inline g *getg(void)
 NOINLINE g *getg(void);
 #endif
 static inline m *getm(void) { g *gp = getg(); return gp ? gp->m : NULL; }
+
+void gopreempt_m(g *gp);             /* gopreempt_check's slow path (proc.c) */
+/* Yields if this P was asked to: its time slice is over (sysmon) or the world
+ * is stopping. Called at the runtime's entries (channel operations, locks,
+ * allocation, yield): preemption is cooperative there. Inline, because it
+ * sits on fast paths: one TLS read and two loads. Call it holding no runtime
+ * lock, before touching the P (the G may resume on another one). */
+static inline void gopreempt_check(void)
+{
+    g *gp = getg();
+    p *pp;
+    if (gp && (pp = gp->m->p) && unlikely(atomic_load_explicit(&pp->preempt, memory_order_relaxed)))
+        gopreempt_m(gp);
+}
 /* True when the caller runs as a goroutine (not on g0, not a foreign thread). */
 static inline bool ingoroutine(void) { g *gp = getg(); return gp && gp->m && gp != gp->m->g0; }
 
@@ -362,7 +381,6 @@ bool parkunlock(g *gp, void *l);
  * from a thread without a P. Any thread. */
 void goready(g *gp);
 void gosched(void);                  /* yield: to the back of this P's local queue */
-void gopreempt_check(void);          /* yield if preemption or STW was requested */
 /* stacksize: 0 for the default, else a size from stack_size_check. */
 uint64_t newproc(void (*fn)(void *), void *arg, size_t stacksize);
 void wakep(void);
@@ -374,8 +392,8 @@ static inline uint32_t fastrandn(uint32_t n) { return (uint32_t)(((uint64_t)fast
  * count a GOMAXPROCS change asked for). Call both from the same goroutine
  * (not g0, not a foreign thread), holding no runtime lock. Stoppers take
  * turns: another caller parks until the world has been started again.
- * Preemption is cooperative, so the stop waits for each running goroutine's
- * next scheduling point. reason names the stopper in throws. */
+ * The stop waits for each running goroutine's next runtime entry or
+ * scheduling point (docs/sysmon.md). reason names the stopper in throws. */
 void stopTheWorld(const char *reason);
 void startTheWorld(void);
 void runtime_init(void);             /* idempotent */
@@ -393,6 +411,11 @@ enum { NETPOLL_STALE_NS = 10 * 1000 * 1000 };
 void netpollStale(int64_t now);
 /* Makes a list of Gs readied by netpoll (linked by schedlink) runnable. */
 void injectglist(g *list);
+void handoffp(p *pp);                /* a P its M cannot use: to another M, or idle */
+
+/* ---- sysmon (sysmon.c) --------------------------------------------------- */
+
+void sysmon_start(void);             /* once, from runtime_init */
 void destroyp(p *pp);
 
 /* ---- Timers, as the scheduler sees them (time.c) ----------------------- */

@@ -122,6 +122,7 @@ static void lockSlow(gort_mutex *m)
 void gort_mutex_lock(gort_mutex *m)
 {
     foreignenter();
+    gopreempt_check();
     if (cas32(&m->state, 0, mutexLocked))
         return;
     lockSlow(m);
@@ -130,6 +131,7 @@ void gort_mutex_lock(gort_mutex *m)
 bool gort_mutex_trylock(gort_mutex *m)
 {
     foreignenter();
+    gopreempt_check();
     int32_t old = load32(&m->state);
     if (old & (mutexLocked | mutexStarving))
         return false;
@@ -171,6 +173,7 @@ void gort_mutex_unlock(gort_mutex *m)
 void gort_rwmutex_rlock(gort_rwmutex *rw)
 {
     foreignenter();
+    gopreempt_check();
     if (add32(&rw->reader_count, 1) < 0)
         semacquire1(&rw->reader_sem, false, waitReasonSyncRWMutexRLock);  /* a writer is pending */
 }

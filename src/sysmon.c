@@ -1,0 +1,260 @@
+/*
+ * sysmon.c — the system monitor (Go: proc.go's sysmon, retake, preemptone,
+ * schedtrace).
+ *
+ * sysmon is one thread that runs without a P: it never runs goroutines, it
+ * watches the Ps of those that do. It wakes every 20 us while it finds
+ * something to do; after 50 quiet rounds (1 ms) it doubles its sleep, up to
+ * 10 ms. Each round:
+ *
+ *   1. Time slices (retake). For each P that runs a G it compares the P's
+ *      schedtick (time slices started) with the value it saw last time. A
+ *      tick that stood still for forcePreemptNS (10 ms) means one slice has
+ *      lasted that long: one goroutine computing, or a chain of goroutines
+ *      handing each other the P through runnext (each inherits the slice).
+ *      sysmon sets the P's preempt flag (preemptone). The running G sees it
+ *      at its next runtime entry (gopreempt_check: channel operations,
+ *      locks, allocation, yield) and yields; the scheduler then puts the
+ *      chain's runnext G behind the rest of the run queue, so the queue,
+ *      the global queue and due timers get their turn.
+ *   2. Syscalls (retake). A P in Psyscall (its G called gort_syscall_enter)
+ *      whose syscalltick has not moved for a round (at least 20 us) is
+ *      taken with a CAS Psyscall -> Pidle and handed to another M
+ *      (handoffp), unless nothing else waits for it (its run queue is empty
+ *      and an M spins or a P idles) and it has been there less than 10 ms.
+ *      The M back from the syscall finds its P gone and takes an idle one,
+ *      or queues its G and sleeps (proc.c's exitsyscall).
+ *   3. Hooks for the netpoller (poll when nobody has for 10 ms) and the GC
+ *      (a forced collection every 2 minutes), see their comments below.
+ *   4. GORT_DEBUG=schedtrace=N prints a SCHED line every N ms, in Go's
+ *      format; scheddetail=1 adds a line per P, M and visible G.
+ *
+ * sysmon is an M in allm (deadlock detection must know its thread) but is
+ * not counted in sched.mcount: it never runs Go code, so it cannot end a
+ * deadlock. schedtrace's threads= counts it, as Go's does.
+ */
+#include "runtime.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+enum {
+    SYSMON_MIN_US = 20,           /* sleep while there is work */
+    SYSMON_MAX_US = 10 * 1000,    /* sleep when everything is quiet */
+    SYSMON_IDLE_ROUNDS = 50,      /* quiet rounds before the sleep doubles */
+};
+static const int64_t forcePreemptNS = 10 * 1000 * 1000;
+static const int64_t syscallRetakeNS = 10 * 1000 * 1000; /* retake even when nobody waits */
+
+static m sysmon_m;
+static note sysmon_started;
+
+/* Asks pp's G to yield at its next runtime entry. Go's preemptone. */
+static void preemptone(p *pp)
+{
+    atomic_store_explicit(&pp->preempt, true, memory_order_relaxed);
+}
+
+/* A running P: end its slice if it has lasted forcePreemptNS. */
+static void retake_running(p *pp, int64_t now)
+{
+    struct sysmontick *pd = &pp->sysmontick;
+    uint32_t t = atomic_load_explicit(&pp->schedtick, memory_order_relaxed);
+    if (pd->schedtick != t) {
+        pd->schedtick = t;
+        pd->schedwhen = now;
+    } else if (pd->schedwhen + forcePreemptNS <= now) {
+        preemptone(pp);
+        pd->schedwhen = now;      /* ask again in a full slice if ignored */
+    }
+}
+
+/* A P in a syscall: take it if it has been there a round and someone could
+ * use it. True if it was handed off. */
+static bool retake_syscall(p *pp, int64_t now)
+{
+    struct sysmontick *pd = &pp->sysmontick;
+    uint32_t t = atomic_load_explicit(&pp->syscalltick, memory_order_relaxed);
+    if (pd->syscalltick != t) {
+        pd->syscalltick = t;
+        pd->syscallwhen = now;
+        return false;
+    }
+    bool nobodywaits = atomic_load(&pp->runqtail) == atomic_load(&pp->runqhead) &&
+                       atomic_load(&pp->runnext) == NULL &&
+                       atomic_load(&sched.nmspinning) + atomic_load(&sched.npidle) > 0;
+    if (nobodywaits && pd->syscallwhen + syscallRetakeNS > now)
+        return false;
+    uint32_t s = Psyscall;
+    if (!atomic_compare_exchange_strong(&pp->status, &s, Pidle))
+        return false;
+    handoffp(pp);
+    return true;
+}
+
+/* Returns how many Ps were handed off. Go's retake. */
+static uint32_t retake(int64_t now)
+{
+    uint32_t n = 0;
+    int32_t np = atomic_load(&gomaxprocs);
+    for (int32_t i = 0; i < np; i++) {
+        p *pp = allp_get(i);
+        switch (atomic_load(&pp->status)) {
+        case Prunning:
+            retake_running(pp, now);
+            break;
+        case Psyscall:
+            n += retake_syscall(pp, now);
+            break;
+        default:
+            break;
+        }
+    }
+    return n;
+}
+
+/* The netpoller's turn: when no M has polled the network for 10 ms, sysmon
+ * polls it and queues the goroutines whose descriptors are ready. gort has
+ * no netpoller yet, so today this does nothing; the netpoller fills it. */
+static void sysmon_netpoll(int64_t now) { (void)now; }
+
+/* The GC's turn: start a collection when none has run for 2 minutes (Go's
+ * forcegcperiod) and wake the scavenger. gort has no collector yet, so
+ * today this does nothing; the GC fills it. */
+static void sysmon_forcegc(int64_t now) { (void)now; }
+
+/* ---- schedtrace ------------------------------------------------------------ */
+
+static int64_t starttime;
+
+/* One line per P, M and visible G (GORT_DEBUG=scheddetail=1). gort keeps
+ * no list of all Gs, so the G lines cover the Gs the Ms are running. The
+ * fields gort does not have (mallocing, throwing, preemptoff, locks,
+ * dying, blocked) print as constants, so that Go's parsers read the lines. Like
+ * Go's, these reads race with the owners' writes by design: a snapshot,
+ * possibly torn, is all a trace needs (hence no TSan instrumentation). */
+__attribute__((no_sanitize_thread)) static void schedtrace_detail(void)
+{
+    int32_t np = atomic_load(&gomaxprocs);
+    for (int32_t i = 0; i < np; i++) {
+        p *pp = allp_get(i);
+        m *mp = pp->m;
+        char mid[24] = "nil";
+        if (mp)
+            snprintf(mid, sizeof mid, "%lld", (long long)mp->id);
+        gprint("  P%d: status=%u schedtick=%u syscalltick=%u m=%s runqsize=%u gfreecnt=%d timerslen=%d\n",
+               i, atomic_load(&pp->status), atomic_load(&pp->schedtick),
+               atomic_load(&pp->syscalltick), mid,
+               atomic_load(&pp->runqtail) - atomic_load(&pp->runqhead), pp->gFreeCount,
+               pp->ntimers);
+    }
+    for (m *mp = allm; mp; mp = mp->alllink) {
+        p *pp = mp->p;
+        g *cg = mp->curg, *lg = mp->lockedg;
+        char pid[16] = "nil", cid[24] = "nil", lid[24] = "nil";
+        if (pp)
+            snprintf(pid, sizeof pid, "%d", pp->id);
+        if (cg)
+            snprintf(cid, sizeof cid, "%llu", (unsigned long long)cg->goid);
+        if (lg)
+            snprintf(lid, sizeof lid, "%llu", (unsigned long long)lg->goid);
+        gprint("  M%lld: p=%s curg=%s mallocing=0 throwing=0 preemptoff= locks=0 dying=0 spinning=%s blocked=false lockedg=%s\n",
+               (long long)mp->id, pid, cid, mp->spinning ? "true" : "false", lid);
+    }
+    for (m *mp = allm; mp; mp = mp->alllink) {
+        g *cg = mp->curg;
+        if (!cg)
+            continue;
+        uint32_t st = atomic_load(&cg->atomicstatus);
+        char lid[24] = "nil";
+        if (cg->lockedm)
+            snprintf(lid, sizeof lid, "%lld", (long long)cg->lockedm->id);
+        gprint("  G%llu: status=%u(%s) m=%lld lockedm=%s\n", (unsigned long long)cg->goid, st,
+               st == Gwaiting ? waitreason_string(cg->waitreason) : "", (long long)mp->id, lid);
+    }
+}
+
+/* Prints Go's SCHED line (and, detailed, the P/M/G lines). gort has no
+ * needspinning: it prints 0 there, so Go's parsers read the line. */
+static void schedtrace(bool detailed, int64_t now)
+{
+    char line[1024];
+    int32_t np = atomic_load(&gomaxprocs);
+    lock(&sched.lock);
+    int n = snprintf(line, sizeof line,
+                     "SCHED %lldms: gomaxprocs=%d idleprocs=%d threads=%d spinningthreads=%d "
+                     "needspinning=0 idlethreads=%d runqueue=%d",
+                     (long long)((now - starttime) / 1000000), np, atomic_load(&sched.npidle),
+                     sched.mcount + 1, atomic_load(&sched.nmspinning), sched.nmidle,
+                     atomic_load(&sched.runqsize));
+    if (detailed) {
+        gprint("%s gcwaiting=%s nmidlelocked=%d stopwait=%d sysmonwait=false\n", line,
+               atomic_load(&sched.gcwaiting) ? "true" : "false", sched.nmidlelocked,
+               sched.stopwait);
+        schedtrace_detail();
+        unlock(&sched.lock);
+        return;
+    }
+    for (int32_t i = 0; i < np && n < (int)sizeof line - 64; i++) {
+        p *pp = allp_get(i);
+        n += snprintf(line + n, sizeof line - n, "%s%u%s", i == 0 ? " [ " : " ",
+                      atomic_load(&pp->runqtail) - atomic_load(&pp->runqhead),
+                      i == np - 1 ? " ]" : "");
+    }
+    n += snprintf(line + n, sizeof line - n, " schedticks=[ ");
+    for (int32_t i = 0; i < np && n < (int)sizeof line - 16; i++)
+        n += snprintf(line + n, sizeof line - n, "%u ", atomic_load(&allp_get(i)->schedtick));
+    unlock(&sched.lock);
+    gprint("%s]\n", line);
+}
+
+/* ---- The thread ---------------------------------------------------------- */
+
+static void *sysmon(void *arg)
+{
+    sysmon_m.procid = gettid_();
+    notewakeup(&sysmon_started);
+    uint32_t delay = 0;
+    int idle = 0;
+    int64_t lasttrace = 0;
+    for (;;) {
+        if (idle == 0)
+            delay = SYSMON_MIN_US;
+        else if (idle > SYSMON_IDLE_ROUNDS)
+            delay *= 2;
+        if (delay > SYSMON_MAX_US)
+            delay = SYSMON_MAX_US;
+        usleep_(delay);
+        int64_t now = nanotime();
+        sysmon_netpoll(now);
+        idle = retake(now) ? 0 : idle + 1;
+        sysmon_forcegc(now);
+        if (debug.schedtrace > 0 && lasttrace + debug.schedtrace * 1000000LL <= now) {
+            lasttrace = now;
+            schedtrace(debug.scheddetail > 0, now);
+        }
+    }
+    return NULL;
+}
+
+/* Starts sysmon (once, from runtime_init) and waits until its thread is
+ * known, so deadlock detection never takes it for a stranger. */
+void sysmon_start(void)
+{
+    starttime = nanotime();
+    lock(&sched.lock);
+    sysmon_m.id = sched.mnext++;
+    sysmon_m.alllink = allm;
+    allm = &sysmon_m;
+    unlock(&sched.lock);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t t;
+    int err = pthread_create(&t, &attr, sysmon, NULL);
+    pthread_attr_destroy(&attr);
+    if (err)
+        throw("runtime: cannot start sysmon (errno %d)", err);
+    notesleep(&sysmon_started);
+}

@@ -1,0 +1,330 @@
+/*
+ * test_sysmon.c — sysmon, time slices, preemption and blocking calls.
+ *
+ * Each scenario runs some workers that would starve everyone without
+ * sysmon (a ping-pong pair, a mutex loop, a try_send loop, an allocation
+ * loop, a wrapped blocking sleep...) next to a heartbeat: the main
+ * goroutine sleeping 10 ms at a time. While the workers run, the main
+ * goroutine also changes GOMAXPROCS and stops the world. A scenario passes
+ * when the heartbeat has beaten HEARTBEATS times and both stops returned
+ * while the workers still ran. Nothing is timed: the workers stop at a
+ * generous deadline only so that a broken scheduler fails instead of
+ * hanging, and the assertions are about counts. 1 and 2 Ps each.
+ */
+#include "testutil.h"
+#include "runtime.h"
+
+#include <stdatomic.h>
+#include <time.h>
+
+enum { HEARTBEATS = 10 };
+#define DEADLINE (4 * GORT_SECOND)   /* a broken scheduler fails, not hangs */
+
+static atomic_bool stop;             /* the workers must return */
+static _Atomic int64_t deadline;
+static atomic_long work;             /* progress made by the workers */
+static gort_waitgroup workers_wg;
+
+/* True when the workers must stop: told to, or out of time. */
+static bool stopping(void)
+{
+    return atomic_load_explicit(&stop, memory_order_relaxed) ||
+           gort_nanotime() > atomic_load_explicit(&deadline, memory_order_relaxed);
+}
+
+struct scenario {
+    void (*worker)(void *);     /* runs until stopping() */
+    int per_p;                  /* workers per P */
+    void (*release)(void);      /* unblocks workers once stop is set (or NULL) */
+};
+
+struct outcome { int beats; bool stw_in_time, maxprocs_in_time; long work; };
+struct run { struct scenario sc; struct outcome out; };
+
+static void worker_main(void *arg)
+{
+    ((void (*)(void *))arg)(NULL);
+    gort_waitgroup_done(&workers_wg);
+}
+
+/* The heartbeat is the main goroutine itself: it must get the CPU back
+ * after every 10 ms sleep, however busy the workers keep the Ps. */
+static void scenario_body(void *arg)
+{
+    struct scenario *sc = &((struct run *)arg)->sc;
+    struct outcome *out = &((struct run *)arg)->out;
+    int procs = gort_gomaxprocs(0);
+    atomic_store(&stop, false);
+    atomic_store(&work, 0);
+    atomic_store(&deadline, gort_nanotime() + DEADLINE);
+    int n = sc->per_p * procs;
+    gort_waitgroup_add(&workers_wg, n);
+    for (int i = 0; i < n; i++)
+        gort_go(worker_main, (void *)sc->worker);
+    int beats = 0;
+    gort_sleep(10 * GORT_MILLISECOND);
+    /* Both stops must come back while the workers still run. */
+    gort_gomaxprocs(procs == 1 ? 2 : 1);
+    gort_gomaxprocs(procs);
+    out->maxprocs_in_time = gort_nanotime() < atomic_load(&deadline);
+    stopTheWorld("test");
+    startTheWorld();
+    out->stw_in_time = gort_nanotime() < atomic_load(&deadline);
+    while (beats < HEARTBEATS && gort_nanotime() < atomic_load(&deadline)) {
+        gort_sleep(10 * GORT_MILLISECOND);
+        beats++;
+    }
+    out->beats = gort_nanotime() < atomic_load(&deadline) ? beats : 0;
+    atomic_store(&stop, true);
+    if (sc->release)
+        sc->release();
+    gort_waitgroup_wait(&workers_wg);
+    out->work = atomic_load(&work);
+}
+
+static void run_scenario(void (*worker)(void *), int per_p, void (*release)(void), int procs)
+{
+    struct run s = { { worker, per_p, release }, { 0 } };
+    run_in_gort(scenario_body, &s, procs);
+    if (s.out.beats < HEARTBEATS || !s.out.stw_in_time || !s.out.maxprocs_in_time)
+        print_error("beats %d, stop the world in time %d, gomaxprocs in time %d, work %ld\n",
+                    s.out.beats, s.out.stw_in_time, s.out.maxprocs_in_time, s.out.work);
+    assert_true(s.out.maxprocs_in_time);
+    assert_true(s.out.stw_in_time);
+    assert_int_equal(s.out.beats, HEARTBEATS);
+    assert_true(s.out.work > 0);
+}
+
+/* ---- A ping-pong pair over an unbuffered channel ---------------------------- */
+
+/* Each worker is half a pair: it makes the pair's channel, starts its
+ * partner, and bounces a value with it until told to stop. */
+static void pong(void *arg)
+{
+    gort_chan *c = arg;
+    int v;
+    while (gort_chan_recv(c, &v))
+        gort_chan_send(c, &v);
+}
+
+static void pingpong_worker(void *arg)
+{
+    gort_chan *c = gort_chan_make(sizeof(int), 0);
+    gort_go(pong, c);
+    int v = 0;
+    while (!stopping()) {
+        gort_chan_send(c, &v);
+        gort_chan_recv(c, &v);
+        atomic_fetch_add_explicit(&work, 1, memory_order_relaxed);
+    }
+    gort_chan_close(c);
+}
+
+static void test_pingpong_1p(void **st) { run_scenario(pingpong_worker, 1, NULL, 1); }
+static void test_pingpong_2p(void **st) { run_scenario(pingpong_worker, 1, NULL, 2); }
+
+/* ---- A mutex loop ------------------------------------------------------------ */
+
+static gort_mutex loop_mu = GORT_MUTEX_INIT;
+
+static void mutex_worker(void *arg)
+{
+    while (!stopping()) {
+        gort_mutex_lock(&loop_mu);
+        atomic_fetch_add_explicit(&work, 1, memory_order_relaxed);
+        gort_mutex_unlock(&loop_mu);
+    }
+}
+
+static void test_mutex_loop_1p(void **st) { run_scenario(mutex_worker, 2, NULL, 1); }
+static void test_mutex_loop_2p(void **st) { run_scenario(mutex_worker, 2, NULL, 2); }
+
+/* ---- Non-blocking channel operations and allocation in a loop ---------------- */
+
+static void trysend_worker(void *arg)
+{
+    gort_chan *c = gort_chan_make(sizeof(int), 1);
+    int v = 1;
+    while (!stopping()) {
+        if (gort_chan_try_send(c, &v))
+            atomic_fetch_add_explicit(&work, 1, memory_order_relaxed);
+        gort_chan_try_recv(c, &v, NULL);
+    }
+}
+
+static void test_trysend_loop_1p(void **st) { run_scenario(trysend_worker, 1, NULL, 1); }
+static void test_trysend_loop_2p(void **st) { run_scenario(trysend_worker, 1, NULL, 2); }
+
+static void alloc_worker(void *arg)
+{
+    while (!stopping()) {
+        void *volatile p = gort_alloc(64);
+        (void)p;
+        atomic_fetch_add_explicit(&work, 1, memory_order_relaxed);
+    }
+}
+
+static void test_alloc_loop_1p(void **st) { run_scenario(alloc_worker, 1, NULL, 1); }
+static void test_alloc_loop_2p(void **st) { run_scenario(alloc_worker, 1, NULL, 2); }
+
+/* ---- Blocking C calls wrapped in gort_syscall_enter/exit ------------------------ */
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+static void wrapped_sleep_worker(void *arg)
+{
+    while (!stopping()) {
+        gort_syscall_enter();
+        sleep_ms(200);
+        gort_syscall_exit();
+        atomic_fetch_add_explicit(&work, 1, memory_order_relaxed);
+    }
+}
+
+static void test_wrapped_sleep_1p(void **st) { run_scenario(wrapped_sleep_worker, 1, NULL, 1); }
+static void test_wrapped_sleep_2p(void **st) { run_scenario(wrapped_sleep_worker, 2, NULL, 2); }
+
+/* Many goroutines making short wrapped calls (most return before sysmon
+ * looks, some are retaken): every call comes back, on whatever P. */
+static void sleep_us(void *arg)
+{
+    struct timespec ts = { 0, 1000 * (long)(intptr_t)arg };
+    nanosleep(&ts, NULL);
+}
+
+static atomic_int syscalls_done;
+
+static void short_syscalls(void *arg)
+{
+    gort_waitgroup *wg = arg;
+    for (int i = 0; i < 50; i++) {
+        gort_blocking_call(sleep_us, (void *)(intptr_t)(i % 3 == 0 ? 100 : 0));
+        int r = GORT_BLOCKING(getpid());
+        assert_true(r > 0);
+        atomic_fetch_add(&syscalls_done, 1);
+        if (i % 8 == 0)
+            gort_yield();
+    }
+    gort_waitgroup_done(wg);
+}
+
+static void syscall_stress_body(void *arg)
+{
+    int n = scaled(200);
+    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    atomic_store(&syscalls_done, 0);
+    gort_waitgroup_add(&wg, n);
+    for (int i = 0; i < n; i++)
+        gort_go(short_syscalls, &wg);
+    gort_waitgroup_wait(&wg);
+    assert_int_equal(atomic_load(&syscalls_done), 50 * n);
+}
+
+static void test_syscall_stress_1p(void **st) { run_in_gort(syscall_stress_body, NULL, 1); }
+static void test_syscall_stress_2p(void **st) { run_in_gort(syscall_stress_body, NULL, 2); }
+
+/* ---- Misuse, in children (before the parent starts the runtime) ----------------- */
+
+static void exit_without_enter(void *arg) { gort_syscall_exit(); }
+static void enter_twice(void *arg) { gort_syscall_enter(); gort_syscall_enter(); }
+
+static void child_main(void *fn)
+{
+    gort_main((void (*)(void *))fn, NULL);
+    exit(0);
+}
+
+static void test_syscall_exit_without_enter(void **st)
+{
+    child_result r = run_child(child_main, (void *)exit_without_enter);
+    assert_child_died_with(r, "fatal error: gort_syscall_exit without gort_syscall_enter");
+}
+
+static void test_syscall_enter_twice(void **st)
+{
+    child_result r = run_child(child_main, (void *)enter_twice);
+    assert_child_died_with(r, "fatal error: gort_syscall_enter: already in a syscall");
+}
+
+/* ---- schedtrace: Go's line format ------------------------------------------------- */
+
+static void busy_100ms(void *arg)
+{
+    int64_t end = gort_nanotime() + 100 * GORT_MILLISECOND;
+    while (gort_nanotime() < end)
+        gort_sleep(GORT_MILLISECOND);
+}
+
+static void schedtrace_child(void *detail)
+{
+    setenv("GORT_DEBUG", detail ? "schedtrace=10,scheddetail=1" : "schedtrace=10", 1);
+    setenv("GORT_MAXPROCS", "2", 1);
+    gort_main(busy_100ms, NULL);
+    exit(0);
+}
+
+static void test_schedtrace_format(void **st)
+{
+    child_result r = run_child(schedtrace_child, NULL);
+    assert_int_equal(r.exit_status, 0);
+    int lines = 0;
+    for (char *l = strstr(r.err, "SCHED "); l; l = strstr(l + 1, "SCHED ")) {
+        long ms;
+        int procs, idle, threads, spinning, needspinning, idlethreads, runq, q0, q1, t0, t1, end = 0;
+        int k = sscanf(l, "SCHED %ldms: gomaxprocs=%d idleprocs=%d threads=%d spinningthreads=%d "
+                       "needspinning=%d idlethreads=%d runqueue=%d [ %d %d ] schedticks=[ %d %d ]%n",
+                       &ms, &procs, &idle, &threads, &spinning, &needspinning, &idlethreads, &runq,
+                       &q0, &q1, &t0, &t1, &end);
+        if (k != 12)
+            print_error("unparsed line: %.200s\n", l);
+        assert_int_equal(k, 12);
+        assert_int_equal(procs, 2);
+        assert_true(idle >= 0 && idle <= 2);
+        assert_true(threads >= 2);          /* an M and sysmon at least */
+        lines++;
+    }
+    assert_true(lines >= 3);                /* 100 ms at one line per 10 ms */
+}
+
+static void test_scheddetail_format(void **st)
+{
+    child_result r = run_child(schedtrace_child, (void *)1);
+    assert_int_equal(r.exit_status, 0);
+    char *l = strstr(r.err, "SCHED ");
+    assert_non_null(l);
+    assert_non_null(strstr(l, " gcwaiting="));
+    assert_non_null(strstr(r.err, "  P0: status="));
+    assert_non_null(strstr(r.err, "  P1: status="));
+    assert_non_null(strstr(r.err, " schedtick="));
+    assert_non_null(strstr(r.err, "  M0: p="));
+    assert_non_null(strstr(r.err, " curg="));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        /* children first: the parent must not have started the runtime */
+        cmocka_unit_test(test_syscall_exit_without_enter),
+        cmocka_unit_test(test_syscall_enter_twice),
+        cmocka_unit_test(test_schedtrace_format),
+        cmocka_unit_test(test_scheddetail_format),
+        cmocka_unit_test(test_pingpong_1p),
+        cmocka_unit_test(test_pingpong_2p),
+        cmocka_unit_test(test_mutex_loop_1p),
+        cmocka_unit_test(test_mutex_loop_2p),
+        cmocka_unit_test(test_trysend_loop_1p),
+        cmocka_unit_test(test_trysend_loop_2p),
+        cmocka_unit_test(test_alloc_loop_1p),
+        cmocka_unit_test(test_alloc_loop_2p),
+        cmocka_unit_test(test_wrapped_sleep_1p),
+        cmocka_unit_test(test_wrapped_sleep_2p),
+        cmocka_unit_test(test_syscall_stress_1p),
+        cmocka_unit_test(test_syscall_stress_2p),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
