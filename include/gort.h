@@ -87,6 +87,21 @@ void gort_blocking_call(void (*fn)(void *), void *arg);
         gort_syscall_exit();                               \
         gort_blocking_result_; })
 
+/* ---- Preemption (signal.c, sysmon.c) ----------------------------------- */
+
+/* A goroutine that computes for 10 ms without calling gort is interrupted
+ * by a signal (SIGURG) and switched out, but only while its PC is in the
+ * program's own code: the main executable, minus gort. Code in other
+ * libraries (libc, ...) is never interrupted that way, because switching
+ * out a goroutine that holds a library's lock or keeps a thread-local
+ * address in a register is unsafe. gort_async_preempt_allow(addr) allows
+ * the library containing addr (any function of it) as well: the caller
+ * vouches that the library's code keeps no thread-local state and holds no
+ * thread-owned lock across its loops. Returns 0, or -ENOENT if addr is in
+ * no loaded object. GORT_DEBUG=asyncpreemptoff=1 turns async preemption
+ * off; TSan builds do not have it (docs/sysmon.md). */
+int gort_async_preempt_allow(const void *addr);
+
 /* ---- Channels and select (chan.c, select.c) -------------------------- */
 
 typedef struct gort_chan gort_chan;

@@ -13,11 +13,13 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -232,6 +234,39 @@ int64_t sysMaxMappings(void)
 int sigaction_(int sig, const struct sigaction *sa, struct sigaction *old)
 {
     return syserr(sigaction(sig, sa, old));
+}
+
+/* Sends sig to thread tid of this process (Go's signalM). 0 or -errno. */
+int tgkill_(int tid, int sig)
+{
+    return syscall(SYS_tgkill, getpid(), tid, sig) == 0 ? 0 : -errno;
+}
+
+/* Opens /proc/self/task/<tid>/stat, kept open by sysmon to read a thread's
+ * scheduling state cheaply (one pread). The fd, or -errno. */
+int threadstat_open(int tid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    return fd >= 0 ? fd : -errno;
+}
+
+void fdclose(int fd) { close(fd); }
+
+/* The state letter of a thread's stat file ('R' running or runnable, 'S'
+ * sleeping, 'D' disk sleep, ...), or 0 if it cannot be read. The state is
+ * the field after the command name, which is in parentheses and may itself
+ * hold spaces and parentheses: look after the last ')'. */
+char threadstate(int fd)
+{
+    char buf[512];
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    char *r = strrchr(buf, ')');
+    return r && r[1] == ' ' ? r[2] : 0;
 }
 
 /* Sets the calling thread's alternate signal stack to [sp, sp+n); n == 0

@@ -1469,14 +1469,15 @@ void gopreempt_m(g *gp)
     gosched_g(gp);
 }
 
-/* Asks every running P to reschedule at its next runtime entry. The request
- * is on the P, not the G, so no one reads another M's current G. */
+/* Asks every running P to reschedule: at its next runtime entry, or at
+ * once by signal where that is safe (preemptone). The request is on the P,
+ * not the G, so no one reads another M's current G. */
 static void preemptall(void)
 {
     int32_t n = atomic_load(&gomaxprocs);
     for (int32_t i = 0; i < n; i++)
         if (atomic_load(&allp_get(i)->status) == Prunning)
-            atomic_store_explicit(&allp_get(i)->preempt, true, memory_order_relaxed);
+            preemptone(allp_get(i));
 }
 
 /* A P whose M is in a syscall stops at once: the M finds it gone when it

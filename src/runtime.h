@@ -232,6 +232,8 @@ struct m {
     int         procid;         /* kernel tid (deadlock.c looks for it in /proc/self/task) */
     void       *gsignal_stack;  /* alternate signal stack */
     int        *errnop;         /* this thread's errno: saved and restored per goroutine */
+    _Atomic uint32_t preemptsig;/* sysmon sent SIGURG; the handler has not run yet */
+    _Atomic int statfd;         /* fd of /proc/self/task/<procid>/stat, +1 (0: none); preemptM */
 };
 
 /* ---- P ---------------------------------------------------------------- */
@@ -416,6 +418,7 @@ void handoffp(p *pp);                /* a P its M cannot use: to another M, or i
 /* ---- sysmon (sysmon.c) --------------------------------------------------- */
 
 void sysmon_start(void);             /* once, from runtime_init */
+void preemptone(p *pp);              /* ask pp's G to yield: the flag, and SIGURG */
 void destroyp(p *pp);
 
 /* ---- Timers, as the scheduler sees them (time.c) ----------------------- */
@@ -491,6 +494,22 @@ void gprint(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* to s
 /* ---- Signals (signal.c) ------------------------------------------------ */
 
 void signal_init(void);
+bool asyncpreempt_enabled(void);     /* SIGURG preempts (not TSan, not asyncpreemptoff) */
+
+/* Async preemption's per-arch context surgery (arch/<arch>/sigctx.c,
+ * preempt.S; see signal.c). They run in a signal handler and write below
+ * the interrupted stack pointer, where the sanitizers' shadow may be stale:
+ * hence NOSANITIZE and copy_frame, which calls no libc. */
+#define NOSANITIZE __attribute__((no_sanitize_address, no_sanitize_thread, no_sanitize_undefined))
+NOSANITIZE void copy_frame(void *dst, const void *src, size_t n);
+void  ctx_pc_sp(void *uc, uintptr_t *pc, uintptr_t *sp);
+/* Copies the signal frame (uc, si) below the interrupted stack pointer, not
+ * below lo; returns the copy to give asyncPreemptResume, or NULL. */
+void *ctx_save(void *uc, void *si, uintptr_t lo);
+void *ctx_ucontext(void *saved);     /* the ucontext inside a copy */
+/* Makes the interrupted thread continue in fn(saved), on the stack below. */
+void  ctx_redirect(void *uc, void *saved, void (*fn)(void *));
+NORETURN void asyncPreemptResume(void *saved); /* rt_sigreturn from the copy */
 void minitSignals(m *mp);            /* per-thread: alternate signal stack */
 void unminitSignals(m *mp);
 
@@ -555,5 +574,9 @@ int     sigaction_(int sig, const struct sigaction *sa, struct sigaction *old); 
 int     signalstack(void *sp, size_t n); /* alternate signal stack; n 0: none. 0 or -errno */
 bool    getsignalstack(uintptr_t *lo, uintptr_t *hi); /* the calling thread's, if any */
 int     futexsleepNoGC(_Atomic uint32_t *addr, uint32_t val, int64_t ns); /* futexsleep without the GC's hooks */
+int     tgkill_(int tid, int sig);    /* signal one thread of this process. 0 or -errno */
+int     threadstat_open(int tid);     /* fd of /proc/self/task/<tid>/stat, or -errno */
+char    threadstate(int fd);          /* 'R', 'S', 'D', ... from that fd; 0 if unreadable */
+void    fdclose(int fd);
 
 #endif /* GORT_RUNTIME_H */

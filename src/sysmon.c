@@ -36,6 +36,7 @@
 #include "runtime.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -50,10 +51,44 @@ static const int64_t syscallRetakeNS = 10 * 1000 * 1000; /* retake even when nob
 static m sysmon_m;
 static note sysmon_started;
 
-/* Asks pp's G to yield at its next runtime entry. Go's preemptone. */
-static void preemptone(p *pp)
+/* Sends SIGURG to mp (async preemption, signal.c) if its thread is running:
+ * a sleeping thread is in a blocking call, which the signal would only cut
+ * short (EINTR). At most one of our signals is pending per M. Go's
+ * preemptM. */
+static void preemptM(m *mp)
+{
+    int tid = mp->procid;
+    if (tid == 0)
+        return;                       /* still starting */
+    int fd1 = atomic_load(&mp->statfd), zero = 0;
+    if (!fd1) {                       /* sysmon or a stop of the world: first one wins */
+        int fd = threadstat_open(tid);
+        if (fd < 0)
+            return;
+        fd1 = fd + 1;
+        if (!atomic_compare_exchange_strong(&mp->statfd, &zero, fd1)) {
+            fdclose(fd);
+            fd1 = zero;
+        }
+    }
+    if (threadstate(fd1 - 1) != 'R' || atomic_exchange(&mp->preemptsig, 1))
+        return;
+    if (tgkill_(tid, SIGURG) != 0)
+        atomic_store(&mp->preemptsig, 0);
+}
+
+/* Asks pp's G to yield: at its next runtime entry (the flag), or at once
+ * if it runs code that may be interrupted (the signal). Go's preemptone.
+ * Ms are never freed, so pp->m, read racily, names a valid M. Any thread
+ * (sysmon, stopTheWorld). */
+void preemptone(p *pp)
 {
     atomic_store_explicit(&pp->preempt, true, memory_order_relaxed);
+    if (!asyncpreempt_enabled())
+        return;
+    m *mp = __atomic_load_n(&pp->m, __ATOMIC_RELAXED);
+    if (mp)
+        preemptM(mp);
 }
 
 /* A running P: end its slice if it has lasted forcePreemptNS. */
@@ -65,8 +100,7 @@ static void retake_running(p *pp, int64_t now)
         pd->schedtick = t;
         pd->schedwhen = now;
     } else if (pd->schedwhen + forcePreemptNS <= now) {
-        preemptone(pp);
-        pd->schedwhen = now;      /* ask again in a full slice if ignored */
+        preemptone(pp);           /* and again each round until the slice ends */
     }
 }
 

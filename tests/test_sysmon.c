@@ -32,6 +32,8 @@ static bool stopping(void)
            gort_nanotime() > atomic_load_explicit(&deadline, memory_order_relaxed);
 }
 
+static void assert_child_ok(child_result *r);
+
 struct scenario {
     void (*worker)(void *);     /* runs until stopping() */
     int per_p;                  /* workers per P */
@@ -166,6 +168,107 @@ static void alloc_worker(void *arg)
 
 static void test_alloc_loop_1p(void **st) { run_scenario(alloc_worker, 1, NULL, 1); }
 static void test_alloc_loop_2p(void **st) { run_scenario(alloc_worker, 1, NULL, 2); }
+
+/* ---- A pure arithmetic loop: only async preemption can take its P ------------- */
+
+static _Atomic uint64_t arith_sink;
+
+/* An LCG: a loop the compiler keeps, with no memory access and no call
+ * inside, in the test program's own text (where preempting is allowed). */
+static NOINLINE uint64_t arith(uint64_t x, int n)
+{
+    for (int i = 0; i < n; i++)
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+    return x;
+}
+
+#if !defined(__SANITIZE_THREAD__)
+static void arith_worker(void *arg)
+{
+    uint64_t x = 1;
+    while (!stopping()) {
+        x = arith(x, 100000);
+        atomic_fetch_add_explicit(&work, 1, memory_order_relaxed);
+    }
+    atomic_store(&arith_sink, x);
+}
+
+static void test_arith_loop_1p(void **st) { run_scenario(arith_worker, 1, NULL, 1); }
+static void test_arith_loop_2p(void **st) { run_scenario(arith_worker, 1, NULL, 2); }
+#endif
+
+/* With 1 P, a heartbeat goroutine counts its 10 ms beats while another
+ * goroutine computes for 300 ms without calling gort: returns how many
+ * beats happened during the computation. */
+static atomic_int hb_beats;
+static atomic_bool hb_stop;
+
+static void hb(void *arg)
+{
+    while (!atomic_load(&hb_stop)) {
+        gort_sleep(10 * GORT_MILLISECOND);
+        atomic_fetch_add(&hb_beats, 1);
+    }
+}
+
+static void compute_300ms(void *arg)
+{
+    int *during = arg;
+    int64_t end = gort_nanotime() + 300 * GORT_MILLISECOND;
+    int before = atomic_load(&hb_beats);
+    uint64_t x = 1;
+    while (gort_nanotime() < end)
+        x = arith(x, 100000);
+    atomic_store(&arith_sink, x);
+    *during = atomic_load(&hb_beats) - before;
+    atomic_store(&hb_stop, true);
+}
+
+static void beats_during_compute(void *arg)
+{
+    atomic_store(&hb_beats, 0);
+    atomic_store(&hb_stop, false);
+    gort_go(hb, NULL);
+    gort_sleep(25 * GORT_MILLISECOND);      /* the heartbeat is in its rhythm */
+    gort_go(compute_300ms, arg);
+    while (!atomic_load(&hb_stop))
+        gort_sleep(10 * GORT_MILLISECOND);
+}
+
+static void asyncpreemptoff_child(void *arg)
+{
+    setenv("GORT_DEBUG", "asyncpreemptoff=1", 1);
+    setenv("GORT_MAXPROCS", "1", 1);
+    int during = -1;
+    gort_main(beats_during_compute, &during);
+    fprintf(stderr, "beats=%d\n", during);
+    _exit(0);
+}
+
+/* asyncpreemptoff=1 really turns it off: the heartbeat misses every beat. */
+static void test_asyncpreemptoff(void **st)
+{
+    child_result r = run_child(asyncpreemptoff_child, NULL);
+    assert_child_ok(&r);
+    char *b = strstr(r.err, "beats=");
+    assert_non_null(b);
+    assert_int_equal(atoi(b + 6), 0);
+}
+
+/* The same in this process: with async preemption (not under TSan, which
+ * has none, docs/sysmon.md) the heartbeat keeps beating. */
+static void test_async_preempt_beats(void **st)
+{
+    int during = -1;
+    run_in_gort(beats_during_compute, &during, 1);
+#if defined(__SANITIZE_THREAD__)
+    assert_int_equal(during, 0);
+#else
+    if (during < 2)
+        print_error("%d beats during 300 ms of computing\n", during);
+    assert_true(during >= 2);               /* ~15 on an idle machine: 10-20 ms slices */
+#endif
+}
 
 /* ---- Blocking C calls wrapped in gort_syscall_enter/exit ------------------------ */
 
@@ -320,6 +423,7 @@ int main(void)
         cmocka_unit_test(test_syscall_enter_twice),
         cmocka_unit_test(test_schedtrace_format),
         cmocka_unit_test(test_scheddetail_format),
+        cmocka_unit_test(test_asyncpreemptoff),
         cmocka_unit_test(test_pingpong_1p),
         cmocka_unit_test(test_pingpong_2p),
         cmocka_unit_test(test_mutex_loop_1p),
@@ -328,6 +432,11 @@ int main(void)
         cmocka_unit_test(test_trysend_loop_2p),
         cmocka_unit_test(test_alloc_loop_1p),
         cmocka_unit_test(test_alloc_loop_2p),
+#if !defined(__SANITIZE_THREAD__)
+        cmocka_unit_test(test_arith_loop_1p),
+        cmocka_unit_test(test_arith_loop_2p),
+#endif
+        cmocka_unit_test(test_async_preempt_beats),
         cmocka_unit_test(test_wrapped_sleep_1p),
         cmocka_unit_test(test_wrapped_sleep_2p),
         cmocka_unit_test(test_syscall_stress_1p),
