@@ -24,8 +24,9 @@
  *      and an M spins or a P idles) and it has been there less than 10 ms.
  *      The M back from the syscall finds its P gone and takes an idle one,
  *      or queues its G and sleeps (proc.c's exitsyscall).
- *   3. Hooks for the netpoller (poll when nobody has for 10 ms) and the GC
- *      (a forced collection every 2 minutes), see their comments below.
+ *   3. The network: poll it when nobody has for 10 ms (sysmon_netpoll), so
+ *      goroutines waiting on sockets wake even while every P is busy. And a
+ *      hook for the GC (a forced collection every 2 minutes), see below.
  *   4. GORT_DEBUG=schedtrace=N prints a SCHED line every N ms, in Go's
  *      format; scheddetail=1 adds a line per P, M and visible G.
  *
@@ -33,7 +34,7 @@
  * not counted in sched.mcount: it never runs Go code, so it cannot end a
  * deadlock. schedtrace's threads= counts it, as Go's does.
  */
-#include "runtime.h"
+#include "netpoll.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -47,6 +48,7 @@ enum {
 };
 static const int64_t forcePreemptNS = 10 * 1000 * 1000;
 static const int64_t syscallRetakeNS = 10 * 1000 * 1000; /* retake even when nobody waits */
+static const int64_t netpollQuietNS = 10 * 1000 * 1000;  /* poll if nobody has for this long */
 
 static m sysmon_m;
 static note sysmon_started;
@@ -148,10 +150,21 @@ static uint32_t retake(int64_t now)
     return n;
 }
 
-/* The netpoller's turn: when no M has polled the network for 10 ms, sysmon
- * polls it and queues the goroutines whose descriptors are ready. gort has
- * no netpoller yet, so today this does nothing; the netpoller fills it. */
-static void sysmon_netpoll(int64_t now) { (void)now; }
+/* The network's turn: when no M has polled it for 10 ms (every P busy, say)
+ * and none blocks in it (sched.lastpoll 0), sysmon polls without waiting
+ * and queues the goroutines whose descriptors are ready (injectglist puts
+ * them on the global queue and starts Ms for idle Ps). Go's sysmon does
+ * the same. */
+static void sysmon_netpoll(int64_t now)
+{
+    int64_t last = atomic_load(&sched.lastpoll);
+    if (!netpollinited() || last == 0 || last + netpollQuietNS > now ||
+        !atomic_compare_exchange_strong(&sched.lastpoll, &last, now))
+        return;
+    g *list = netpoll(0);
+    if (list)
+        injectglist(list);
+}
 
 /* The GC's turn: start a collection when none has run for 2 minutes (Go's
  * forcegcperiod) and wake the scavenger. gort has no collector yet, so
