@@ -14,6 +14,7 @@
 #include "testutil.h"
 #include "runtime.h"
 
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <time.h>
 
@@ -270,6 +271,57 @@ static void test_async_preempt_beats(void **st)
 #endif
 }
 
+/* ---- sysmon polls the network while every P computes ------------------------------ */
+
+#if !defined(__SANITIZE_THREAD__)
+static int np_fds[2];
+static atomic_bool np_woke;
+
+static void np_reader(void *arg)
+{
+    char c;
+    if (gort_poll_fd(np_fds[0], GORT_POLL_READ, 0) > 0 && read(np_fds[0], &c, 1) == 1)
+        atomic_store(&np_woke, true);
+}
+
+static void np_compute(void *arg)
+{
+    uint64_t x = 1;
+    while (!atomic_load(&np_woke) && !stopping())
+        x = arith(x, 100000);
+    atomic_store(&arith_sink, x);
+    gort_waitgroup_done(&workers_wg);
+}
+
+/* 1 P: a goroutine waits for a pipe in the netpoller while another
+ * computes. No M is idle to poll, so only sysmon's poll (then the end of
+ * the computing goroutine's slice) wakes the reader before the deadline. */
+static void netpoll_body(void *arg)
+{
+    atomic_store(&stop, false);
+    atomic_store(&np_woke, false);
+    atomic_store(&deadline, gort_nanotime() + DEADLINE);
+    assert_int_equal(pipe2(np_fds, O_NONBLOCK | O_CLOEXEC), 0);
+    gort_go(np_reader, NULL);
+    gort_sleep(5 * GORT_MILLISECOND);       /* the reader is parked on the pipe */
+    gort_waitgroup_add(&workers_wg, 1);
+    gort_go(np_compute, NULL);
+    gort_sleep(5 * GORT_MILLISECOND);       /* back after a slice of computing */
+    assert_int_equal(write(np_fds[1], "x", 1), 1);
+    gort_waitgroup_wait(&workers_wg);
+    *(bool *)arg = atomic_load(&np_woke) && gort_nanotime() < atomic_load(&deadline);
+    close(np_fds[0]);
+    close(np_fds[1]);
+}
+
+static void test_sysmon_netpoll_1p(void **st)
+{
+    bool woke = false;
+    run_in_gort(netpoll_body, &woke, 1);
+    assert_true(woke);
+}
+#endif
+
 /* ---- Blocking C calls wrapped in gort_syscall_enter/exit ------------------------ */
 
 static void sleep_ms(int ms)
@@ -437,6 +489,9 @@ int main(void)
         cmocka_unit_test(test_arith_loop_2p),
 #endif
         cmocka_unit_test(test_async_preempt_beats),
+#if !defined(__SANITIZE_THREAD__)
+        cmocka_unit_test(test_sysmon_netpoll_1p),
+#endif
         cmocka_unit_test(test_wrapped_sleep_1p),
         cmocka_unit_test(test_wrapped_sleep_2p),
         cmocka_unit_test(test_syscall_stress_1p),
