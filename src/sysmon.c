@@ -89,7 +89,7 @@ void preemptone(p *pp)
     if (!asyncpreempt_enabled())
         return;
     m *mp = __atomic_load_n(&pp->m, __ATOMIC_RELAXED);
-    if (mp)
+    if (mp && mp != getm())        /* a stopper does not signal itself */
         preemptM(mp);
 }
 
