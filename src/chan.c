@@ -399,15 +399,17 @@ gort_chan *gort_chan_make(size_t elem_size, size_t cap)
 
 void gort_chan_send(gort_chan *c, const void *elem)
 {
-    gopreempt_check();
-    chansend(waitg(), tochan(c), elem, true);
+    g *gp = waitg();
+    gopreempt_check_g(gp);
+    chansend(gp, tochan(c), elem, true);
 }
 
 bool gort_chan_recv(gort_chan *c, void *out)
 {
     bool received;
-    gopreempt_check();
-    chanrecv(waitg(), tochan(c), out, true, &received);
+    g *gp = waitg();
+    gopreempt_check_g(gp);
+    chanrecv(gp, tochan(c), out, true, &received);
     return received;
 }
 
