@@ -24,9 +24,10 @@
  *      and an M spins or a P idles) and it has been there less than 10 ms.
  *      The M back from the syscall finds its P gone and takes an idle one,
  *      or queues its G and sleeps (proc.c's exitsyscall).
- *   3. The network: poll it when nobody has for 10 ms (sysmon_netpoll), so
- *      goroutines waiting on sockets wake even while every P is busy. And a
- *      hook for the GC (a forced collection every 2 minutes), see below.
+ *   3. The network: poll it without waiting when nobody has for 10 ms and
+ *      no M blocks in it (netpollStale, proc.c), so goroutines waiting on
+ *      sockets wake even while every P computes. And a hook for the GC (a
+ *      forced collection every 2 minutes), see below.
  *   4. GORT_DEBUG=schedtrace=N prints a SCHED line every N ms, in Go's
  *      format; scheddetail=1 adds a line per P, M and visible G.
  *
@@ -48,7 +49,6 @@ enum {
 };
 static const int64_t forcePreemptNS = 10 * 1000 * 1000;
 static const int64_t syscallRetakeNS = 10 * 1000 * 1000; /* retake even when nobody waits */
-static const int64_t netpollQuietNS = 10 * 1000 * 1000;  /* poll if nobody has for this long */
 
 static m sysmon_m;
 static note sysmon_started;
@@ -148,22 +148,6 @@ static uint32_t retake(int64_t now)
         }
     }
     return n;
-}
-
-/* The network's turn: when no M has polled it for 10 ms (every P busy, say)
- * and none blocks in it (sched.lastpoll 0), sysmon polls without waiting
- * and queues the goroutines whose descriptors are ready (injectglist puts
- * them on the global queue and starts Ms for idle Ps). Go's sysmon does
- * the same. */
-static void sysmon_netpoll(int64_t now)
-{
-    int64_t last = atomic_load(&sched.lastpoll);
-    if (!netpollinited() || last == 0 || last + netpollQuietNS > now ||
-        !atomic_compare_exchange_strong(&sched.lastpoll, &last, now))
-        return;
-    g *list = netpoll(0);
-    if (list)
-        injectglist(list);
 }
 
 /* The GC's turn: start a collection when none has run for 2 minutes (Go's
@@ -274,7 +258,7 @@ static void *sysmon(void *arg)
             delay = SYSMON_MAX_US;
         usleep_(delay);
         int64_t now = nanotime();
-        sysmon_netpoll(now);
+        netpollStale(now);        /* the network, if nobody polled it for 10 ms */
         idle = retake(now) ? 0 : idle + 1;
         sysmon_forcegc(now);
         if (debug.schedtrace > 0 && lasttrace + debug.schedtrace * 1000000LL <= now) {
