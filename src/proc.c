@@ -515,11 +515,18 @@ static void newm(p *pp, bool spinning)
     mp->nextp = pp;
     mp->spinning = spinning;
     mcommoninit(mp);
+    newosproc(mstart, mp);
+}
+
+/* Starts a detached thread running fn(arg) (Go's newosproc); running out
+ * of threads is fatal, as in Go. */
+void newosproc(void *(*fn)(void *), void *arg)
+{
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_t t;
-    int err = pthread_create(&t, &attr, mstart, mp);
+    int err = pthread_create(&t, &attr, fn, arg);
     pthread_attr_destroy(&attr);
     if (err)
         throw("newosproc: pthread_create failed (errno %d)", err);

@@ -424,6 +424,7 @@ void netpollStale(int64_t now);
 /* Makes a list of Gs readied by netpoll (linked by schedlink) runnable. */
 void injectglist(g *list);
 void handoffp(p *pp);                /* a P its M cannot use: to another M, or idle */
+void newosproc(void *(*fn)(void *), void *arg); /* a detached thread; fatal if none */
 
 /* ---- sysmon (sysmon.c) --------------------------------------------------- */
 

@@ -37,7 +37,6 @@
  */
 #include "netpoll.h"
 
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -279,13 +278,6 @@ void sysmon_start(void)
     sysmon_m.alllink = allm;
     allm = &sysmon_m;
     unlock(&sched.lock);
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_t t;
-    int err = pthread_create(&t, &attr, sysmon, NULL);
-    pthread_attr_destroy(&attr);
-    if (err)
-        throw("runtime: cannot start sysmon (errno %d)", err);
+    newosproc(sysmon, NULL);
     notesleep(&sysmon_started);
 }
