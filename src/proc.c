@@ -925,14 +925,12 @@ top:;
     bool ran = false;
     int64_t pollUntil = atomic_load_explicit(&pp->timer0When, memory_order_relaxed) ?
                         checkTimers(pp, 0, &ran) : 0;
-    /* The time slice is over (sysmon asked): the runnext chain loses its
-     * inheritance, its G goes to the tail behind the rest of the queue. */
+    /* The time slice is over (sysmon asked): the G that yielded is at the
+     * tail already. A runnext G still runs next but inherits the expired
+     * slice, flag and all, so it yields at its first runtime entry or
+     * switch, and the head of the queue runs: that ends a runnext chain
+     * (as in Go, where the preempted G goes behind the others). */
     bool sliceover = atomic_load_explicit(&pp->preempt, memory_order_relaxed);
-    if (sliceover) {
-        g *next = atomic_exchange(&pp->runnext, NULL);
-        if (next)
-            runqput(pp, next, false);
-    }
     /* Once in a while the network, and the global queue (also after a
      * slice ran out), go first, so that they cannot starve. */
     if (switchtick(pp) % 61 == 0)
@@ -1914,7 +1912,7 @@ int gort_main(void (*main_fn)(void *), void *arg)
     return 0;
 }
 
-uint64_t gort_go(void (*fn)(void *), void *arg) { return gort_go_stack(fn, arg, 0); }
+uint64_t gort_go(void (*fn)(void *), void *arg) { return newproc(fn, arg, 0); }
 uint64_t gort_go_stack(void (*fn)(void *), void *arg, size_t stack_size)
 {
     runtime_init();
