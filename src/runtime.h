@@ -510,9 +510,9 @@ bool asyncpreempt_enabled(void);     /* SIGURG preempts (not TSan, not asyncpree
 /* Async preemption's per-arch context surgery (arch/<arch>/sigctx.c,
  * preempt.S; see signal.c). They run in a signal handler and write below
  * the interrupted stack pointer, where the sanitizers' shadow may be stale:
- * hence NOSANITIZE and copy_frame, which calls no libc. */
-#define NOSANITIZE __attribute__((no_sanitize_address, no_sanitize_thread, no_sanitize_undefined))
-NOSANITIZE void copy_frame(void *dst, const void *src, size_t n);
+ * hence SIGNAL_NOSANITIZE and copy_frame, which calls no libc. */
+#define SIGNAL_NOSANITIZE __attribute__((no_sanitize_address, no_sanitize_thread, no_sanitize_undefined))
+SIGNAL_NOSANITIZE void copy_frame(void *dst, const void *src, size_t n);
 void  ctx_pc_sp(void *uc, uintptr_t *pc, uintptr_t *sp);
 /* Copies the signal frame (uc, si) below the interrupted stack pointer, not
  * below lo; returns the copy to give asyncPreemptResume, or NULL. */

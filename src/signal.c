@@ -112,7 +112,7 @@ static bool async_preempt;           /* SIGURG handler installed */
  * then must still find its M. */
 static __thread m *thread_m __attribute__((tls_model("initial-exec")));
 
-NOSANITIZE void copy_frame(void *dst, const void *src, size_t n)
+SIGNAL_NOSANITIZE void copy_frame(void *dst, const void *src, size_t n)
 {
     volatile uint8_t *d = dst;
     const volatile uint8_t *s = src;
@@ -187,7 +187,7 @@ static bool asyncPreemptOK(uintptr_t pc)
  * at the interrupted instruction: yield, then resume from the copy. The
  * copy's uc_stack tells rt_sigreturn which alternate signal stack to set:
  * the current thread's, not the one the signal arrived on. */
-static NOSANITIZE NORETURN void asyncPreempt(void *saved)
+static SIGNAL_NOSANITIZE NORETURN void asyncPreempt(void *saved)
 {
     gopreempt_m(getg());
     ucontext_t *uc = ctx_ucontext(saved);
@@ -198,7 +198,7 @@ static NOSANITIZE NORETURN void asyncPreempt(void *saved)
 }
 
 /* The preemption itself, if every condition of the essay above holds. */
-static NOSANITIZE void doSigPreempt(m *mp, siginfo_t *si, void *uc)
+static SIGNAL_NOSANITIZE void doSigPreempt(m *mp, siginfo_t *si, void *uc)
 {
     g *gp = getg();
     p *pp = mp->p;

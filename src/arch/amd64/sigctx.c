@@ -36,7 +36,7 @@ void ctx_pc_sp(void *ucv, uintptr_t *pc, uintptr_t *sp)
     *sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
 }
 
-NOSANITIZE void *ctx_save(void *ucv, void *si, uintptr_t lo)
+SIGNAL_NOSANITIZE void *ctx_save(void *ucv, void *si, uintptr_t lo)
 {
     (void)si;
     ucontext_t *uc = ucv;
@@ -62,7 +62,7 @@ void *ctx_ucontext(void *saved) { return saved; }
 /* The thread continues in fn(saved) below the copy, as if called: rsp+8
  * 16-byte aligned, a zero return address (fn never returns), the
  * direction flag clear as the ABI requires at a call. */
-NOSANITIZE void ctx_redirect(void *ucv, void *saved, void (*fn)(void *))
+SIGNAL_NOSANITIZE void ctx_redirect(void *ucv, void *saved, void (*fn)(void *))
 {
     ucontext_t *uc = ucv;
     uintptr_t sp = (((uintptr_t)saved - 8 - 64) & ~(uintptr_t)15) - 8;

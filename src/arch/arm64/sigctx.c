@@ -44,7 +44,7 @@ static bool self_contained(ucontext_t *uc)
     return false;
 }
 
-NOSANITIZE void *ctx_save(void *ucv, void *si, uintptr_t lo)
+SIGNAL_NOSANITIZE void *ctx_save(void *ucv, void *si, uintptr_t lo)
 {
     ucontext_t *uc = ucv;
     if ((uint8_t *)uc != (uint8_t *)si + sizeof(siginfo_t) || !self_contained(uc))
@@ -62,7 +62,7 @@ void *ctx_ucontext(void *saved) { return (uint8_t *)saved + sizeof(siginfo_t); }
 
 /* The thread continues in fn(saved) below the copy, as if called with a
  * zero return address (fn never returns). */
-NOSANITIZE void ctx_redirect(void *ucv, void *saved, void (*fn)(void *))
+SIGNAL_NOSANITIZE void ctx_redirect(void *ucv, void *saved, void (*fn)(void *))
 {
     ucontext_t *uc = ucv;
     uc->uc_mcontext.sp = ((uintptr_t)saved - 64) & ~(uintptr_t)15;
