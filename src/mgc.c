@@ -193,9 +193,16 @@ void gcStart(bool forced)
     gctraceModeOnce();
     finishsweep();
     gcCycle(forced);
+    uint32_t cycle = memstats.numgc;
     unlock(&gcsema);
     int64_t t0 = nanotime();
-    finishsweep();
+    /* Sweep what the cycle left, unless another one has begun: goroutines
+     * allocating fast start cycle after cycle, and waiting for "all swept"
+     * then never ends (Go's runtime.GC stops waiting the same way). */
+    while (memstats.numgc == cycle && sweepone())
+        ;
+    while (memstats.numgc == cycle && atomic_load(&sweepActive) != 0)
+        osyield();
     atomic_fetch_add(&gcCPUTime, nanotime() - t0);
 }
 
