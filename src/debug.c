@@ -15,6 +15,7 @@ debugvars debug;
 
 static const struct { const char *name; int32_t *value; } dbgvars[] = {
     { "asyncpreemptoff", &debug.asyncpreemptoff },
+    { "forcegcperiod", &debug.forcegcperiod },     /* test-only */
     { "gccheckmark", &debug.gccheckmark },
     { "gcpoison", &debug.gcpoison },
     { "gctrace", &debug.gctrace },

@@ -533,6 +533,7 @@ typedef struct debugvars {
     int32_t gccheckmark;    /* re-mark with the world stopped after each cycle, report misses */
     int32_t gcpoison;       /* fill freed objects with 0xdeadbeef */
     int32_t asyncpreemptoff;
+    int32_t forcegcperiod;  /* ms between forced collections; test-only (docs/HACKING.md) */
 } debugvars;
 extern debugvars debug;
 void parsedebugvars(void);

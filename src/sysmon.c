@@ -26,8 +26,8 @@
  *      or queues its G and sleeps (proc.c's exitsyscall).
  *   3. The network: poll it without waiting when nobody has for 10 ms and
  *      no M blocks in it (netpollStale, proc.c), so goroutines waiting on
- *      sockets wake even while every P computes. And a hook for the GC (a
- *      forced collection every 2 minutes), see below.
+ *      sockets wake even while every P computes. And the forced GC: a
+ *      collection when none has run for 2 minutes, see below.
  *   4. GORT_DEBUG=schedtrace=N prints a SCHED line every N ms, in Go's
  *      format; scheddetail=1 adds a line per P, M and visible G.
  *
@@ -35,6 +35,7 @@
  * not counted in sched.mcount: it never runs Go code, so it cannot end a
  * deadlock. schedtrace's threads= counts it, as Go's does.
  */
+#include "malloc.h"          /* memstats */
 #include "netpoll.h"
 
 #include <signal.h>
@@ -149,10 +150,82 @@ static uint32_t retake(int64_t now)
     return n;
 }
 
-/* The GC's turn: start a collection when none has run for 2 minutes (Go's
- * forcegcperiod) and wake the scavenger. gort has no collector yet, so
- * today this does nothing; the GC fills it. */
-static void sysmon_forcegc(int64_t now) { (void)now; }
+/* ---- The forced GC ----------------------------------------------------------- */
+
+/* A program that allocates too little to reach its trigger still collects
+ * (and so frees what it dropped) at least every forcegcperiod, Go's 2
+ * minutes; GORT_DEBUG=forcegcperiod=MS shortens it for tests only
+ * (docs/HACKING.md), as Go's export_test.go ForceGCPeriod. As in Go, the
+ * clock starts at the first collection: a program that never collected is
+ * left alone. The cycle runs on a thread of its own (Go: the forcegc
+ * goroutine), started at the first forced cycle, so that sysmon never waits
+ * for a collection. That thread is in allm, like sysmon: deadlock detection
+ * knows it, and it cannot wake a goroutine. */
+static const int64_t forcegcperiodNS = 2 * 60 * 1000000000LL;
+static m forcegc_m;
+static note forcegc_started, forcegc_wake;
+static _Atomic bool forcegc_idle = true;
+
+static void *forcegchelper(void *arg)
+{
+    forcegc_m.procid = gettid_();
+    notewakeup(&forcegc_started);
+    for (;;) {
+        notesleep(&forcegc_wake);
+        noteclear(&forcegc_wake);
+        if (debug.gctrace)
+            gprint("GC forced\n");
+        gort_gc();                     /* counted in num_forced_gc */
+        atomic_store(&forcegc_idle, true);
+    }
+    return NULL;
+}
+
+/* Starts the forcegc thread, and waits until deadlock detection can tell
+ * it from a stranger (as sysmon_start). */
+static void forcegc_start(void)
+{
+    lock(&sched.lock);
+    forcegc_m.id = sched.mnext++;
+    forcegc_m.alllink = allm;
+    allm = &forcegc_m;
+    unlock(&sched.lock);
+    newosproc(forcegchelper, NULL);
+    notesleep(&forcegc_started);
+}
+
+/* The number of collections so far. The collector writes it with every
+ * other registered thread stopped, and sysmon is not one of them: a
+ * snapshot (a 32-bit load, never torn) is all this needs, hence no TSan
+ * instrumentation. */
+__attribute__((no_sanitize_thread)) static uint32_t numgc_snapshot(void)
+{
+    return *(volatile uint32_t *)&memstats.numgc;
+}
+
+/* Wakes the forcegc thread when no collection has ended for forcegcperiod
+ * (measured from when sysmon saw the count move, at most 10 ms late). Go's
+ * gcTrigger{kind: gcTriggerTime}.test in sysmon. */
+static void sysmon_forcegc(int64_t now)
+{
+    static uint32_t numgc;
+    static int64_t lastgc;
+    static bool started;
+    uint32_t n = numgc_snapshot();
+    if (n != numgc) {
+        numgc = n;
+        lastgc = now;
+        return;
+    }
+    int64_t period = debug.forcegcperiod > 0 ? debug.forcegcperiod * 1000000LL : forcegcperiodNS;
+    if (n == 0 || now - lastgc <= period || !atomic_exchange(&forcegc_idle, false))
+        return;
+    if (!started) {
+        forcegc_start();
+        started = true;
+    }
+    notewakeup(&forcegc_wake);
+}
 
 /* ---- schedtrace ------------------------------------------------------------ */
 
