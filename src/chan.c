@@ -385,6 +385,7 @@ static void *chanalloc(size_t size)
 
 gort_chan *gort_chan_make(size_t elem_size, size_t cap)
 {
+    RUNTIME_ENTRY();
     /* Go's compiler rejects such element types; here it is a run-time check. */
     if (elem_size >= maxElemSize)
         gopanic("makechan: invalid channel element type");
@@ -399,6 +400,7 @@ gort_chan *gort_chan_make(size_t elem_size, size_t cap)
 
 void gort_chan_send(gort_chan *c, const void *elem)
 {
+    RUNTIME_ENTRY();
     g *gp = waitg();
     gopreempt_check_g(gp);
     chansend(gp, tochan(c), elem, true);
@@ -406,6 +408,7 @@ void gort_chan_send(gort_chan *c, const void *elem)
 
 bool gort_chan_recv(gort_chan *c, void *out)
 {
+    RUNTIME_ENTRY();
     bool received;
     g *gp = waitg();
     gopreempt_check_g(gp);
@@ -415,6 +418,7 @@ bool gort_chan_recv(gort_chan *c, void *out)
 
 bool gort_chan_try_send(gort_chan *c, const void *elem)
 {
+    RUNTIME_ENTRY();
     foreignenter();
     gopreempt_check();
     return chantrysend(tochan(c), elem);
@@ -422,6 +426,7 @@ bool gort_chan_try_send(gort_chan *c, const void *elem)
 
 bool gort_chan_try_recv(gort_chan *c, void *out, bool *ok)
 {
+    RUNTIME_ENTRY();
     bool received;
     foreignenter();
     gopreempt_check();
@@ -433,6 +438,7 @@ bool gort_chan_try_recv(gort_chan *c, void *out, bool *ok)
 
 void gort_chan_close(gort_chan *c)
 {
+    RUNTIME_ENTRY();
     foreignenter();
     closechan(tochan(c));
 }

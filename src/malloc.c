@@ -285,9 +285,9 @@ void *mallocgc(size_t size, const gort_type *typ, unsigned flags)
 
 /* The public entries yield first if the P was asked to (gopreempt_check):
  * a goroutine that only allocates still lets the world stop. */
-void *gort_alloc(size_t n) { gopreempt_check(); return mallocgc(n, NULL, 0); }
-void *gort_alloc_noscan(size_t n) { gopreempt_check(); return mallocgc(n, NULL, MALLOC_NOSCAN); }
-void *gort_new(const gort_type *t) { gopreempt_check(); return mallocgc(t->size, t, 0); }
+void *gort_alloc(size_t n) { RUNTIME_ENTRY(); gopreempt_check(); return mallocgc(n, NULL, 0); }
+void *gort_alloc_noscan(size_t n) { RUNTIME_ENTRY(); gopreempt_check(); return mallocgc(n, NULL, MALLOC_NOSCAN); }
+void *gort_new(const gort_type *t) { RUNTIME_ENTRY(); gopreempt_check(); return mallocgc(t->size, t, 0); }
 
 /* The size of the slot holding p: its size class, or the page-rounded size of
  * a large object; 0 if p is not in an in-use heap span. A tiny object

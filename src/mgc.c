@@ -218,6 +218,7 @@ void gcinit(void)
 
 void gort_gc(void)
 {
+    RUNTIME_ENTRY();
     gcStart(true);
 }
 

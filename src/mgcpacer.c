@@ -82,6 +82,7 @@ void gcControllerInit(void)
 
 int gort_set_gc_percent(int pct)
 {
+    RUNTIME_ENTRY();
     mallocinit();
     nosuspend_enter();
     lock(&pacerLock);

@@ -87,6 +87,7 @@ static uint64_t loadSys(uint64_t *v) { return __atomic_load_n(v, __ATOMIC_RELAXE
 
 void gort_read_mem_stats(gort_mem_stats *st)
 {
+    RUNTIME_ENTRY();
     memset(st, 0, sizeof *st);
     /* A region: the collector writes the GC fields with the world stopped. */
     nosuspend_enter();

@@ -330,6 +330,7 @@ static int listenany(const netspec *spec, const char *port)
 
 int gort_listen(const char *network, const char *address)
 {
+    RUNTIME_ENTRY();
     const netspec *spec = findnet(network);
     if (!spec)
         return -EPROTONOSUPPORT;
@@ -470,12 +471,14 @@ static ssize_t op_writevall(int fd, void *arg)
 
 ssize_t gort_read(int fd, void *buf, size_t n)
 {
+    RUNTIME_ENTRY();
     struct rw a = { .buf = buf, .n = n };
     return fd_io(fd, POLL_READ, op_read, &a);
 }
 
 ssize_t gort_write(int fd, const void *buf, size_t n)
 {
+    RUNTIME_ENTRY();
     struct rw a = { .buf = (void *)buf, .n = n };
     if (n > SSIZE_MAX)
         return -EINVAL;
@@ -497,6 +500,7 @@ static bool iovvalid(const struct iovec *iov, int iovcnt, size_t *total)
 
 ssize_t gort_readv(int fd, const struct iovec *iov, int iovcnt)
 {
+    RUNTIME_ENTRY();
     size_t total;
     if (!iovvalid(iov, iovcnt, &total))
         return -EINVAL;
@@ -506,6 +510,7 @@ ssize_t gort_readv(int fd, const struct iovec *iov, int iovcnt)
 
 ssize_t gort_writev(int fd, const struct iovec *iov, int iovcnt)
 {
+    RUNTIME_ENTRY();
     size_t total;
     if (!iovvalid(iov, iovcnt, &total))
         return -EINVAL;
@@ -523,12 +528,14 @@ ssize_t gort_writev(int fd, const struct iovec *iov, int iovcnt)
 
 ssize_t gort_recvfrom(int fd, void *buf, size_t n, struct sockaddr *sa, socklen_t *salen)
 {
+    RUNTIME_ENTRY();
     struct rw a = { .buf = buf, .n = n, .sa = sa, .salen = salen };
     return fd_io(fd, POLL_READ, op_recvfrom, &a);
 }
 
 ssize_t gort_sendto(int fd, const void *buf, size_t n, const struct sockaddr *sa, socklen_t salen)
 {
+    RUNTIME_ENTRY();
     struct rw a = { .buf = (void *)buf, .n = n, .sa = (struct sockaddr *)sa, .salen = sa ? &salen : NULL };
     return fd_io(fd, POLL_WRITE, op_sendto, &a);
 }
@@ -557,6 +564,7 @@ static ssize_t op_accept(int fd, void *arg)
 
 int gort_accept(int lfd, struct sockaddr *sa, socklen_t *len)
 {
+    RUNTIME_ENTRY();
     if (sa && !len)
         return -EINVAL;
     struct acc a = { sa, len };
@@ -630,6 +638,7 @@ static int dialaddr(int family, int type, const struct sockaddr *sa, socklen_t l
 
 int gort_dial(const char *network, const char *address, int64_t deadline_ns)
 {
+    RUNTIME_ENTRY();
     const netspec *spec = findnet(network);
     if (!spec)
         return -EPROTONOSUPPORT;
@@ -664,6 +673,7 @@ int gort_dial(const char *network, const char *address, int64_t deadline_ns)
 
 int gort_shutdown(int fd, int how)
 {
+    RUNTIME_ENTRY();
     pollDesc *pd = pd_get(fd);
     if (!pd)
         return -EBADF;
@@ -672,20 +682,23 @@ int gort_shutdown(int fd, int how)
     return r;
 }
 
-int gort_close(int fd) { return pd_close(fd); }
+int gort_close(int fd) { RUNTIME_ENTRY(); return pd_close(fd); }
 
 int gort_set_deadline(int fd, int64_t deadline_ns)
 {
+    RUNTIME_ENTRY();
     return pd_set_deadline(fd, POLL_READ | POLL_WRITE, deadline_ns);
 }
 
 int gort_set_read_deadline(int fd, int64_t deadline_ns)
 {
+    RUNTIME_ENTRY();
     return pd_set_deadline(fd, POLL_READ, deadline_ns);
 }
 
 int gort_set_write_deadline(int fd, int64_t deadline_ns)
 {
+    RUNTIME_ENTRY();
     return pd_set_deadline(fd, POLL_WRITE, deadline_ns);
 }
 

@@ -557,6 +557,7 @@ static pollDesc *pd_foreign(int fd, int *err)
 
 int gort_poll_fd(int fd, int events, int64_t deadline_ns)
 {
+    RUNTIME_ENTRY();
     events &= POLL_READ | POLL_WRITE;
     if (!events)
         return -EINVAL;

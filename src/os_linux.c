@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <linux/membarrier.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -253,6 +254,21 @@ int threadstat_open(int tid)
 }
 
 void fdclose(int fd) { close(fd); }
+
+/* membarrier(2), private expedited: when it returns, every running thread
+ * of the process has executed a full memory barrier (the others will at
+ * their next context switch). The process must register first: true if
+ * the kernel (or emulator) supports it. */
+bool membarrier_init(void)
+{
+    return syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+}
+
+void membarrier_(void)
+{
+    if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
+        throw("runtime: membarrier failed (errno %d)", errno);
+}
 
 /* The state letter of a thread's stat file ('R' running or runnable, 'S'
  * sleeping, 'D' disk sleep, ...), or 0 if it cannot be read. The state is

@@ -514,6 +514,7 @@ static void newm(p *pp, bool spinning)
     atomic_store(&g0->atomicstatus, Grunning);
     mp->nextp = pp;
     mp->spinning = spinning;
+    atomic_store_explicit(&mp->inruntime, 1, memory_order_relaxed);
     mcommoninit(mp);
     newosproc(mstart, mp);
 }
@@ -1065,6 +1066,10 @@ static void note_switched_out(g *gp)
 static NORETURN void schedule(void)
 {
     m *mp = getm();
+    /* g0 is gort: a goroutine that came here without RUNTIME_ENTRY (a
+     * runtime-internal call from a test) must not leave its 0 behind. */
+    atomic_store_explicit(&mp->inruntime, 1, memory_order_relaxed);
+    GORT_ASSERT(!atomic_load_explicit(&mp->ptaken, memory_order_relaxed));
     for (;;) {
         g *gp;
         bool inheritTime = false;
@@ -1282,7 +1287,9 @@ void goentry(void)
 #endif
     finish_direct(gp->m);
     errno_set(0);
+    atomic_store_explicit(&gp->m->inruntime, 0, memory_order_release);
     gp->fn(gp->arg);
+    runtime_enter();                /* back in gort: the P may be gone */
     goexit1();
 }
 
@@ -1676,6 +1683,7 @@ static void setmaxprocs(void *arg)
 
 int gort_gomaxprocs(int n)
 {
+    RUNTIME_ENTRY();
     runtime_init();
     int old = atomic_load(&gomaxprocs);
     if (n <= 0 || n == old)
@@ -1831,8 +1839,69 @@ static void exitsyscall(g *gp, m *mp)
     mcall_g(gp, exitsyscall0);
 }
 
+/* ---- Unannotated blocking calls (docs/sysmon.md) ------------------------------ */
+
+/* sysmon found mp's goroutine asleep in the kernel, outside gort, with its
+ * P standing still (sysmon.c's retake_blocked): take the P as if the
+ * goroutine had called gort_syscall_enter, unless the handshake of
+ * RUNTIME_ENTRY (runtime.h) says the M is back in gort. sched.lock keeps
+ * the decision atomic for the M's slow path (ptaken_slow). True if the P
+ * was taken. sysmon only. */
+bool takep_blocked(p *pp, m *mp)
+{
+    lock(&sched.lock);
+    if (__atomic_load_n(&pp->m, __ATOMIC_RELAXED) != mp || mp->p != pp ||
+        atomic_load(&pp->status) != Prunning) {
+        unlock(&sched.lock);
+        return false;
+    }
+    atomic_store(&mp->ptaken, true);
+    membarrier_();
+    if (atomic_load_explicit(&mp->inruntime, memory_order_acquire)) {
+        atomic_store(&mp->ptaken, false);    /* it is back: its slow path waits for us */
+        unlock(&sched.lock);
+        return false;
+    }
+    /* From here the M touches the P only after ptaken_slow, which waits
+     * for sched.lock: the P is ours to give away, exactly like a P that
+     * gort_syscall_enter left in Psyscall. */
+    tick_inc(&pp->syscalltick);
+    __atomic_store_n(&pp->m, NULL, __ATOMIC_RELAXED);
+    uint32_t s = Prunning;
+    bool ok = atomic_compare_exchange_strong(&pp->status, &s, Psyscall);
+    GORT_ASSERT(ok);
+    bool stopped = atomic_load(&sched.gcwaiting) && stopsyscallp(pp);
+    if (stopped && sched.stopwait == 0)
+        notewakeup(&sched.stopnote);
+    unlock(&sched.lock);
+    s = Psyscall;
+    if (!stopped && atomic_compare_exchange_strong(&pp->status, &s, Pidle))
+        handoffp(pp);
+    return ok;
+}
+
+/* runtime_enter saw m.ptaken: if sysmon did take the P (it decides with
+ * sched.lock held), the goroutine returns from its C call as from
+ * gort_syscall_exit: its old P if still free, else any idle P, else the
+ * global queue. */
+void ptaken_slow(g *gp, m *mp)
+{
+    lock(&sched.lock);
+    bool taken = atomic_load(&mp->ptaken);
+    atomic_store(&mp->ptaken, false);
+    unlock(&sched.lock);
+    if (!taken)
+        return;
+    GORT_ASSERT(gp == mp->curg);
+    mp->oldp = mp->p;
+    mp->p = NULL;
+    setgstatus(gp, Grunning, Gsyscall);
+    exitsyscall(gp, mp);
+}
+
 void gort_syscall_enter(void)
 {
+    RUNTIME_ENTRY();
     if (!ingoroutine())
         return;                     /* a foreign thread holds no P */
     g *gp = getg();
@@ -1843,6 +1912,7 @@ void gort_syscall_enter(void)
 
 void gort_syscall_exit(void)
 {
+    RUNTIME_ENTRY();
     if (!ingoroutine())
         return;
     g *gp = getg();
@@ -1912,15 +1982,17 @@ int gort_main(void (*main_fn)(void *), void *arg)
     return 0;
 }
 
-uint64_t gort_go(void (*fn)(void *), void *arg) { return newproc(fn, arg, 0); }
+uint64_t gort_go(void (*fn)(void *), void *arg) { RUNTIME_ENTRY(); return newproc(fn, arg, 0); }
 uint64_t gort_go_stack(void (*fn)(void *), void *arg, size_t stack_size)
 {
+    RUNTIME_ENTRY();
     runtime_init();
     return newproc(fn, arg, stack_size_check(stack_size, "gort_go_stack"));
 }
 
 void gort_yield(void)
 {
+    RUNTIME_ENTRY();
     g *gp = getg();
     if (gp && gp != gp->m->g0)
         gosched_g(gp);
@@ -1932,6 +2004,7 @@ void gort_goexit(void)
 {
     if (!ingoroutine())
         throw("gort_goexit called outside a goroutine");
+    runtime_enter();
     goexit1();
 }
 
@@ -1948,6 +2021,7 @@ int gort_num_goroutine(void)
 
 void gort_lock_os_thread(void)
 {
+    RUNTIME_ENTRY();
     if (!ingoroutine())
         return;
     g *gp = getg();
@@ -1959,6 +2033,7 @@ void gort_lock_os_thread(void)
 
 void gort_unlock_os_thread(void)
 {
+    RUNTIME_ENTRY();
     if (!ingoroutine())
         return;
     g *gp = getg();

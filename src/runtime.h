@@ -234,6 +234,8 @@ struct m {
     int        *errnop;         /* this thread's errno: saved and restored per goroutine */
     _Atomic uint32_t preemptsig;/* sysmon sent SIGURG; the handler has not run yet */
     _Atomic int statfd;         /* fd of /proc/self/task/<procid>/stat, +1 (0: none); preemptM */
+    _Atomic uint32_t inruntime; /* 0 only while curg runs the program's code (RUNTIME_ENTRY) */
+    _Atomic bool ptaken;        /* sysmon took p while curg was blocked outside gort (takep_blocked) */
 };
 
 /* ---- P ---------------------------------------------------------------- */
@@ -277,7 +279,7 @@ struct p {
     uint64_t    goidcache, goidcacheend; /* goids handed out in batches */
     _Atomic int64_t gcount;     /* goroutines created minus exited here (one writer) */
     struct sysmontick {         /* sysmon's last look at this P (sysmon only) */
-        uint32_t schedtick, syscalltick;
+        uint32_t schedtick, syscalltick, switchtick;
         int64_t  schedwhen, syscallwhen;
     } sysmontick;
     sudog      *sudogcache[128];
@@ -378,6 +380,43 @@ static inline void gopreempt_check_g(g *gp)
     if (gp->m && (pp = gp->m->p) && unlikely(atomic_load_explicit(&pp->preempt, memory_order_relaxed)))
         gopreempt_m(gp);
 }
+/* Entering gort from the program's code. sysmon may take the P of an M
+ * whose goroutine sleeps in a C call of its own (unannotated blocking
+ * calls, docs/sysmon.md), but only while m.inruntime is 0: the M is then
+ * outside gort and will see m.ptaken at its next entry, before it touches
+ * the P. The two sides form an asymmetric Dekker handshake: here a plain
+ * store of inruntime, a compiler barrier and a plain load of ptaken;
+ * sysmon sets ptaken, runs membarrier (a full barrier on every running
+ * thread of the process) and then reads inruntime. So the fast path pays
+ * no fence. Every public entry that may touch the P says RUNTIME_ENTRY();
+ * the value it returns is restored when the function returns, on whatever
+ * M the goroutine then runs (a foreign thread has no M: nothing to do). */
+void ptaken_slow(g *gp, m *mp);       /* proc.c: back as from gort_syscall_exit */
+static inline uint32_t runtime_enter(void)
+{
+    g *gp = getg();
+    m *mp = gp ? gp->m : NULL;
+    if (!mp)
+        return 1;
+    uint32_t old = atomic_load_explicit(&mp->inruntime, memory_order_relaxed);
+    atomic_store_explicit(&mp->inruntime, 1, memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst);
+    if (unlikely(atomic_load_explicit(&mp->ptaken, memory_order_relaxed)))
+        ptaken_slow(gp, mp);
+    return old;
+}
+
+/* Release: sysmon, reading 0 with acquire, sees every use of the P before. */
+static inline void runtime_leave(uint32_t *old)
+{
+    g *gp = getg();
+    if (gp && gp->m)
+        atomic_store_explicit(&gp->m->inruntime, *old, memory_order_release);
+}
+
+#define RUNTIME_ENTRY() \
+    __attribute__((cleanup(runtime_leave))) uint32_t runtime_entry_saved_ = runtime_enter()
+
 /* True when the caller runs as a goroutine (not on g0, not a foreign thread). */
 static inline bool ingoroutine(void) { g *gp = getg(); return gp && gp->m && gp != gp->m->g0; }
 
@@ -424,6 +463,7 @@ void netpollStale(int64_t now);
 /* Makes a list of Gs readied by netpoll (linked by schedlink) runnable. */
 void injectglist(g *list);
 void handoffp(p *pp);                /* a P its M cannot use: to another M, or idle */
+bool takep_blocked(p *pp, m *mp);    /* sysmon: take pp from mp, asleep outside gort */
 void newosproc(void *(*fn)(void *), void *arg); /* a detached thread; fatal if none */
 
 /* ---- sysmon (sysmon.c) --------------------------------------------------- */
@@ -589,6 +629,8 @@ int     futexsleepNoGC(_Atomic uint32_t *addr, uint32_t val, int64_t ns); /* fut
 int     tgkill_(int tid, int sig);    /* signal one thread of this process. 0 or -errno */
 int     threadstat_open(int tid);     /* fd of /proc/self/task/<tid>/stat, or -errno */
 char    threadstate(int fd);          /* 'R', 'S', 'D', ... from that fd; 0 if unreadable */
+bool    membarrier_init(void);        /* register for membarrier_; false if unsupported */
+void    membarrier_(void);            /* a full barrier on every running thread of the process */
 void    fdclose(int fd);
 
 #endif /* GORT_RUNTIME_H */

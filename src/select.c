@@ -292,6 +292,7 @@ static int selectgo(gort_select_case *cases, size_t ncases, uint32_t *order, boo
 
 int gort_select(gort_select_case *cases, size_t n, bool block)
 {
+    RUNTIME_ENTRY();
     foreignenter();
     gopreempt_check();
     for (size_t i = 0; i < n; i++)

@@ -189,7 +189,9 @@ static bool asyncPreemptOK(uintptr_t pc)
  * the current thread's, not the one the signal arrived on. */
 static SIGNAL_NOSANITIZE NORETURN void asyncPreempt(void *saved)
 {
+    uint32_t inruntime = runtime_enter();
     gopreempt_m(getg());
+    runtime_leave(&inruntime);
     ucontext_t *uc = ctx_ucontext(saved);
     uc->uc_stack.ss_sp = getg()->m->gsignal_stack;
     uc->uc_stack.ss_size = SIGSTACK_SIZE;

@@ -121,6 +121,7 @@ static void lockSlow(gort_mutex *m)
 
 void gort_mutex_lock(gort_mutex *m)
 {
+    RUNTIME_ENTRY();
     foreignenter();
     gopreempt_check();
     if (cas32(&m->state, 0, mutexLocked))
@@ -130,6 +131,7 @@ void gort_mutex_lock(gort_mutex *m)
 
 bool gort_mutex_trylock(gort_mutex *m)
 {
+    RUNTIME_ENTRY();
     foreignenter();
     gopreempt_check();
     int32_t old = load32(&m->state);
@@ -163,6 +165,7 @@ static void unlockSlow(gort_mutex *m, int32_t new)
 
 void gort_mutex_unlock(gort_mutex *m)
 {
+    RUNTIME_ENTRY();
     int32_t new = add32(&m->state, -mutexLocked);
     if (new != 0)
         unlockSlow(m, new);
@@ -172,6 +175,7 @@ void gort_mutex_unlock(gort_mutex *m)
 
 void gort_rwmutex_rlock(gort_rwmutex *rw)
 {
+    RUNTIME_ENTRY();
     foreignenter();
     gopreempt_check();
     if (add32(&rw->reader_count, 1) < 0)
@@ -180,6 +184,7 @@ void gort_rwmutex_rlock(gort_rwmutex *rw)
 
 bool gort_rwmutex_tryrlock(gort_rwmutex *rw)
 {
+    RUNTIME_ENTRY();
     foreignenter();
     for (;;) {
         int32_t c = load32(&rw->reader_count);
@@ -192,6 +197,7 @@ bool gort_rwmutex_tryrlock(gort_rwmutex *rw)
 
 void gort_rwmutex_runlock(gort_rwmutex *rw)
 {
+    RUNTIME_ENTRY();
     int32_t r = add32(&rw->reader_count, -1);
     if (r >= 0)
         return;
@@ -203,6 +209,7 @@ void gort_rwmutex_runlock(gort_rwmutex *rw)
 
 void gort_rwmutex_lock(gort_rwmutex *rw)
 {
+    RUNTIME_ENTRY();
     gort_mutex_lock(&rw->w);
     /* Announce the writer; r is how many readers hold the lock now. */
     int32_t r = add32(&rw->reader_count, -rwmutexMaxReaders) + rwmutexMaxReaders;
@@ -212,6 +219,7 @@ void gort_rwmutex_lock(gort_rwmutex *rw)
 
 bool gort_rwmutex_trylock(gort_rwmutex *rw)
 {
+    RUNTIME_ENTRY();
     if (!gort_mutex_trylock(&rw->w))
         return false;
     if (!cas32(&rw->reader_count, 0, -rwmutexMaxReaders)) {
@@ -223,6 +231,7 @@ bool gort_rwmutex_trylock(gort_rwmutex *rw)
 
 void gort_rwmutex_unlock(gort_rwmutex *rw)
 {
+    RUNTIME_ENTRY();
     int32_t r = add32(&rw->reader_count, rwmutexMaxReaders);
     if (r >= rwmutexMaxReaders)
         throw("sync: Unlock of unlocked RWMutex");
@@ -235,6 +244,7 @@ void gort_rwmutex_unlock(gort_rwmutex *rw)
 
 void gort_waitgroup_add(gort_waitgroup *wg, int delta)
 {
+    RUNTIME_ENTRY();
     foreignenter();
     uint64_t state = __atomic_add_fetch(&wg->state, (uint64_t)(int64_t)delta << 32, __ATOMIC_ACQ_REL);
     int32_t v = (int32_t)(state >> 32);
@@ -258,6 +268,7 @@ void gort_waitgroup_done(gort_waitgroup *wg) { gort_waitgroup_add(wg, -1); }
 
 void gort_waitgroup_wait(gort_waitgroup *wg)
 {
+    RUNTIME_ENTRY();
     foreignenter();
     for (;;) {
         uint64_t state = __atomic_load_n(&wg->state, __ATOMIC_ACQUIRE);
@@ -277,6 +288,7 @@ void gort_waitgroup_wait(gort_waitgroup *wg)
 
 void gort_once_do(gort_once *o, void (*fn)(void *), void *arg)
 {
+    RUNTIME_ENTRY();
     if (__atomic_load_n(&o->done, __ATOMIC_ACQUIRE))
         return;
     /* Slow path: whoever gets the mutex first runs fn; the others wait for
@@ -293,6 +305,7 @@ void gort_once_do(gort_once *o, void (*fn)(void *), void *arg)
 
 void gort_cond_wait(gort_cond *c)
 {
+    RUNTIME_ENTRY();
     foreignenter();
     uint32_t t = notifyListAdd(c);    /* take a ticket before unlocking: no lost Signal */
     gort_mutex_unlock(c->L);
@@ -302,12 +315,14 @@ void gort_cond_wait(gort_cond *c)
 
 void gort_cond_signal(gort_cond *c)
 {
+    RUNTIME_ENTRY();
     foreignenter();
     notifyListNotifyOne(c);
 }
 
 void gort_cond_broadcast(gort_cond *c)
 {
+    RUNTIME_ENTRY();
     foreignenter();
     notifyListNotifyAll(c);
 }

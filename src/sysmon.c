@@ -53,6 +53,27 @@ static const int64_t syscallRetakeNS = 10 * 1000 * 1000; /* retake even when nob
 static m sysmon_m;
 static note sysmon_started;
 
+/* The scheduling state of mp's thread ('R', 'S', 'D'...), from its stat
+ * file, kept open; 0 if unknown. */
+static char mstate(m *mp)
+{
+    int tid = mp->procid;
+    if (tid == 0)
+        return 0;                     /* still starting */
+    int fd1 = atomic_load(&mp->statfd), zero = 0;
+    if (!fd1) {                       /* sysmon or a stop of the world: first one wins */
+        int fd = threadstat_open(tid);
+        if (fd < 0)
+            return 0;
+        fd1 = fd + 1;
+        if (!atomic_compare_exchange_strong(&mp->statfd, &zero, fd1)) {
+            fdclose(fd);
+            fd1 = zero;
+        }
+    }
+    return threadstate(fd1 - 1);
+}
+
 /* Sends SIGURG to mp (async preemption, signal.c) if its thread is running:
  * a sleeping thread is in a blocking call, which the signal would only cut
  * short (EINTR). At most one of our signals is pending per M. Go's
@@ -60,20 +81,7 @@ static note sysmon_started;
 static void preemptM(m *mp)
 {
     int tid = mp->procid;
-    if (tid == 0)
-        return;                       /* still starting */
-    int fd1 = atomic_load(&mp->statfd), zero = 0;
-    if (!fd1) {                       /* sysmon or a stop of the world: first one wins */
-        int fd = threadstat_open(tid);
-        if (fd < 0)
-            return;
-        fd1 = fd + 1;
-        if (!atomic_compare_exchange_strong(&mp->statfd, &zero, fd1)) {
-            fdclose(fd);
-            fd1 = zero;
-        }
-    }
-    if (threadstate(fd1 - 1) != 'R' || atomic_exchange(&mp->preemptsig, 1))
+    if (mstate(mp) != 'R' || atomic_exchange(&mp->preemptsig, 1))
         return;
     if (tgkill_(tid, SIGURG) != 0)
         atomic_store(&mp->preemptsig, 0);
@@ -93,8 +101,25 @@ void preemptone(p *pp)
         preemptM(mp);
 }
 
-/* A running P: end its slice if it has lasted forcePreemptNS. */
-static void retake_running(p *pp, int64_t now)
+static bool blockdetect;          /* membarrier works: unannotated blocking calls are taken */
+
+/* A P whose goroutine has not switched for a whole round (at least 20 us):
+ * if its M sleeps in the kernel outside gort, an unannotated blocking
+ * call, take the P as gort_syscall_enter would have let it go (the
+ * handshake and the handoff are proc.c's takep_blocked). The cheap tests
+ * first: the M's inruntime flag, then one pread of its thread's state. */
+static bool retake_blocked(p *pp)
+{
+    m *mp = __atomic_load_n(&pp->m, __ATOMIC_RELAXED);
+    if (!blockdetect || !mp || atomic_load_explicit(&mp->inruntime, memory_order_relaxed))
+        return false;
+    char st = mstate(mp);
+    return (st == 'S' || st == 'D') && takep_blocked(pp, mp);
+}
+
+/* A running P: end its slice if it has lasted forcePreemptNS; take it if
+ * its goroutine is asleep in a C call. True if it was handed off. */
+static bool retake_running(p *pp, int64_t now)
 {
     struct sysmontick *pd = &pp->sysmontick;
     uint32_t t = atomic_load_explicit(&pp->schedtick, memory_order_relaxed);
@@ -104,6 +129,12 @@ static void retake_running(p *pp, int64_t now)
     } else if (pd->schedwhen + forcePreemptNS <= now) {
         preemptone(pp);           /* and again each round until the slice ends */
     }
+    uint32_t sw = atomic_load_explicit(&pp->switchtick, memory_order_relaxed);
+    if (pd->switchtick != sw) {
+        pd->switchtick = sw;
+        return false;
+    }
+    return retake_blocked(pp);
 }
 
 /* A P in a syscall: take it if it has been there a round and someone could
@@ -138,7 +169,7 @@ static uint32_t retake(int64_t now)
         p *pp = allp_get(i);
         switch (atomic_load(&pp->status)) {
         case Prunning:
-            retake_running(pp, now);
+            n += retake_running(pp, now);
             break;
         case Psyscall:
             n += retake_syscall(pp, now);
@@ -346,6 +377,7 @@ static void *sysmon(void *arg)
 void sysmon_start(void)
 {
     starttime = nanotime();
+    blockdetect = membarrier_init();
     lock(&sched.lock);
     sysmon_m.id = sched.mnext++;
     sysmon_m.alllink = allm;

@@ -455,6 +455,7 @@ static bool resetForSleep(g *gp, void *arg)
 
 void gort_sleep(int64_t ns)
 {
+    RUNTIME_ENTRY();
     if (ns <= 0)
         return;
     if (!ingoroutine()) {
@@ -503,10 +504,11 @@ static struct gort_timer *newchantimer(int64_t ns, int64_t period)
     return tm;
 }
 
-gort_timer *gort_timer_new(int64_t ns) { return newchantimer(ns, 0); }
+gort_timer *gort_timer_new(int64_t ns) { RUNTIME_ENTRY(); return newchantimer(ns, 0); }
 
 gort_timer *gort_timer_after_func(int64_t ns, void (*fn)(void *), void *arg)
 {
+    RUNTIME_ENTRY();
     struct gort_timer *tm = newtimer();
     tm->fn = fn;
     tm->fnarg = arg;
@@ -517,21 +519,23 @@ gort_timer *gort_timer_after_func(int64_t ns, void (*fn)(void *), void *arg)
 
 gort_chan *gort_after(int64_t ns) { return gort_timer_chan(gort_timer_new(ns)); }
 gort_chan *gort_timer_chan(gort_timer *t) { return t->t.isChan ? t->t.arg : NULL; }
-bool gort_timer_stop(gort_timer *t) { return deltimer(&t->t); }
-bool gort_timer_reset(gort_timer *t, int64_t ns) { return modtimer(&t->t, timerwhen(ns), 0); }
+bool gort_timer_stop(gort_timer *t) { RUNTIME_ENTRY(); return deltimer(&t->t); }
+bool gort_timer_reset(gort_timer *t, int64_t ns) { RUNTIME_ENTRY(); return modtimer(&t->t, timerwhen(ns), 0); }
 
 gort_ticker *gort_ticker_new(int64_t period_ns)
 {
+    RUNTIME_ENTRY();
     if (period_ns <= 0)
         gopanic("non-positive interval for NewTicker");
     return (struct gort_ticker *)newchantimer(period_ns, period_ns);
 }
 
 gort_chan *gort_ticker_chan(gort_ticker *t) { return gort_timer_chan(&t->tm); }
-void gort_ticker_stop(gort_ticker *t) { deltimer(&t->tm.t); }
+void gort_ticker_stop(gort_ticker *t) { RUNTIME_ENTRY(); deltimer(&t->tm.t); }
 
 void gort_ticker_reset(gort_ticker *t, int64_t period_ns)
 {
+    RUNTIME_ENTRY();
     if (period_ns <= 0)
         gopanic("non-positive interval for Ticker.Reset");
     modtimer(&t->tm.t, timerwhen(period_ns), period_ns);

@@ -15,6 +15,8 @@
 #include "runtime.h"
 
 #include <fcntl.h>
+#include <netdb.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
 
@@ -358,6 +360,113 @@ static void wrapped_sleep_worker(void *arg)
 static void test_wrapped_sleep_1p(void **st) { run_scenario(wrapped_sleep_worker, 1, NULL, 1); }
 static void test_wrapped_sleep_2p(void **st) { run_scenario(wrapped_sleep_worker, 2, NULL, 2); }
 
+/* ---- Blocking C calls nobody wrapped: sysmon takes the P ------------------------- */
+
+/* Every worker blocks in read() on one pipe that nobody writes: a call that
+ * returns only when the scenario is over and closes the write end (or, if
+ * the scheduler is broken and the scenario cannot get there, a watchdog
+ * thread does at the deadline, so the test fails instead of hanging). */
+static int unwrapped_pipe[2];
+static atomic_int pipe_writer = -1;
+
+static void pipe_read_worker(void *arg)
+{
+    char c;
+    atomic_fetch_add_explicit(&work, 1, memory_order_relaxed);
+    while (!stopping() && read(unwrapped_pipe[0], &c, 1) > 0)
+        ;
+}
+
+static void close_pipe(void)
+{
+    int fd = atomic_exchange(&pipe_writer, -1);
+    if (fd >= 0)
+        close(fd);
+}
+
+static void *pipe_watchdog(void *arg)
+{
+    while (atomic_load(&pipe_writer) >= 0 && gort_nanotime() < atomic_load(&deadline) + GORT_SECOND)
+        usleep(10 * 1000);
+    close_pipe();
+    return NULL;
+}
+
+static void run_pipe_scenario(int procs)
+{
+    pthread_t wd;
+    assert_int_equal(pipe2(unwrapped_pipe, O_CLOEXEC), 0);
+    atomic_store(&deadline, gort_nanotime() + DEADLINE);
+    atomic_store(&pipe_writer, unwrapped_pipe[1]);
+    assert_int_equal(pthread_create(&wd, NULL, pipe_watchdog, NULL), 0);
+    run_scenario(pipe_read_worker, 1, close_pipe, procs);
+    pthread_join(wd, NULL);
+    close(unwrapped_pipe[0]);
+}
+
+static void test_unwrapped_read_1p(void **st) { run_pipe_scenario(1); }
+static void test_unwrapped_read_2p(void **st) { run_pipe_scenario(2); }
+
+/* usleep(200 ms) in a loop that never enters gort: without sysmon taking
+ * the P each time, the worker would keep it for good. */
+static void usleep_worker(void *arg)
+{
+    while (!stopping()) {
+        usleep(200 * 1000);
+        atomic_fetch_add_explicit(&work, 1, memory_order_relaxed);
+    }
+}
+
+static void test_unwrapped_usleep_1p(void **st) { run_scenario(usleep_worker, 1, NULL, 1); }
+static void test_unwrapped_usleep_2p(void **st) { run_scenario(usleep_worker, 1, NULL, 2); }
+
+/* getaddrinfo of a name that cannot resolve (.invalid, RFC 6761): as slow
+ * as the resolver's timeouts where a DNS server is configured, quick
+ * where none answers; either way the heartbeat beats. */
+static void getaddrinfo_worker(void *arg)
+{
+    while (!stopping()) {
+        struct addrinfo *res = NULL;
+        if (getaddrinfo("gort-test-nonexistent.invalid", "80", NULL, &res) == 0)
+            freeaddrinfo(res);
+        atomic_fetch_add_explicit(&work, 1, memory_order_relaxed);
+        gort_yield();
+    }
+}
+
+static void test_unwrapped_getaddrinfo_1p(void **st) { run_scenario(getaddrinfo_worker, 1, NULL, 1); }
+
+/* Many goroutines alternate short unwrapped sleeps (some long enough for
+ * sysmon to take the P, most not) with channel operations and
+ * allocation: every runtime entry races with sysmon's handshake. Every
+ * value sent must arrive, whatever P each goroutine comes back on. */
+static void unwrapped_short(void *arg)
+{
+    gort_chan *c = arg;
+    for (int i = 0; i < 40; i++) {
+        struct timespec ts = { 0, i % 4 == 0 ? 200 * 1000 : 1000 };
+        nanosleep(&ts, NULL);
+        void *volatile q = gort_alloc(32);
+        (void)q;
+        send_int(c, 1);
+    }
+}
+
+static void unwrapped_stress_body(void *arg)
+{
+    int n = scaled(100);
+    gort_chan *c = gort_chan_make(sizeof(int), 0);
+    for (int i = 0; i < n; i++)
+        gort_go(unwrapped_short, c);
+    long sum = 0;
+    for (int i = 0; i < 40 * n; i++)
+        sum += recv_int(c);
+    assert_int_equal(sum, 40 * n);
+}
+
+static void test_unwrapped_stress_1p(void **st) { run_in_gort(unwrapped_stress_body, NULL, 1); }
+static void test_unwrapped_stress_2p(void **st) { run_in_gort(unwrapped_stress_body, NULL, 2); }
+
 /* Many goroutines making short wrapped calls (most return before sysmon
  * looks, some are retaken): every call comes back, on whatever P. */
 static void sleep_us(void *arg)
@@ -548,6 +657,13 @@ int main(void)
         cmocka_unit_test(test_wrapped_sleep_2p),
         cmocka_unit_test(test_syscall_stress_1p),
         cmocka_unit_test(test_syscall_stress_2p),
+        cmocka_unit_test(test_unwrapped_read_1p),
+        cmocka_unit_test(test_unwrapped_read_2p),
+        cmocka_unit_test(test_unwrapped_usleep_1p),
+        cmocka_unit_test(test_unwrapped_usleep_2p),
+        cmocka_unit_test(test_unwrapped_getaddrinfo_1p),
+        cmocka_unit_test(test_unwrapped_stress_1p),
+        cmocka_unit_test(test_unwrapped_stress_2p),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
