@@ -288,7 +288,8 @@ void gort_waitgroup_wait(gort_waitgroup *wg)
 
 void gort_once_do(gort_once *o, void (*fn)(void *), void *arg)
 {
-    RUNTIME_ENTRY();
+    /* No RUNTIME_ENTRY: fn is the program's code (a blocking call in it is
+     * detected); the lock and unlock are entries of their own. */
     if (__atomic_load_n(&o->done, __ATOMIC_ACQUIRE))
         return;
     /* Slow path: whoever gets the mutex first runs fn; the others wait for

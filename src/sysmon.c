@@ -24,6 +24,11 @@
  *      and an M spins or a P idles) and it has been there less than 10 ms.
  *      The M back from the syscall finds its P gone and takes an idle one,
  *      or queues its G and sleeps (proc.c's exitsyscall).
+ *      Unannotated calls (beyond Go): a P whose goroutine has not switched
+ *      for a round, whose M is outside gort (m.inruntime 0) and whose
+ *      thread sleeps in the kernel is taken the same way, after a
+ *      handshake with the M's next runtime entry (proc.c's takep_blocked,
+ *      runtime.h's RUNTIME_ENTRY, docs/sysmon.md).
  *   3. The network: poll it without waiting when nobody has for 10 ms and
  *      no M blocks in it (netpollStale, proc.c), so goroutines waiting on
  *      sockets wake even while every P computes. And the forced GC: a
