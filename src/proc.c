@@ -1850,8 +1850,7 @@ static void exitsyscall(g *gp, m *mp)
 bool takep_blocked(p *pp, m *mp)
 {
     lock(&sched.lock);
-    if (__atomic_load_n(&pp->m, __ATOMIC_RELAXED) != mp || mp->p != pp ||
-        atomic_load(&pp->status) != Prunning) {
+    if (__atomic_load_n(&pp->m, __ATOMIC_RELAXED) != mp || atomic_load(&pp->status) != Prunning) {
         unlock(&sched.lock);
         return false;
     }
@@ -1865,7 +1864,6 @@ bool takep_blocked(p *pp, m *mp)
     /* From here the M touches the P only after ptaken_slow, which waits
      * for sched.lock: the P is ours to give away, exactly like a P that
      * gort_syscall_enter left in Psyscall. */
-    tick_inc(&pp->syscalltick);
     __atomic_store_n(&pp->m, NULL, __ATOMIC_RELAXED);
     uint32_t s = Prunning;
     bool ok = atomic_compare_exchange_strong(&pp->status, &s, Psyscall);

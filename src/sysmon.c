@@ -116,8 +116,9 @@ static bool blockdetect;          /* membarrier works: unannotated blocking call
 static bool retake_blocked(p *pp)
 {
     m *mp = __atomic_load_n(&pp->m, __ATOMIC_RELAXED);
-    if (!blockdetect || !mp || atomic_load_explicit(&mp->inruntime, memory_order_relaxed))
-        return false;
+    if (!blockdetect || !mp || atomic_load_explicit(&mp->inruntime, memory_order_relaxed) ||
+        atomic_load(&gcStopping))
+        return false;                 /* (a thread the collector stopped sleeps too) */
     char st = mstate(mp);
     return (st == 'S' || st == 'D') && takep_blocked(pp, mp);
 }
