@@ -1845,19 +1845,23 @@ static void exitsyscall(g *gp, m *mp)
  * P standing still (sysmon.c's retake_blocked): take the P as if the
  * goroutine had called gort_syscall_enter, unless the handshake of
  * RUNTIME_ENTRY (runtime.h) says the M is back in gort. sched.lock keeps
- * the decision atomic for the M's slow path (ptaken_slow). True if the P
- * was taken. sysmon only. */
+ * the decision atomic for the M's slow path (ptaken_slow). mp came from a
+ * racy read of pp->m: only once the handshake has frozen mp outside gort
+ * is mp->p stable (and ordered before us by its release of inruntime), and
+ * mp->p == pp proves that pp is mp's. An M whose P was taken already is
+ * left alone: its m.p still names that P. True if the P was taken.
+ * sysmon only. */
 bool takep_blocked(p *pp, m *mp)
 {
     lock(&sched.lock);
-    if (__atomic_load_n(&pp->m, __ATOMIC_RELAXED) != mp || atomic_load(&pp->status) != Prunning) {
+    if (atomic_load(&pp->status) != Prunning || atomic_load(&mp->ptaken)) {
         unlock(&sched.lock);
         return false;
     }
     atomic_store(&mp->ptaken, true);
     membarrier_();
-    if (atomic_load_explicit(&mp->inruntime, memory_order_acquire)) {
-        atomic_store(&mp->ptaken, false);    /* it is back: its slow path waits for us */
+    if (atomic_load_explicit(&mp->inruntime, memory_order_acquire) || mp->p != pp) {
+        atomic_store(&mp->ptaken, false);    /* back in gort (its slow path waits for us), or not pp's */
         unlock(&sched.lock);
         return false;
     }

@@ -108,6 +108,11 @@ void preemptone(p *pp)
 
 static bool blockdetect;          /* membarrier works: unannotated blocking calls are taken */
 
+/* pp's M, read without synchronisation (its owner writes it plainly): only
+ * a candidate, which takep_blocked checks once the M cannot move. Ms are
+ * never freed, so any value read is a valid M. */
+__attribute__((no_sanitize_thread)) static m *pm_hint(p *pp) { return *(m *volatile *)&pp->m; }
+
 /* A P whose goroutine has not switched for a whole round (at least 20 us):
  * if its M sleeps in the kernel outside gort, an unannotated blocking
  * call, take the P as gort_syscall_enter would have let it go (the
@@ -115,8 +120,8 @@ static bool blockdetect;          /* membarrier works: unannotated blocking call
  * first: the M's inruntime flag, then one pread of its thread's state. */
 static bool retake_blocked(p *pp)
 {
-    m *mp = __atomic_load_n(&pp->m, __ATOMIC_RELAXED);
-    if (!blockdetect || !mp || atomic_load_explicit(&mp->inruntime, memory_order_relaxed) ||
+    m *mp = blockdetect ? pm_hint(pp) : NULL;
+    if (!mp || atomic_load_explicit(&mp->inruntime, memory_order_relaxed) ||
         atomic_load(&gcStopping))
         return false;                 /* (a thread the collector stopped sleeps too) */
     char st = mstate(mp);
