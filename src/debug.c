@@ -19,6 +19,7 @@ static const struct { const char *name; int32_t *value; } dbgvars[] = {
     { "gccheckmark", &debug.gccheckmark },
     { "gcpoison", &debug.gcpoison },
     { "gctrace", &debug.gctrace },
+    { "gcwpoff", &debug.gcwpoff },
     { "scheddetail", &debug.scheddetail },
     { "schedtrace", &debug.schedtrace },
 };

@@ -35,6 +35,7 @@
  * page counters in memstats. It is a leaf lock among the allocator's.
  */
 #include "malloc.h"
+#include "mgcwp.h"
 
 #include <string.h>
 
@@ -232,6 +233,7 @@ static uintptr_t mheap_sysAlloc(mheap *h, uintptr_t n, uintptr_t *size)
         mheap_recordArena(h, arenaIndex(a));
         atomic_store_explicit(&h->arenas[arenaIndex(a)], r, memory_order_release);
     }
+    gcwp_track((void *)p, n);   /* the collector's page tracking covers every arena */
     if (h->arenaLo == 0 || p < h->arenaLo)
         h->arenaLo = p;
     if (p + n > h->arenaHi)

@@ -232,6 +232,108 @@ int64_t sysMaxMappings(void)
     return max;
 }
 
+/* ---- Kernel write tracking (mgcwp.c) ------------------------------------
+ * userfaultfd's asynchronous write-protect and the PAGEMAP_SCAN ioctl are
+ * Linux 6.7+; Debian bookworm's headers (6.1) lack them, so the values of the
+ * kernel's UAPI (include/uapi/linux/userfaultfd.h and fs.h) are given here.
+ * This section's headers are included here, with it. */
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <linux/userfaultfd.h>
+#include <sys/ioctl.h>
+
+#ifndef UFFD_FEATURE_WP_UNPOPULATED
+#define UFFD_FEATURE_WP_UNPOPULATED (1 << 13)
+#endif
+#ifndef UFFD_FEATURE_WP_ASYNC
+#define UFFD_FEATURE_WP_ASYNC (1 << 15)
+#endif
+#ifndef UFFD_USER_MODE_ONLY
+#define UFFD_USER_MODE_ONLY 1
+#endif
+#ifndef PAGEMAP_SCAN
+struct pm_scan_arg {
+    uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
+    uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
+};
+#define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
+#define PM_SCAN_WP_MATCHING   (1 << 0)
+#define PM_SCAN_CHECK_WPASYNC (1 << 1)
+#define PAGE_IS_WRITTEN       (1 << 1)
+#endif
+_Static_assert(sizeof(pageRegion) == 24, "pageRegion is the kernel's struct page_region");
+
+/* A userfaultfd for asynchronous write-protection of this process's own
+ * memory: user-mode faults only (so no privilege is needed), no handler
+ * thread (the kernel resolves each fault itself), and the never-populated
+ * pages of a protected range protected too. The fd, or -errno: -ENOSYS
+ * without userfaultfd (old or stripped kernel, qemu-user), -EPERM when a
+ * sandbox refuses it, -EINVAL when the kernel lacks the features (< 6.7). */
+int uffdOpenWPAsync(void)
+{
+    int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+    if (fd < 0)
+        return -errno;
+    uint64_t want = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED;
+    struct uffdio_api api = { .api = UFFD_API, .features = want };
+    int err = 0;
+    if (ioctl(fd, UFFDIO_API, &api) != 0)
+        err = -errno;
+    else if ((api.features & want) != want)
+        err = -EINVAL;
+    if (err) {
+        close(fd);
+        return err;
+    }
+    return fd;
+}
+
+/* Puts [base, base+len) under fd's write-protect mode (nothing is protected
+ * yet). 0 or -errno. */
+int uffdRegisterWP(int fd, uintptr_t base, size_t len)
+{
+    struct uffdio_register r = { .range = { base, len }, .mode = UFFDIO_REGISTER_MODE_WP };
+    return syserr(ioctl(fd, UFFDIO_REGISTER, &r));
+}
+
+/* Write-protects (on) or unprotects [base, base+len) of a registered range.
+ * 0 or -errno. */
+int uffdWriteProtect(int fd, uintptr_t base, size_t len, bool on)
+{
+    struct uffdio_writeprotect w = { .range = { base, len }, .mode = on ? UFFDIO_WRITEPROTECT_MODE_WP : 0 };
+    return syserr(ioctl(fd, UFFDIO_WRITEPROTECT, &w));
+}
+
+/* /proc/self/pagemap, for pagemapScanWritten. The fd, or -errno. */
+int pagemapOpen(void)
+{
+    int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    return fd >= 0 ? fd : -errno;
+}
+
+/* One PAGEMAP_SCAN of [start, end) for pages written since they were last
+ * protected, write-protecting each again as it is found (atomically per
+ * page, under the page-table lock). Fills up to n regions of vec (vec may be
+ * NULL with n 0: protect only) and sets *walkEnd to where the walk stopped
+ * (end unless vec filled up). Every page must be under asynchronous
+ * write-protect (else -EPERM). Regions filled, or -errno. */
+long pagemapScanWritten(int fd, uintptr_t start, uintptr_t end, pageRegion *vec, size_t n,
+                        uintptr_t *walkEnd)
+{
+    struct pm_scan_arg a = {
+        .size = sizeof a,
+        .flags = PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC,
+        .start = start, .end = end,
+        .vec = (uintptr_t)vec, .vec_len = n,
+        .category_mask = PAGE_IS_WRITTEN, .return_mask = PAGE_IS_WRITTEN,
+    };
+    long r = ioctl(fd, PAGEMAP_SCAN, &a);
+    if (r < 0)
+        return -errno;
+    *walkEnd = a.walk_end;
+    return r;
+}
+
 int sigaction_(int sig, const struct sigaction *sa, struct sigaction *old)
 {
     return syserr(sigaction(sig, sa, old));

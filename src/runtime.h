@@ -570,6 +570,7 @@ typedef struct debugvars {
     int32_t schedtrace;     /* ms between SCHED lines, 0: off */
     int32_t scheddetail;
     int32_t gctrace;
+    int32_t gcwpoff;        /* test only: kernel write tracking unavailable (mgcwp.c) */
     int32_t gccheckmark;    /* re-mark with the world stopped after each cycle, report misses */
     int32_t gcpoison;       /* fill freed objects with 0xdeadbeef */
     int32_t asyncpreemptoff;
@@ -621,6 +622,15 @@ bool    sysGuardWorks(size_t pagesize); /* does sysGuard fault here? */
 int     sysGuardStrided(void *v, size_t len, size_t stride, int n);   /* 0 or -errno */
 void    sysPopulateStrided(void *v, size_t len, size_t stride, int n); /* best effort */
 int64_t sysMaxMappings(void);        /* vm.max_map_count */
+/* Kernel write tracking (Linux 6.7+; mgcwp.c). pageRegion is the kernel's
+ * struct page_region: [start, end) and the categories that matched. */
+typedef struct pageRegion { uint64_t start, end, categories; } pageRegion;
+int     uffdOpenWPAsync(void);        /* userfaultfd with async WP, user mode only; fd or -errno */
+int     uffdRegisterWP(int fd, uintptr_t base, size_t len);          /* 0 or -errno */
+int     uffdWriteProtect(int fd, uintptr_t base, size_t len, bool on); /* 0 or -errno */
+int     pagemapOpen(void);            /* /proc/self/pagemap; fd or -errno */
+long    pagemapScanWritten(int fd, uintptr_t start, uintptr_t end, pageRegion *vec, size_t n,
+                           uintptr_t *walkEnd); /* written pages, re-protected; count or -errno */
 struct sigaction;
 int     sigaction_(int sig, const struct sigaction *sa, struct sigaction *old); /* 0 or -errno */
 int     signalstack(void *sp, size_t n); /* alternate signal stack; n 0: none. 0 or -errno */
