@@ -451,6 +451,36 @@ typedef struct gort_map_iter {
 void     gort_map_iter_init(gort_map_iter *it, gort_map *m);
 bool     gort_map_iter_next(gort_map_iter *it);          /* false: done */
 
+/* ---- Profiling (cpuprof.c, mprof.c, pprof.c): Go's runtime/pprof ----------
+ *
+ * Profiles are written in pprof's format (gzipped profile.proto): read them
+ * with `go tool pprof -top prog file`. docs/profiling.md walks through it.
+ * Without changing a program: GORT_CPUPROFILE=path profiles its CPU from
+ * before the main goroutine, GORT_MEMPROFILE=path writes its heap profile;
+ * both are written when gort_main returns or the program exits. */
+
+/* CPU profile at 100 Hz of CPU time, per thread (SIGPROF), until
+ * gort_pprof_cpu_stop writes it to path. 0, -EBUSY if one is running, or a
+ * negative errno if path cannot be written. */
+int      gort_pprof_cpu_start(const char *path);
+int      gort_pprof_cpu_stop(void);        /* writes the profile: 0 or -errno */
+/* Writes the profile named kind, as Go's names it: "heap" (in-use memory,
+ * sampled every 512 KiB allocated on average), "allocs" (the same samples,
+ * shown as allocated memory), "goroutine" (every goroutine's stack),
+ * "block" (time waiting on channels, select and sync primitives), "mutex"
+ * (contended gort_mutex/gort_rwmutex, by the unlocker's stack). 0, -EINVAL
+ * for another kind, or the negative errno of writing path. */
+int      gort_pprof_write(const char *kind, const char *path);
+/* runtime.MemProfileRate: bytes between heap samples on average (default
+ * 524288; 1: every allocation; 0: off). Returns the previous rate. */
+int      gort_set_mem_profile_rate(int rate);
+/* runtime.SetBlockProfileRate: one blocking event per rate nanoseconds
+ * spent blocked is sampled (1: every event; <= 0: off, the default). */
+void     gort_set_block_profile_rate(int rate);
+/* runtime.SetMutexProfileFraction: one contention event in rate is
+ * sampled (0: off, the default); rate < 0 only reads. Returns the previous. */
+int      gort_set_mutex_profile_fraction(int rate);
+
 #ifdef __cplusplus
 }
 #endif

@@ -14,12 +14,15 @@ native=(
     libunwind-dev libcmocka-dev
     libhttp-parser-dev
     clang libclang-rt-dev
+    protobuf-c-compiler libprotobuf-c-dev zlib1g-dev
+    python3
 )
 # Cross build for arm64, run under qemu-user.
 cross=(
     gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
     libunwind-dev:arm64 libcmocka-dev:arm64
     libhttp-parser2.9:arm64
+    libprotobuf-c1:arm64 zlib1g:arm64
 )
 # Benchmarks: Go twins, comparison allocators and hash tables, timing.
 bench=(
@@ -30,6 +33,13 @@ bench=(
 # arm64 packages conflict. Its header is the same for both, so the arm64 build
 # takes the header from the native -dev package and links the arm64 runtime
 # library (libhttp-parser2.9:arm64) by its file name.
+#
+# The pprof writer (src/pprof.c) needs protobuf-c and zlib. The arm64 build
+# takes their headers from the native -dev packages (arch-independent) and
+# links the arm64 runtime libraries by file name, as for libhttp-parser:
+# zlib1g-dev:arm64 would pull in libc6-dev:arm64, a second C library's
+# headers beside the cross compiler's. python3 validates the execution
+# trace's JSON in the tests.
 #
 # Note: libatomic-ops-dev is deliberately absent: its amd64 and arm64 packages
 # conflict, and gort uses <stdatomic.h> only.

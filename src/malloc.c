@@ -65,6 +65,7 @@ void mallocinit(void)
         gcinit();
         for (int i = 0; i < numSpanClasses; i++)
             mcache0.alloc[i] = &emptymspan;
+        mcache0.nextSample = nextSample();
         mstats_registerCache(&mcache0);
         /* Like the kernel's overcommit heuristic: no single object larger than
          * physical memory (our arenas are MAP_NORESERVE, so mmap would not
@@ -248,12 +249,15 @@ static void *mallocgc_large(size_t size, const gort_type *typ, bool noscan, bool
 
 /* ---- mallocgc and the public API ------------------------------------------------------------ */
 
-/* Threads without a P share mcache0 under its lock. */
-static void *mallocgc_nocache(size_t size, const gort_type *typ, bool noscan, bool needzero)
+/* Threads without a P share mcache0 under its lock; *sample: whether the
+ * heap profile samples this allocation. */
+static void *mallocgc_nocache(size_t size, const gort_type *typ, bool noscan, bool needzero,
+                              bool *sample)
 {
     mallocinit();
     lock(&mcache0Lock);
-    void *x = mallocgc_small(&mcache0, size, typ, noscan, needzero);
+    void *x = size > maxSmallSize ? NULL : mallocgc_small(&mcache0, size, typ, noscan, needzero);
+    *sample = memprofSample(&mcache0, size);
     unlock(&mcache0Lock);
     return x;
 }
@@ -269,17 +273,25 @@ void *mallocgc(size_t size, const gort_type *typ, unsigned flags)
     bool needzero = !(flags & MALLOC_NOZERO);
     GORT_ASSERT(needzero || noscan);
     void *x;
+    bool sample;
     mcache *c = getmcache();
     if (unlikely(!c) && unlikely(!gclocal.thread))
         gcRegisterThread(NULL);         /* a foreign thread: its stack is a root from now on */
     nosuspend_enter();
-    if (unlikely(size > maxSmallSize))
-        x = mallocgc_large(size, typ, noscan, needzero);
-    else if (likely(c))
-        x = mallocgc_small(c, size, typ, noscan, needzero);
-    else
-        x = mallocgc_nocache(size, typ, noscan, needzero);
+    if (likely(c)) {
+        if (unlikely(size > maxSmallSize))
+            x = mallocgc_large(size, typ, noscan, needzero);
+        else
+            x = mallocgc_small(c, size, typ, noscan, needzero);
+        sample = memprofSample(c, size);
+    } else {
+        x = mallocgc_nocache(size, typ, noscan, needzero, &sample);
+        if (!x)
+            x = mallocgc_large(size, typ, noscan, needzero);
+    }
     nosuspend_exit();
+    if (unlikely(sample))
+        mProf_Malloc(x, size);          /* with its stack, outside the region */
     return x;
 }
 

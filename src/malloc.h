@@ -133,6 +133,7 @@ struct mspan {
     spanClass   spanclass;
     _Atomic uint8_t state;       /* enum mSpanState; set last when publishing */
     uint8_t     needzero;        /* the span's free slots may hold old data */
+    _Atomic uint8_t profiled;    /* holds an object the heap profile sampled (mprof.c) */
     uint64_t    inlineBits[2][inlineBitsObjects / 64]; /* alloc and mark bits of small spans */
 };
 
@@ -249,7 +250,25 @@ struct mcache {
     mspan      *alloc[numSpanClasses];      /* &emptymspan when none */
     _Atomic uint64_t nmalloc[numSizeClasses]; /* small objects allocated, by class */
     mcache     *statsnext, *statsprev;      /* memstats' list of live caches */
+    uintptr_t   nextSample;                 /* bytes until the heap profile's next sample */
 };
+
+/* ---- Heap profile hooks (mprof.c) ------------------------------------------- */
+
+uintptr_t nextSample(void);               /* a fresh countdown for mcache.nextSample */
+void mProf_Malloc(void *x, uintptr_t size);/* x was sampled: outside any region */
+void mProf_Free(mspan *s);                /* s (profiled) is being swept: count the dead */
+/* Counts size bytes against c's countdown; true when this allocation is
+ * the heap profile's next sample (Go's mallocgc tail, c.nextSample). */
+static inline bool memprofSample(mcache *c, uintptr_t size)
+{
+    if (likely(size < c->nextSample)) {
+        c->nextSample -= size;
+        return false;
+    }
+    c->nextSample = nextSample();
+    return true;
+}
 
 extern mspan emptymspan;
 /* The next free object of span class spc, refilling the cache from its

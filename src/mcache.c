@@ -36,6 +36,7 @@ mcache *allocmcache(void)
     unlock(&mheap_.lock);
     for (int i = 0; i < numSpanClasses; i++)
         c->alloc[i] = &emptymspan;
+    c->nextSample = nextSample();
     mstats_registerCache(c);
     nosuspend_exit();
     return c;

@@ -95,6 +95,8 @@ bool mspan_sweep(mspan *s, bool preserve)
     uintptr_t nfreed = s->allocCount - nalloc;
     GORT_ASSERT(s->allocCount >= nalloc);
     if (nfreed) {
+        if (unlikely(atomic_load_explicit(&s->profiled, memory_order_relaxed)))
+            mProf_Free(s);              /* the heap profile counts its samples' frees */
         if (debug.gcpoison)
             poisonFreed(s);
         s->needzero = 1;

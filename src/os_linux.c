@@ -405,3 +405,31 @@ bool getsignalstack(uintptr_t *lo, uintptr_t *hi)
     *hi = (uintptr_t)ss.ss_sp + ss.ss_size;
     return true;
 }
+
+/* A timer on the calling thread's CPU clock that sends sig to this very
+ * thread when it expires (Go's per-thread profiling timer: timer_create
+ * with CLOCK_THREAD_CPUTIME_ID and SIGEV_THREAD_ID). 0 or -errno. */
+int threadCPUTimerCreate(int sig, void **timer)
+{
+    struct sigevent sev;
+    memset(&sev, 0, sizeof sev);
+    sev.sigev_notify = SIGEV_THREAD_ID;
+    sev.sigev_signo = sig;
+    sev._sigev_un._tid = gettid_();
+    timer_t t;
+    if (timer_create(CLOCK_THREAD_CPUTIME_ID, &sev, &t) != 0)
+        return -errno;
+    *timer = (void *)t;
+    return 0;
+}
+
+/* Arms timer to expire after first ns of the thread's CPU time, then
+ * every interval ns; first == 0 disarms it. 0 or -errno. */
+int threadCPUTimerSet(void *timer, int64_t first, int64_t interval)
+{
+    struct itimerspec its = {
+        .it_value = { first / 1000000000, first % 1000000000 },
+        .it_interval = { interval / 1000000000, interval % 1000000000 },
+    };
+    return syserr(timer_settime((timer_t)timer, 0, &its, NULL));
+}

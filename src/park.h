@@ -43,13 +43,16 @@ static inline g *waitg(void)
     return gp;
 }
 
-/* gopark for gp = waitg(); on a foreign thread: unlockf, then sleep. */
+/* gopark for gp = waitg(); on a foreign thread: unlockf, then sleep. The
+ * wait is a block profile event (channels, select, semaphores, sync). */
 static inline void waitpark(g *gp, bool (*unlockf)(g *, void *), void *lock, enum waitreason reason)
 {
+    int64_t t0 = blockprof_start();
     if (likely(!gp->threadpark))
         gopark(unlockf, lock, reason);
     else
         threadpark(gp, unlockf, lock, reason);
+    blockprof_end(t0);
 }
 
 /* goparkunlock for gp = waitg(). */

@@ -1047,6 +1047,7 @@ static g *execute(m *mp, g *gp, bool inheritTime)
     gp->m = mp;
     setgstatus(gp, Grunnable, Grunning);
     switch_tick(pp, inheritTime);
+    cpuprof_check(mp);
     gogo(mp->g0, gp, false);
     g *cur = mp->curg;              /* back on g0: cur switched to us with mcall */
     note_switched_out(cur);
@@ -1666,7 +1667,7 @@ static void oncall_run(void *v)
     notewakeup(&c->done);
 }
 
-static void run_on_goroutine(void (*fn)(void *), void *arg)
+void run_on_goroutine(void (*fn)(void *), void *arg)
 {
     struct oncall c = { fn, arg, { 0 } };
     newproc(oncall_run, &c, 0);
@@ -1959,6 +1960,7 @@ static void schedinit(void)
     procresize(procs);
     unlock(&sched.lock);
     sysmon_start();
+    pprof_init();
 }
 
 void runtime_init(void) { pthread_once(&init_once, schedinit); }
@@ -1981,6 +1983,7 @@ int gort_main(void (*main_fn)(void *), void *arg)
     newproc(runmain, &c, 0);
     foreign_main_wait();
     notesleep(&c.done);
+    pprof_exit();                   /* GORT_CPUPROFILE, GORT_MEMPROFILE */
     return 0;
 }
 

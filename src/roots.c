@@ -354,6 +354,31 @@ void allgremove(g *gp)
     nosuspend_exit();
 }
 
+void forEachG(void (*f)(g *gp, void *arg), void *arg)
+{
+    g **copy = NULL;
+    size_t cap = 0, n;
+    for (;;) {
+        nosuspend_enter();
+        lock(&allglock);
+        n = allglen;
+        bool fits = n <= cap;
+        if (fits && n)
+            memcpy(copy, allgs, n * sizeof *copy);
+        unlock(&allglock);
+        nosuspend_exit();
+        if (fits)
+            break;
+        free(copy);
+        cap = n + 64;
+        if (!(copy = malloc(cap * sizeof *copy)))
+            throw("runtime: out of memory listing goroutines");
+    }
+    for (size_t i = 0; i < n; i++)
+        f(copy[i], arg);
+    free(copy);
+}
+
 /* ---- Registered root ranges (gort_add_roots) -------------------------------------- */
 
 typedef struct rootRange { uintptr_t lo, hi; } rootRange;

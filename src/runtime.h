@@ -168,6 +168,7 @@ struct sudog {
     sudog      *parent, *left, *right; /* sema.c treap */
     sudog      *waittail;
     struct hchan *c;
+    int64_t     acquiretime;    /* sema.c: when a mutex waiter queued, for the mutex profile (0: not profiled) */
 };
 struct g {
     void       *sched_sp;       /* saved stack pointer while not running (the asm's slot) */
@@ -236,6 +237,9 @@ struct m {
     _Atomic int statfd;         /* fd of /proc/self/task/<procid>/stat, +1 (0: none); preemptM */
     _Atomic uint32_t inruntime; /* 0 only while curg runs the program's code (RUNTIME_ENTRY) */
     _Atomic bool ptaken;        /* sysmon took p while curg was blocked outside gort (takep_blocked) */
+    int32_t     profilehz;      /* rate this M's CPU timer runs at (cpuprof.c) */
+    void       *proftimer;      /* its timer_t (0 is a valid one), made at first use */
+    bool        proftimerok;    /* proftimer exists */
 };
 
 /* ---- P ---------------------------------------------------------------- */
@@ -462,6 +466,9 @@ enum { NETPOLL_STALE_NS = 10 * 1000 * 1000 };
 void netpollStale(int64_t now);
 /* Makes a list of Gs readied by netpoll (linked by schedlink) runnable. */
 void injectglist(g *list);
+/* Runs fn(arg) on a new goroutine and waits for it: for callers that are
+ * not goroutines (a foreign thread) but need one (stopTheWorld). */
+void run_on_goroutine(void (*fn)(void *), void *arg);
 void handoffp(p *pp);                /* a P its M cannot use: to another M, or idle */
 bool takep_blocked(p *pp, m *mp);    /* sysmon: take pp from mp, asleep outside gort */
 void newosproc(void *(*fn)(void *), void *arg); /* a detached thread; fatal if none */
@@ -505,6 +512,10 @@ g   *stackalloc_g(size_t stacksize);
 void stackfree_g(g *gp);             /* returns a non-default-size G/stack to the OS */
 void allgadd(g *gp);                 /* the GC's list of every G (roots.c) */
 void allgremove(g *gp);
+/* Calls f(gp, arg) for each G in the list of all Gs when called (Go's
+ * forEachG), outside the list's lock: f may allocate. The caller keeps the
+ * Gs from being freed meanwhile (a stopped world). */
+void forEachG(void (*f)(g *gp, void *arg), void *arg);
 void stack_trim(g *gp);              /* MADV_DONTNEED what a deep run committed */
 void stack_release(g *gp);           /* a dead G goes to a pool */
 void stack_trim_list(p *pp, int64_t now); /* idle P: trim its pool's untrimmed Gs */
@@ -561,8 +572,48 @@ void *ctx_ucontext(void *saved);     /* the ucontext inside a copy */
 /* Makes the interrupted thread continue in fn(saved), on the stack below. */
 void  ctx_redirect(void *uc, void *saved, void (*fn)(void *));
 NORETURN void asyncPreemptResume(void *saved); /* rt_sigreturn from the copy */
+/* Fills the ucontext uc with the registers a goroutine switched out at sp
+ * (its sched_sp) resumes with: pc, sp and the callee-saved ones. */
+void  ctx_from_switch(void *uc, uintptr_t sp);
+uintptr_t ctx_arg0(void *uc);        /* the first argument register */
+/* A signal that was pending behind SIGURG finds the thread redirected to
+ * asyncPreempt's entry: the context the thread was interrupted in (what
+ * asyncPreempt will resume), else uc itself. For the CPU profiler. */
+void *ctx_unpreempted(void *uc);
 void minitSignals(m *mp);            /* per-thread: alternate signal stack */
 void unminitSignals(m *mp);
+
+/* ---- Profiling (cpuprof.c, mprof.c, pprof.c) ----------------------------- */
+
+/* The CPU profiling rate every M should run its timer at (0: off); an M
+ * whose rate differs resets its timer as it next runs a goroutine. */
+extern _Atomic int32_t cpuprof_hz;
+void setThreadCPUProfiler(m *mp);
+static inline void cpuprof_check(m *mp)
+{
+    if (unlikely(mp->profilehz != atomic_load_explicit(&cpuprof_hz, memory_order_relaxed)))
+        setThreadCPUProfiler(mp);
+}
+void pprof_init(void);               /* GORT_CPUPROFILE, GORT_MEMPROFILE (schedinit) */
+void pprof_exit(void);               /* stop and write what the environment asked for */
+/* Block and mutex profiles (mprof.c): blockevent for a goroutine that
+ * waited `ns`, with its own stack; mutexevent by the unlocker that ended a
+ * contention that lasted `ns`, with the unlocker's stack. */
+extern _Atomic int64_t blockprofilerate, mutexprofilerate;
+void blockevent(int64_t ns);
+void mutexevent(int64_t ns);
+/* Start of a wait that the block profile may record: nanotime(), or 0 when
+ * block profiling is off (then the wait costs one load more). */
+int64_t nanotime(void);
+static inline int64_t blockprof_start(void)
+{
+    return unlikely(atomic_load_explicit(&blockprofilerate, memory_order_relaxed) > 0) ? nanotime() : 0;
+}
+static inline void blockprof_end(int64_t t0)
+{
+    if (unlikely(t0))
+        blockevent(nanotime() - t0);
+}
 
 /* ---- Environment and debug knobs (debug.c) ------------------------------ */
 
@@ -636,6 +687,8 @@ int     sigaction_(int sig, const struct sigaction *sa, struct sigaction *old); 
 int     signalstack(void *sp, size_t n); /* alternate signal stack; n 0: none. 0 or -errno */
 bool    getsignalstack(uintptr_t *lo, uintptr_t *hi); /* the calling thread's, if any */
 int     futexsleepNoGC(_Atomic uint32_t *addr, uint32_t val, int64_t ns); /* futexsleep without the GC's hooks */
+int     threadCPUTimerCreate(int sig, void **timer); /* CPU-time timer signalling this thread */
+int     threadCPUTimerSet(void *timer, int64_t first, int64_t interval); /* first 0: off */
 int     tgkill_(int tid, int sig);    /* signal one thread of this process. 0 or -errno */
 int     threadstat_open(int tid);     /* fd of /proc/self/task/<tid>/stat, or -errno */
 char    threadstate(int fd);          /* 'R', 'S', 'D', ... from that fd; 0 if unreadable */

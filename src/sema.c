@@ -189,6 +189,15 @@ static sudog *semadequeue(semaRoot *root, uint32_t *addr)
 
 /* ---- Acquire and release --------------------------------------------------------- */
 
+/* Does the mutex profile time this wait (a contended gort_mutex or
+ * gort_rwmutex, with the profile on)? */
+static bool mutexprofiled(enum waitreason reason)
+{
+    return unlikely(atomic_load_explicit(&mutexprofilerate, memory_order_relaxed) > 0) &&
+           (reason == waitReasonSyncMutexLock || reason == waitReasonSyncRWMutexLock ||
+            reason == waitReasonSyncRWMutexRLock);
+}
+
 void semacquire1(uint32_t *addr, bool lifo, enum waitreason reason)
 {
     if (cansemacquire(addr))
@@ -207,6 +216,7 @@ void semacquire1(uint32_t *addr, bool lifo, enum waitreason reason)
             unlock(&root->lock);
             break;
         }
+        s->acquiretime = mutexprofiled(reason) ? nanotime() : 0;
         semaqueue(root, addr, s, gp, lifo);
         waitparkunlock(gp, &root->lock, reason);
         if (s->ticket != 0 || cansemacquire(addr))
@@ -233,6 +243,8 @@ void semrelease1(uint32_t *addr, bool handoff)
     unlock(&root->lock);
     if (!s)
         return;
+    if (unlikely(s->acquiretime))   /* the unlocker's stack ends the contention (Go's) */
+        mutexevent(nanotime() - s->acquiretime);
     bool handed = handoff && cansemacquire(addr);
     if (handed)
         s->ticket = 1;

@@ -199,6 +199,15 @@ static SIGNAL_NOSANITIZE NORETURN void asyncPreempt(void *saved)
     asyncPreemptResume(saved);
 }
 
+void *ctx_unpreempted(void *uc)
+{
+    uintptr_t pc, sp;
+    ctx_pc_sp(uc, &pc, &sp);
+    if (pc != (uintptr_t)asyncPreempt)
+        return uc;
+    return ctx_ucontext((void *)ctx_arg0(uc));
+}
+
 /* The preemption itself, if every condition of the essay above holds. */
 static SIGNAL_NOSANITIZE void doSigPreempt(m *mp, siginfo_t *si, void *uc)
 {
