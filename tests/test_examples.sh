@@ -16,6 +16,7 @@
 # GORT_TEST_QEMU=1 shrinks the echo load there. Servers run under `timeout`
 # and are killed at exit, so nothing outlives the test. An example that was
 # not built (http_hello without libhttp-parser) is skipped, not failed.
+# cpu_profile writes a CPU profile that `go tool pprof -top` must read.
 set -uo pipefail
 export LC_ALL=C
 
@@ -148,6 +149,35 @@ if [[ -x $dir/http_hello ]]; then
     fi
 else
     echo "skip - http_hello (not built: libhttp-parser missing)"; skipped=$((skipped + 1))
+fi
+
+# ---- cpu_profile ---------------------------------------------------------------
+# Writes a CPU profile of its prime counting; `go tool pprof -top` (the
+# newest Go on the machine) must list the hot function, count_primes. Under
+# qemu the count is checked, and the profile is read only if it has samples.
+
+gocmd=/usr/local/go/bin/go
+[[ -x $gocmd ]] || gocmd=$(command -v go || true)
+if [[ -x $dir/cpu_profile ]]; then
+    limit=300000 want=25997
+    [[ ${GORT_TEST_QEMU:-} == 1 ]] && limit=100000 want=9592
+    out=$(timeout 600 "${emu[@]}" "$dir/cpu_profile" "$tmp/cpu.pb.gz" "$limit" 2>&1)
+    check "cpu_profile: counts the primes" "$(head -n 1 <<<"$out")" "$want primes below $limit"
+    if [[ -z $gocmd ]]; then
+        echo "skip - cpu_profile: no go command to read the profile"; skipped=$((skipped + 1))
+    else
+        top=$("$gocmd" tool pprof -top "$tmp/cpu.pb.gz" 2>&1)
+        if [[ ${GORT_TEST_QEMU:-} == 1 ]] && grep -q "Total samples = 0 *$" <<<"$top"; then
+            echo "skip - cpu_profile: no CPU samples under qemu"; skipped=$((skipped + 1))
+        elif grep -q "count_primes" <<<"$top"; then
+            ok "cpu_profile: go tool pprof -top lists count_primes"
+        else
+            not_ok "cpu_profile: go tool pprof -top lists count_primes"
+            printf '%s\n' "$top" | head -n 20
+        fi
+    fi
+else
+    not_ok "cpu_profile was built"
 fi
 
 echo "$passed passed, $failed failed, $skipped skipped"
