@@ -30,7 +30,8 @@
  * it for the next lap with pos+size. When the ring is full the sample is
  * counted as lost, and the profile says how many in a comment.
  *
- * libunwind's local unwinding is async-signal-safe: its caches take their
+ * Under TSan, which delivers signals late, the sample is the stack where
+ * TSan delivered it. libunwind's local unwinding is async-signal-safe: its caches take their
  * locks with every signal blocked, so a handler never finds one held by the
  * code it interrupted.
  *
@@ -111,15 +112,18 @@ static void sigprofRecord(void *uc)
     uintptr_t pcs[MAXSTACK];
     int n = 0;
     unw_cursor_t c;
+#if GORT_TSAN
+    /* TSan runs handlers late, at the thread's next interceptor, with a
+     * copy of a context whose stack has moved on since: unwind the stack
+     * as it is now (the sample lands where TSan delivered it). */
+    unw_context_t now;
+    int rc = unw_getcontext(&now) == 0 ? unw_init_local(&c, &now) : -1;
+#else
     uc = ctx_unpreempted(uc);
-    if (unw_init_local2(&c, (unw_context_t *)uc, UNW_INIT_SIGNAL_FRAME) == 0) {
-        do {
-            unw_word_t ip;
-            if (unw_get_reg(&c, UNW_REG_IP, &ip) != 0 || ip == 0)
-                break;
-            pcs[n++] = (uintptr_t)ip;
-        } while (n < MAXSTACK && unw_step(&c) > 0);
-    }
+    int rc = unw_init_local2(&c, (unw_context_t *)uc, UNW_INIT_SIGNAL_FRAME);
+#endif
+    if (rc == 0)
+        n = cursorPCs(&c, pcs, MAXSTACK);
     if (n == 0) {
         uintptr_t sp;
         ctx_pc_sp(uc, &pcs[0], &sp);

@@ -77,6 +77,19 @@ int trimRuntimeFrames(uintptr_t *pcs, int n)
     return n - i;
 }
 
+int cursorPCs(void *cursor, uintptr_t *pcs, int max)
+{
+    unw_cursor_t *c = cursor;
+    int n = 0;
+    do {
+        unw_word_t ip;
+        if (unw_get_reg(c, UNW_REG_IP, &ip) != 0 || ip == 0)
+            break;
+        pcs[n++] = (uintptr_t)ip;
+    } while (n < max && unw_step(c) > 0);
+    return n;
+}
+
 /* The caller's stack, leaf first, runtime frames dropped: return addresses. */
 int callers(uintptr_t *pcs, int max)
 {

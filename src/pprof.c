@@ -543,14 +543,7 @@ static int gstack(g *gp, uintptr_t *pcs, int max)
     ctx_from_switch(&uc, (uintptr_t)gp->sched_sp);
     if (unw_init_local(&c, (unw_context_t *)&uc) != 0)
         return 0;
-    int n = 0;
-    do {
-        unw_word_t ip;
-        if (unw_get_reg(&c, UNW_REG_IP, &ip) != 0 || ip == 0)
-            break;
-        pcs[n++] = (uintptr_t)ip;
-    } while (n < max && unw_step(&c) > 0);
-    return trimRuntimeFrames(pcs, n);
+    return trimRuntimeFrames(pcs, cursorPCs(&c, pcs, max));
 }
 
 struct gprof { bucketTable *stacks; g *self; };

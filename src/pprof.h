@@ -37,6 +37,9 @@ void    bucketUnlock(bucketTable *t);
 bool inRuntimeText(uintptr_t pc);     /* pc is in gort's own code (section gort_text) */
 int  trimRuntimeFrames(uintptr_t *pcs, int n);
 int  callers(uintptr_t *pcs, int max); /* the caller's stack, runtime frames dropped */
+/* The PCs of the frames from a libunwind cursor (an unw_cursor_t *) on,
+ * at most max. Async-signal-safe. */
+int  cursorPCs(void *cursor, uintptr_t *pcs, int max);
 
 /* ---- Writing profile.proto (pprof.c) ------------------------------------------ */
 
