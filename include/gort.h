@@ -481,6 +481,14 @@ void     gort_set_block_profile_rate(int rate);
  * sampled (0: off, the default); rate < 0 only reads. Returns the previous. */
 int      gort_set_mutex_profile_fraction(int rate);
 
+/* Execution trace (trace.c): what ran on each P and when, why each
+ * goroutine stopped (its wait reason), creations, wakeups, syscalls and the
+ * collector's phases, as Chrome trace-event JSON: open it in Perfetto
+ * (ui.perfetto.dev) or chrome://tracing. GORT_TRACE=path traces a whole
+ * run. 0, -EBUSY if a trace is running, or a negative errno of path. */
+int      gort_trace_start(const char *path);
+int      gort_trace_stop(void);           /* 0, -EINVAL if none, or -errno */
+
 #ifdef __cplusplus
 }
 #endif

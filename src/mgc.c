@@ -142,6 +142,7 @@ static NOINLINE void gcCycle(bool forced)
         startTheWorldGC();            /* a dlopen finished meanwhile: list again */
     }
     t.mark = nanotime();
+    if (traceOn()) traceGCPhase("mark");
     t.procs = atomic_load(&gomaxprocs) > 0 ? atomic_load(&gomaxprocs) : 1;
 
     mstats_forEachCache(releaseCache);
@@ -161,6 +162,7 @@ static NOINLINE void gcCycle(bool forced)
         work.globalBytes = globals;
     }
 
+    if (traceOn()) traceGCPhase("mark termination");
     t.heap1 = atomic_load(&gcHeapLive);
     t.heap2 = work.bytesMarked;
     mheap_.sweepgen += 2;
@@ -191,8 +193,10 @@ void gcStart(bool forced)
         return;
     }
     gctraceModeOnce();
+    if (traceOn()) traceGCPhase("sweep termination");
     finishsweep();
     gcCycle(forced);
+    if (traceOn()) traceGCPhase("sweep");
     uint32_t cycle = memstats.numgc;
     unlock(&gcsema);
     int64_t t0 = nanotime();
@@ -203,6 +207,7 @@ void gcStart(bool forced)
         ;
     while (memstats.numgc == cycle && atomic_load(&sweepActive) != 0)
         osyield();
+    if (traceOn()) traceGCPhase(NULL);
     atomic_fetch_add(&gcCPUTime, nanotime() - t0);
 }
 

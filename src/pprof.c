@@ -37,7 +37,8 @@
  * The CPU profile is cpuprof.c's. GORT_CPUPROFILE=path and
  * GORT_MEMPROFILE=path profile a program that cannot be changed: the CPU
  * profile starts before the main goroutine and both are written when
- * gort_main returns or the program exits.
+ * gort_main returns or the program exits. GORT_TRACE=path does the same
+ * for the execution trace (trace.c).
  */
 #define UNW_LOCAL_ONLY
 #include "pprof.h"
@@ -640,13 +641,14 @@ int gort_pprof_cpu_stop(void) { return cpuprof_stop(); }
 
 /* ---- The environment ------------------------------------------------------------------ */
 
-static const char *envcpu, *envmem;
+static const char *envcpu, *envmem, *envtrace;
 static _Atomic bool exited;
 
+/* -EINVAL from a stop: the program stopped it itself, nothing to say. */
 static void report(const char *what, const char *path, int rc)
 {
-    if (rc < 0)
-        gprint("gort: cannot write %s profile %s: %s\n", what, path, strerror(-rc));
+    if (rc < 0 && rc != -EINVAL)
+        gprint("gort: cannot write %s %s: %s\n", what, path, strerror(-rc));
 }
 
 void pprof_exit(void)
@@ -654,9 +656,11 @@ void pprof_exit(void)
     if (atomic_exchange(&exited, true))
         return;
     if (envcpu)
-        report("CPU", envcpu, cpuprof_stop());
+        report("CPU profile", envcpu, cpuprof_stop());
     if (envmem)
-        report("heap", envmem, gort_pprof_write("heap", envmem));
+        report("heap profile", envmem, gort_pprof_write("heap", envmem));
+    if (envtrace)
+        report("execution trace", envtrace, gort_trace_stop());
 }
 
 static void pprof_atexit(void) { pprof_exit(); }
@@ -669,8 +673,13 @@ void pprof_init(void)
         envcpu = NULL;
     if (envmem && !*envmem)
         envmem = NULL;
+    envtrace = getenv("GORT_TRACE");
+    if (envtrace && !*envtrace)
+        envtrace = NULL;
     if (envcpu)
-        report("CPU", envcpu, cpuprof_start(envcpu));
-    if (envcpu || envmem)
+        report("CPU profile", envcpu, cpuprof_start(envcpu));
+    if (envtrace)
+        report("execution trace", envtrace, traceStart(envtrace));
+    if (envcpu || envmem || envtrace)
         atexit(pprof_atexit);
 }

@@ -135,6 +135,18 @@ uint32_t fastrand(void)
 /* Switches from the current context `from` to `to`. Returns when something
  * switches back to `from`, possibly on another thread. exiting: `from` will
  * never run again, so ASan may drop its fake stack. */
+static g *park_m(g *gp);
+
+/* The status a G switching away will have: a switch to g0 (mcall) changes
+ * it only there, so say what park_m and the others will make it. */
+static uint32_t statusAfterSwitch(m *mp, g *from)
+{
+    uint32_t s = atomic_load_explicit(&from->atomicstatus, memory_order_relaxed);
+    if (s != Grunning)
+        return s;
+    return mp->mcall_fn == park_m ? Gwaiting : Grunnable;
+}
+
 static void gogo(g *from, g *to, bool exiting)
 {
 #if GORT_ASAN
@@ -147,6 +159,10 @@ static void gogo(g *from, g *to, bool exiting)
 #if GORT_TSAN
     __tsan_switch_to_fiber(to->tsan_fiber, 0);
 #endif
+    if (traceOn()) {
+        m *mp = from->m ? from->m : to->m;   /* a direct switch has dropped from->m */
+        traceGoSwitch(mp, from, to, exiting, statusAfterSwitch(mp, from));
+    }
     setg(to);
     gswitch(&from->sched_sp, to->sched_sp);
 #if GORT_ASAN
@@ -1225,6 +1241,8 @@ uint64_t newproc(void (*fn)(void *), void *arg, size_t stacksize)
     gp->waiting = NULL;
     gp->segs = NULL;
     uint64_t goid = gp->goid;       /* gp may run and die once queued */
+    if (traceOn())
+        traceGoCreate(gp, cur);
     setgstatus(gp, Gdead, Grunnable);
     if (pp) {
         gcount_add(pp, 1);
@@ -1349,6 +1367,8 @@ void goparkunlock(mutex *l, enum waitreason reason) { gopark(parkunlock, l, reas
 void goready(g *gp)
 {
     setgstatus(gp, Gwaiting, Grunnable);   /* the one waker that dequeued gp */
+    if (traceOn())
+        traceGoUnblock(gp);
     g *cur = getg();
     p *pp = cur && cur->m ? cur->m->p : NULL;
     if (pp) {
@@ -1910,6 +1930,8 @@ void gort_syscall_enter(void)
     g *gp = getg();
     if (unlikely(atomic_load_explicit(&gp->atomicstatus, memory_order_relaxed) != Grunning))
         throw("gort_syscall_enter: already in a syscall");
+    if (traceOn())
+        traceGoSysCall(gp);
     entersyscall(gp, gp->m);
 }
 
@@ -1922,6 +1944,8 @@ void gort_syscall_exit(void)
     if (unlikely(atomic_load_explicit(&gp->atomicstatus, memory_order_relaxed) != Gsyscall))
         throw("gort_syscall_exit without gort_syscall_enter");
     exitsyscall(gp, gp->m);
+    if (traceOn())
+        traceGoSysExit(gp);
 }
 
 void gort_blocking_call(void (*fn)(void *), void *arg)

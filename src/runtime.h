@@ -186,6 +186,7 @@ struct g {
     enum waitreason waitreason;
     m          *lockedm;        /* gort_lock_os_thread */
     uint32_t    lockedcount;
+    int64_t     tracestart;     /* trace.c: when it last started running on a P */
 
     /* Channel/select/sema waits (chan.c, select.c, sema.c). */
     void       *param;          /* set by whoever readies a parked G */
@@ -594,6 +595,21 @@ static inline void cpuprof_check(m *mp)
     if (unlikely(mp->profilehz != atomic_load_explicit(&cpuprof_hz, memory_order_relaxed)))
         setThreadCPUProfiler(mp);
 }
+/* The execution trace (trace.c): each hook costs one predictable branch
+ * while tracing is off. */
+extern _Atomic bool traceEnabled;
+static inline bool traceOn(void)
+{
+    return unlikely(atomic_load_explicit(&traceEnabled, memory_order_relaxed));
+}
+/* gogo, on this M; status: the one `from` leaves the CPU with. */
+void traceGoSwitch(m *mp, g *from, g *to, bool exiting, uint32_t status);
+void traceGoCreate(g *newg, g *parent);
+void traceGoUnblock(g *gp);
+void traceGoSysCall(g *gp);
+void traceGoSysExit(g *gp);
+void traceGCPhase(const char *phase);                /* NULL: the cycle is over */
+int  traceStart(const char *path);                   /* gort_trace_start, runtime started */
 void pprof_init(void);               /* GORT_CPUPROFILE, GORT_MEMPROFILE (schedinit) */
 void pprof_exit(void);               /* stop and write what the environment asked for */
 /* Block and mutex profiles (mprof.c): blockevent for a goroutine that
