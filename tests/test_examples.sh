@@ -154,7 +154,8 @@ fi
 # ---- cpu_profile ---------------------------------------------------------------
 # Writes a CPU profile of its prime counting; `go tool pprof -top` (the
 # newest Go on the machine) must list the hot function, count_primes. Under
-# qemu the count is checked, and the profile is read only if it has samples.
+# qemu the count is checked and the profile must parse (emulation gives few
+# samples, and they may land anywhere).
 
 gocmd=/usr/local/go/bin/go
 [[ -x $gocmd ]] || gocmd=$(command -v go || true)
@@ -167,8 +168,14 @@ if [[ -x $dir/cpu_profile ]]; then
         echo "skip - cpu_profile: no go command to read the profile"; skipped=$((skipped + 1))
     else
         top=$("$gocmd" tool pprof -top "$tmp/cpu.pb.gz" 2>&1)
-        if [[ ${GORT_TEST_QEMU:-} == 1 ]] && grep -q "Total samples = 0 *$" <<<"$top"; then
-            echo "skip - cpu_profile: no CPU samples under qemu"; skipped=$((skipped + 1))
+        if [[ ${GORT_TEST_QEMU:-} == 1 ]]; then
+            # Emulated, few samples land anywhere: the profile must parse.
+            if grep -q "^Type: cpu" <<<"$top"; then
+                ok "cpu_profile: go tool pprof -top reads the profile (qemu)"
+            else
+                not_ok "cpu_profile: go tool pprof -top reads the profile (qemu)"
+                printf '%s\n' "$top" | head -n 20
+            fi
         elif grep -q "count_primes" <<<"$top"; then
             ok "cpu_profile: go tool pprof -top lists count_primes"
         else

@@ -124,7 +124,7 @@ static bool nonempty(const char *path)
 
 /* ---- CPU ---------------------------------------------------------------------- */
 
-static volatile uint64_t sink;
+static _Atomic uint64_t sink;
 
 static int64_t cputime(void)
 {
@@ -142,7 +142,7 @@ NOINLINE void pprof_hot_spin(int64_t ns)
     while (cputime() < end)
         for (int i = 0; i < 100000; i++)
             x = x * 6364136223846793005ull + 1442695040888963407ull;
-    sink = x;
+    atomic_store_explicit(&sink, x, memory_order_relaxed);
 }
 
 struct spin { int64_t ns; gort_waitgroup wg; };
@@ -241,7 +241,7 @@ enum { NBLOCKED = 10 };
 NOINLINE void pprof_blocked_reader(void *arg)
 {
     gort_chan_recv(arg, NULL);
-    sink++;                                     /* not a tail call: keeps this frame */
+    atomic_fetch_add(&sink, 1);                 /* not a tail call: keeps this frame */
 }
 
 static void goroutine_body(void *arg)

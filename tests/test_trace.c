@@ -4,7 +4,8 @@
  * over unbuffered channels, a collection, a wrapped syscall) and a small
  * Python check parses the file with json.load and counts what the trace
  * must hold: the two goroutines' creation, their runs on P lanes, their
- * blocks on "chan receive" and their wakeups, the GC's phases, the syscall.
+ * blocks on "chan receive" or "chan send" (which side waits depends on
+ * the timing) and their wakeups, the GC's phases, the syscall.
  */
 #include "testutil.h"
 
@@ -26,7 +27,7 @@ static const char check_py[] =
     "print('runs', n(lambda e: e.get('ph') == 'X' and args(e).get('goid') in ids and e['dur'] >= 0"
     " and e['tid'] >= 0))\n"
     "print('blocks', n(lambda e: e.get('name') == 'GoBlock' and args(e).get('goid') in ids"
-    " and args(e).get('reason') == 'chan receive'))\n"
+    " and args(e).get('reason') in ('chan receive', 'chan send')))\n"
     "print('unblocks', n(lambda e: e.get('name') == 'GoUnblock' and args(e).get('goid') in ids))\n"
     "print('gcmark', n(lambda e: e.get('name') == 'GC mark' and e['ph'] in 'BE'))\n"
     "print('syscalls', n(lambda e: e.get('name') in ('GoSysCall', 'GoSysExit')))\n"
