@@ -169,7 +169,6 @@ static const char *endReason(g *gp, bool exiting, uint32_t status)
         return "exit";
     switch (status) {
     case Gwaiting:  return waitreason_string(gp->waitreason);
-    case Gsyscall:  return "syscall";
     case Grunnable: return "runnable";       /* yielded, or preempted */
     default:        return "running";
     }
@@ -190,7 +189,9 @@ void traceGoSwitch(m *mp, g *from, g *to, bool exiting, uint32_t status)
 {
     p *pp = mp->p;
     g *g0 = mp->g0;
-    if (from != g0) {
+    /* A G in a syscall ended its stint at GoSysCall; this switch is its
+     * slow way back (no P was free), not a new stint. */
+    if (from != g0 && status != Gsyscall) {
         const char *why = endReason(from, exiting, status);
         stintEnd(pp, from, why);
         if (!exiting && status == Gwaiting)
