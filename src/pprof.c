@@ -611,6 +611,7 @@ static int writeGoroutine(const char *path)
 
 int gort_pprof_write(const char *kind, const char *path)
 {
+    RUNTIME_ENTRY();                 /* the goroutine profile stops the world */
     if (!kind || !path)
         return -EINVAL;
     runtime_init();

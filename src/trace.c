@@ -326,6 +326,7 @@ static void stopBody(void *arg)
 
 int gort_trace_stop(void)
 {
+    RUNTIME_ENTRY();                 /* it stops the world */
     lock(&trace.startstop);
     int rc = -EINVAL;                  /* not tracing */
     if (trace.fd >= 0) {
