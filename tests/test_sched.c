@@ -55,11 +55,26 @@ static bool park_push(g *gp, void *l)
     return true;
 }
 
+/* Goroutines that call the scheduler's internals (gopark, goready) enter
+ * gort as public functions do (RUNTIME_ENTRY; see test_sync.c's
+ * sem_acquire for why). */
 static void parker(void *arg)
 {
+    RUNTIME_ENTRY();
     lock(&parklock);
     gopark(park_push, &parklock, waitReasonTest);
     atomic_fetch_add(&counter, 1);
+}
+
+static int ready_all(g *list)
+{
+    RUNTIME_ENTRY();
+    int woken = 0;
+    for (g *gp = list, *next; gp; gp = next, woken++) {
+        next = gp->schedlink;
+        goready(gp);
+    }
+    return woken;
 }
 
 static void park_body(void *arg)
@@ -77,12 +92,7 @@ static void park_body(void *arg)
     g *list = parked_list;
     parked_list = NULL;
     unlock(&parklock);
-    int woken = 0;
-    for (g *gp = list, *next; gp; gp = next, woken++) {
-        next = gp->schedlink;
-        goready(gp);
-    }
-    assert_int_equal(woken, n);
+    assert_int_equal(ready_all(list), n);
     join(n);
 }
 
@@ -415,6 +425,7 @@ static bool refuse_park(g *gp, void *l)
 
 static void refuser(void *arg)
 {
+    RUNTIME_ENTRY();
     static mutex l;
     for (int i = 0; i < 100; i++) {
         lock(&l);
