@@ -2,7 +2,7 @@
 # this file names the configurations and their build directories.
 #
 #   make test            deps, then build and ctest: native, arm64 (qemu), asan, tsan
-#   make bench           deps, release build, bench/run.sh build/release
+#   make bench           deps, release build, bench/run.sh build/release (bench/results.md, .svg)
 #   make build           deps, native build (RelWithDebInfo + asserts) in build/native
 #   make install PREFIX=/usr/local   release build, installed (DESTDIR honoured)
 #   make deps            scripts/install-deps.sh (no-op when all is installed)

@@ -4,6 +4,9 @@
  *
  *   scaled()   applies BENCH_SCALE, which scales each iteration count on
  *              both sides alike;
+ *   sized()    a data-set size (a map of 1 M keys): it stays as it is,
+ *              except in the smoke run (GORT_BENCH_QUICK=1), where it
+ *              shrinks by BENCH_SCALE like a count;
  *   report()   prints the `BENCH <workload> <ns-per-op>` line run.sh reads;
  *   wanted()   the workload filter: `bench/chan pingpong mpmc` runs only
  *              those two workloads (for profiling one of them); no
@@ -30,6 +33,13 @@ static inline int64_t scaled(int64_t n)
         return n;
     int64_t r = (int64_t)((double)n * f);
     return r > 0 ? r : 1;
+}
+
+/* Applies BENCH_SCALE to a data-set size only in a smoke run. */
+static inline int64_t sized(int64_t n)
+{
+    const char *q = getenv("GORT_BENCH_QUICK");
+    return q && strcmp(q, "0") != 0 && *q ? scaled(n) : n;
 }
 
 /*

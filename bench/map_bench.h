@@ -154,7 +154,7 @@ static void mb_appends(const char *name, int64_t n, int64_t rounds)
 
 static void run_map_benches(void)
 {
-    mb_make_keys(1000000);
+    mb_make_keys(sized(1000000));
     static const struct { const char *suffix; bool str; } kinds[] = { { "u64", false }, { "str", true } };
     for (int k = 0; k < 2; k++) {
         bool str = kinds[k].str;
@@ -165,14 +165,14 @@ static void run_map_benches(void)
         mb_lookup(MB_NAME("miss", "1k"), str, false, 1000, 20000);
         mb_delete(MB_NAME("delete", "1k"), str, 1000, 3000);
         mb_iterate(MB_NAME("iter", "1k"), str, 1000, 20000);
-        mb_insert(MB_NAME("insert", "1m"), str, 1000000, 3);
-        mb_lookup(MB_NAME("hit", "1m"), str, true, 1000000, 5);
-        mb_lookup(MB_NAME("miss", "1m"), str, false, 1000000, 5);
-        mb_delete(MB_NAME("delete", "1m"), str, 1000000, 3);
-        mb_iterate(MB_NAME("iter", "1m"), str, 1000000, 20);
+        mb_insert(MB_NAME("insert", "1m"), str, sized(1000000), 3);
+        mb_lookup(MB_NAME("hit", "1m"), str, true, sized(1000000), 5);
+        mb_lookup(MB_NAME("miss", "1m"), str, false, sized(1000000), 5);
+        mb_delete(MB_NAME("delete", "1m"), str, sized(1000000), 3);
+        mb_iterate(MB_NAME("iter", "1m"), str, sized(1000000), 20);
 #undef MB_NAME
     }
-    mb_appends("append_10m", 10000000, 3);
+    mb_appends("append_10m", sized(10000000), 3);
 }
 
 #endif

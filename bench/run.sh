@@ -8,21 +8,32 @@
 # no arguments it prints `BENCH <workload> <ns-per-op>` lines. Its Go twin
 # bench/go/<name>.go prints the same workload names; it is built together with
 # bench/go/bench.go, the twins' shared helpers (not a bench itself).
-# bench/<name>_<variant>.c (where bench/<name>.c exists) is an extra
-# comparison, shown as a column named <variant>.
+# bench/<name>_<variant>.c or .cpp (where bench/<name>.c exists) is an extra
+# comparison, a peer, shown as a column named <variant>.
 #
 # For BENCH_ROUNDS rounds (default 5) every gort binary runs, then its Go twin,
 # then its variants, alternately, so slow drifts of machine noise hit all sides.
-# The table shows per-workload medians, the ratio gort/Go, and the goal ratio
-# where one is set (GOALS below). A missing or failing binary shows as "-";
-# it never stops the run. The table also goes to <builddir>/bench-results.md.
+# The table shows per workload the median and the spread (min-max over the
+# rounds) of gort and of Go, the ratio of the medians gort/Go, the median of
+# every peer column (variants: Boost.Fiber, glibc, mimalloc, Boehm, GLib), and
+# the goal ratio with met/missed where one is set (GOALS below). A missing or
+# failing binary shows as "-"; it never stops the run. The table also goes to
+# bench/results.md, with an SVG chart of the ratios against their goals
+# (bench/results.svg), for whoever runs it to commit.
 #
-# Environment: BENCH_ROUNDS (5), BENCH_TIMEOUT seconds per binary run (600),
-# BENCH_ONLY (space-separated bench names to run, default all), BENCH_SCALE
-# (passed through: the benches scale their iteration counts by it), GO (the Go
-# toolchain for the twins; default: the newest one found, see newest_go),
-# BENCH_WRAP (a command every bench binary runs under, on both sides alike:
-# "chrt -f 10" for real-time priority on a busy machine, "perf stat", ...).
+# GORT_BENCH_QUICK=1 is the smoke run the test suite executes: one round, every
+# count scaled by 0.01 (BENCH_SCALE, unless set), results in the build
+# directory (bench-quick.md, bench-quick.svg) rather than the tree; it exits 1
+# unless every workload produced a number for gort and for Go.
+#
+# Environment: BENCH_ROUNDS (5; quick: 1), BENCH_TIMEOUT seconds per binary run
+# (600; quick: 120), BENCH_ONLY (space-separated bench names to run, default
+# all), BENCH_SCALE (passed through: the benches scale their iteration counts
+# by it), GO (the Go toolchain for the twins; default: the newest one found,
+# see newest_go), BENCH_WRAP (a command every bench binary runs under, on both
+# sides alike: "chrt -f 10" for real-time priority on a busy machine, "perf
+# stat", ...), BENCH_RESULTS (the results' path without extension; default
+# bench/results, quick: <builddir>/bench-quick).
 set -u
 
 # Goal ratios gort/Go (lower is better): workload:max[:note].
@@ -43,11 +54,20 @@ root=$(dirname "$here")
 builddir=${1:-$root/build}
 mkdir -p "$builddir" || exit 1
 builddir=$(cd "$builddir" && pwd)
-rounds=${BENCH_ROUNDS:-5}
-timeout_s=${BENCH_TIMEOUT:-600}
+quick=${GORT_BENCH_QUICK:-0}
+[[ $quick == 0 ]] && quick=
+if [[ -n $quick ]]; then
+    export BENCH_SCALE=${BENCH_SCALE:-0.01}
+    rounds=${BENCH_ROUNDS:-1}
+    timeout_s=${BENCH_TIMEOUT:-120}
+    results=${BENCH_RESULTS:-$builddir/bench-quick}
+else
+    rounds=${BENCH_ROUNDS:-5}
+    timeout_s=${BENCH_TIMEOUT:-600}
+    results=${BENCH_RESULTS:-$here/results}
+fi
 gobin=$builddir/bench-go
 go_shared=$here/go/bench.go   # helpers linked into every Go twin; not a bench
-results_md=$builddir/bench-results.md
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/gort-bench.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
@@ -81,7 +101,7 @@ machine_info() {
     echo "go:      $([ -n "$GO" ] && "$GO" version 2>/dev/null || echo 'not found') ($GO; the newest Go on this machine)"
     echo "gcc:     $(gcc --version 2>/dev/null | head -n1 || echo 'not found')"
     echo "load:    $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null) (1/5/15 min; above the CPU count, expect noise)"
-    echo "rounds:  $rounds${BENCH_SCALE:+, BENCH_SCALE=$BENCH_SCALE}${BENCH_WRAP:+, every binary under: $BENCH_WRAP}"
+    echo "rounds:  $rounds${BENCH_SCALE:+, BENCH_SCALE=$BENCH_SCALE}${quick:+ (GORT_BENCH_QUICK: a smoke run, not a measurement)}${BENCH_WRAP:+, every binary under: $BENCH_WRAP}"
 }
 
 # base_of STEM: prints the bench that STEM is a variant of ("alloc" for
@@ -141,10 +161,10 @@ run_bin() {
 
 names=()       # primary benches: from bench/*.c and bench/go/*.go
 declare -A variants=()   # name -> "stem:variant ..."
-for f in "$here"/*.c "$here"/go/*.go; do
+for f in "$here"/*.c "$here"/*.cpp "$here"/go/*.go; do
     [[ -f $f && $f != "$go_shared" ]] || continue
     stem=$(basename "${f%.*}")
-    base=$( [[ $f == *.c ]] && base_of "$stem")
+    base=$( [[ $f != *.go ]] && base_of "$stem")
     if [[ -n $base ]]; then
         variants[$base]+="$stem:${stem#"${base}_"} "
     elif [[ " ${names[*]} " != *" $stem "* ]]; then
@@ -185,28 +205,31 @@ done
 
 # ---- report -------------------------------------------------------------
 
-# medians: lines "<column> <workload> <median>"
+# per column and workload over the rounds: lines "<column> <workload> <median> <min> <max>"
 sort -k1,1 -k2,2 -k3,3g "$samples" | awk '
-    function flush() { if (n) print key, (n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2) }
+    function flush() { if (n) print key, (n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2), v[1], v[n] }
     { k = $1 " " $2; if (k != key) { flush(); key = k; n = 0 } v[++n] = $3 }
-    END { flush() }' >"$work/medians"
+    END { flush() }' >"$work/stats"
 
-# table rows, tab-separated, header first
+# table rows, tab-separated, header first; a row per workload in order of
+# first sight: gort and Go with their spreads, the ratio, every peer, the goal
 awk -v goals="$GOALS" '
     function fmt(x) { return x == "" ? "-" : x < 10 ? sprintf("%.2f", x) : x < 1000 ? sprintf("%.1f", x) : sprintf("%.0f", x) }
-    FILENAME == ARGV[1] { med[$1, $2] = $3; next }
+    function spread(c, w) { return ((c, w) in lo) ? fmt(lo[c, w]) "-" fmt(hi[c, w]) : "-" }
+    FILENAME == ARGV[1] { med[$1, $2] = $3; lo[$1, $2] = $4; hi[$1, $2] = $5; next }
     $1 == "workload" && !($2 in seenw) { seenw[$2]; wl[++nw] = $2 }
     $1 == "column" && $2 != "gort" && $2 != "go" && !($2 in seenc) { seenc[$2]; xc[++nx] = $2 }
     END {
         ng = split(goals, g, " ")
         for (i = 1; i <= ng; i++) { split(g[i], f, ":"); goal[f[1]] = f[2]; note[f[1]] = f[3] }
-        hdr = "workload\tgort ns/op\tGo ns/op\tgort/Go"
+        hdr = "workload\tgort ns/op\tgort min-max\tGo ns/op\tGo min-max\tgort/Go"
         for (j = 1; j <= nx; j++) hdr = hdr "\t" xc[j] " ns/op"
         print hdr "\tgoal\tmet"
         for (i = 1; i <= nw; i++) {
             w = wl[i]; a = med["gort", w]; b = med["go", w]
             ratio = (a != "" && b != "" && b > 0) ? a / b : ""
-            row = w "\t" fmt(a) "\t" fmt(b) "\t" (ratio == "" ? "-" : sprintf("%.2f", ratio))
+            row = w "\t" fmt(a) "\t" spread("gort", w) "\t" fmt(b) "\t" spread("go", w)
+            row = row "\t" (ratio == "" ? "-" : sprintf("%.2f", ratio))
             for (j = 1; j <= nx; j++) row = row "\t" fmt(med[xc[j], w])
             gl = "-"; met = "-"
             if (w in goal) {
@@ -215,15 +238,61 @@ awk -v goals="$GOALS" '
             }
             print row "\t" gl "\t" met
         }
-    }' "$work/medians" "$order" >"$work/table"
+    }' "$work/stats" "$order" >"$work/table"
 
-# plain text for the terminal, markdown for the file
+# plain text for the terminal
 awk -F'\t' '
     { for (i = 1; i <= NF; i++) { cell[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i) } nf = NF }
     END { for (r = 1; r <= NR; r++) { line = ""
             for (i = 1; i <= nf; i++) line = line sprintf(i == 1 ? "%-*s" : "  %*s", w[i], cell[r, i])
             print line } }' "$work/table"
 
+# svg_chart: the ratios of the table on a log scale, one bar per workload
+# from 1 (as fast as Go) to its ratio, green where the goal is met, red where
+# it is missed, grey without a goal; the goal is a black tick on the row.
+svg_chart() {
+    awk -F'\t' -v title="gort/Go per workload (lower is better; black tick: goal)" '
+        function x(r) { return left + width * (log(r) - log(lo)) / (log(hi) - log(lo)) }
+        function esc(s) { gsub(/&/, "\\&amp;", s); gsub(/</, "\\&lt;", s); gsub(/>/, "\\&gt;", s); return s }
+        NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+        $(col["gort/Go"]) != "-" {
+            n++; name[n] = $1; ratio[n] = $(col["gort/Go"]) + 0
+            goal[n] = $(col["goal"]); sub(/^<=/, "", goal[n]); sub(/ .*/, "", goal[n])
+            met[n] = $(col["met"])
+        }
+        END {
+            lo = 0.1; hi = 10
+            for (i = 1; i <= n; i++) {
+                while (ratio[i] > 0 && ratio[i] < lo) lo /= 10
+                while (ratio[i] > hi) hi *= 10
+            }
+            left = 140; width = 520; rowh = 18; top = 40
+            h = top + n * rowh + 30
+            printf "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" font-size=\"11\">\n", left + width + 60, h
+            printf "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
+            printf "<text x=\"%d\" y=\"16\" font-size=\"13\">%s</text>\n", left, esc(title)
+            for (t = lo; t <= hi * 1.001; t *= 10)
+                for (k = 1; k <= 5; k += (k == 1 ? 1 : 3)) {
+                    v = t * k; if (v > hi * 1.001) break
+                    printf "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"%s\"/>\n", x(v), top - 6, x(v), top + n * rowh, v == 1 ? "#444" : "#ddd"
+                    printf "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\" fill=\"#555\">%g</text>\n", x(v), top + n * rowh + 14, v
+                }
+            for (i = 1; i <= n; i++) {
+                y = top + (i - 1) * rowh
+                color = met[i] == "yes" ? "#3a3" : met[i] == "NO" ? "#d33" : "#999"
+                x0 = x(1); x1 = x(ratio[i] < lo ? lo : ratio[i])
+                printf "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%s</text>\n", left - 6, y + 12, esc(name[i])
+                printf "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"/>\n", x0 < x1 ? x0 : x1, y + 3, x0 < x1 ? x1 - x0 : x0 - x1, rowh - 6, color
+                if (goal[i] != "" && goal[i] != "-")
+                    printf "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"black\" stroke-width=\"2\"/>\n", x(goal[i]), y + 1, x(goal[i]), y + rowh - 1
+                printf "<text x=\"%d\" y=\"%d\" fill=\"%s\">%.2f</text>\n", left + width + 6, y + 12, color, ratio[i]
+            }
+            print "</svg>"
+        }' "$work/table"
+}
+
+mkdir -p "$(dirname "$results")"
+svg_chart >"$results.svg"
 {
     echo "# gort bench results"
     echo
@@ -234,7 +303,23 @@ awk -F'\t' '
         NR == 1 { line = "|"; for (i = 1; i <= NF; i++) line = line (i == 1 ? " --- |" : " ---: |"); print line }' \
         "$work/table"
     echo
-    echo "Medians of $rounds rounds; gort/Go < 1 means gort is faster. Goals are gort/Go ratios."
-} >"$results_md"
+    echo "Medians and spreads (min-max) of $rounds rounds, in ns per op; gort/Go < 1 means gort"
+    echo "is faster. Goals are gort/Go ratios. Peer columns: fiber = Boost.Fiber (scheduler and"
+    echo "channel rows), glibc / mimalloc = malloc+free, boehm = the Boehm collector, glib = GLib's"
+    echo "hash table and array."
+    echo
+    echo "![gort/Go ratios against their goals]($(basename "$results").svg)"
+} >"$results.md"
 echo
-echo "(written to $results_md)"
+echo "(written to $results.md and $results.svg)"
+
+# The smoke run's check: every workload has a number for gort and for Go.
+if [[ -n $quick ]]; then
+    missing=$(awk -F'\t' 'NR > 1 && ($2 == "-" || $4 == "-") { printf "%s%s", sep, $1; sep = " " }' "$work/table")
+    rows=$(($(wc -l <"$work/table") - 1))
+    if ((rows == 0)) || [[ -n $missing ]]; then
+        log "bench: quick run: ${rows} workloads; no number for gort or Go in: ${missing:-(no workloads at all)}"
+        exit 1
+    fi
+    log "bench: quick run: all $rows workloads have numbers for gort and Go"
+fi

@@ -24,9 +24,11 @@ cross=(
     libhttp-parser2.9:arm64
     libprotobuf-c1:arm64 zlib1g:arm64
 )
-# Benchmarks: Go twins, comparison allocators and hash tables, timing.
+# Benchmarks: Go twins, comparison allocators and hash tables, the Boost.Fiber
+# peer (C++), timing.
 bench=(
     golang-go libmimalloc-dev libgc-dev hyperfine wrk libglib2.0-dev
+    g++ libboost-fiber-dev
 )
 
 # libhttp-parser-dev (examples/http_hello.c) is not multi-arch: its amd64 and

@@ -4,6 +4,9 @@
 //
 //	scaled  applies BENCH_SCALE, which scales each iteration count on both
 //	        sides alike;
+//	sized   a data-set size (a map of 1 M keys): it stays as it is,
+//	        except in the smoke run (GORT_BENCH_QUICK=1), where it shrinks
+//	        by BENCH_SCALE like a count;
 //	report  prints the `BENCH <workload> <ns-per-op>` line run.sh reads
 //	        (reportNs: the same for a time measured elsewhere, as bench.h's
 //	        report, e.g. by a load generator in another process);
@@ -29,6 +32,14 @@ func scaled(n int64) int64 {
 		return s
 	}
 	return 1
+}
+
+// sized applies BENCH_SCALE to a data-set size only in a smoke run.
+func sized(n int64) int64 {
+	if q := os.Getenv("GORT_BENCH_QUICK"); q != "" && q != "0" {
+		return scaled(n)
+	}
+	return n
 }
 
 // report prints one result line: the time since start, in ns per op.

@@ -176,7 +176,7 @@ func appends(name string, n int, rounds int64) {
 }
 
 func main() {
-	makeKeys(1000000)
+	makeKeys(int(sized(1000000)))
 	for _, k := range []struct {
 		suffix string
 		str    bool
@@ -187,11 +187,11 @@ func main() {
 		lookup(name("miss", "1k"), k.str, false, 1000, 20000)
 		del(name("delete", "1k"), k.str, 1000, 3000)
 		iterate(name("iter", "1k"), k.str, 1000, 20000)
-		insert(name("insert", "1m"), k.str, 1000000, 3)
-		lookup(name("hit", "1m"), k.str, true, 1000000, 5)
-		lookup(name("miss", "1m"), k.str, false, 1000000, 5)
-		del(name("delete", "1m"), k.str, 1000000, 3)
-		iterate(name("iter", "1m"), k.str, 1000000, 20)
+		insert(name("insert", "1m"), k.str, int(sized(1000000)), 3)
+		lookup(name("hit", "1m"), k.str, true, int(sized(1000000)), 5)
+		lookup(name("miss", "1m"), k.str, false, int(sized(1000000)), 5)
+		del(name("delete", "1m"), k.str, int(sized(1000000)), 3)
+		iterate(name("iter", "1m"), k.str, int(sized(1000000)), 20)
 	}
-	appends("append_10m", 10000000, 3)
+	appends("append_10m", int(sized(10000000)), 3)
 }
