@@ -1219,7 +1219,13 @@ static void gcount_add(p *pp, int64_t d)
                           memory_order_relaxed) + d, memory_order_relaxed);
 }
 
-uint64_t newproc(void (*fn)(void *), void *arg, size_t stacksize)
+/* The return address of the function it is used in: where that function
+ * was called from (the creation site of a goroutine, Go's getcallerpc). */
+#define callerpc() ((uintptr_t)__builtin_extract_return_addr(__builtin_return_address(0)))
+
+/* gopc: the creation site, the address after the call that asked for the
+ * goroutine, as Go's g.gopc; the dump prints it under "created by". */
+static uint64_t newproc1(void (*fn)(void *), void *arg, size_t stacksize, uintptr_t gopc)
 {
     if (!fn)
         throw("go of nil func value");
@@ -1237,6 +1243,8 @@ uint64_t newproc(void (*fn)(void *), void *arg, size_t stacksize)
     gp->lockedm = NULL;
     gp->lockedcount = 0;
     gp->waitreason = waitReasonZero;
+    gp->gopc = gopc;
+    gp->parentGoid = cur && cur->m && cur != cur->m->g0 ? cur->goid : 0;
     gp->param = NULL;
     gp->waiting = NULL;
     gp->segs = NULL;
@@ -1255,6 +1263,11 @@ uint64_t newproc(void (*fn)(void *), void *arg, size_t stacksize)
     }
     wakep();
     return goid;
+}
+
+NOINLINE uint64_t newproc(void (*fn)(void *), void *arg, size_t stacksize)
+{
+    return newproc1(fn, arg, stacksize, callerpc());
 }
 
 /* Frees a G that has finished; it is off its stack and marked dead. */
@@ -1347,6 +1360,7 @@ void gopark(bool (*unlockf)(g *, void *), void *lck, enum waitreason reason)
     mp->waitunlockf = unlockf;
     mp->waitlock = lck;
     gp->waitreason = reason;
+    waitsince_reset(gp);
     g *next = direct_next(mp, mp->p);
     if (!next) {
         mcall_g(gp, park_m);
@@ -1800,6 +1814,7 @@ void releaseSudog(g *gp, sudog *s)
 static void entersyscall(g *gp, m *mp)
 {
     p *pp = mp->p;
+    waitsince_reset(gp);
     setgstatus(gp, Grunning, Gsyscall);
     tick_inc(&pp->syscalltick);
     pp->m = NULL;
@@ -2004,19 +2019,24 @@ int gort_main(void (*main_fn)(void *), void *arg)
     if (ingoroutine())
         throw("gort_main called from a goroutine");
     struct mainctx c = { main_fn, arg, { 0 } };
-    newproc(runmain, &c, 0);
+    newproc1(runmain, &c, 0, 0);    /* the main goroutine has no creator, as in Go */
     foreign_main_wait();
     notesleep(&c.done);
     pprof_exit();                   /* GORT_CPUPROFILE, GORT_MEMPROFILE */
     return 0;
 }
 
-uint64_t gort_go(void (*fn)(void *), void *arg) { RUNTIME_ENTRY(); return newproc(fn, arg, 0); }
-uint64_t gort_go_stack(void (*fn)(void *), void *arg, size_t stack_size)
+NOINLINE uint64_t gort_go(void (*fn)(void *), void *arg)
 {
     RUNTIME_ENTRY();
+    return newproc1(fn, arg, 0, callerpc());
+}
+NOINLINE uint64_t gort_go_stack(void (*fn)(void *), void *arg, size_t stack_size)
+{
+    RUNTIME_ENTRY();
+    uintptr_t pc = callerpc();
     runtime_init();
-    return newproc(fn, arg, stack_size_check(stack_size, "gort_go_stack"));
+    return newproc1(fn, arg, stack_size_check(stack_size, "gort_go_stack"), pc);
 }
 
 void gort_yield(void)

@@ -613,10 +613,13 @@ static void scanGs(void)
             if (gOwnsSP(allgs[i], t->scanSP))
                 t->ong = allgs[i];
     }
+    int64_t now = nanotime();
     for (size_t i = 0; i < allglen; i++) {
         g *gp = allgs[i];
-        if (atomic_load_explicit(&gp->atomicstatus, memory_order_relaxed) == Gdead)
+        uint32_t status = atomic_load_explicit(&gp->atomicstatus, memory_order_relaxed);
+        if (status == Gdead)
             continue;
+        waitsince_observe(gp, status, now);
         scanblock((uintptr_t)gp, sizeof(g));
         gcthread *t = threadOn(gp);
         scanGStack(gp, t ? t->scanSP : (uintptr_t)gp->sched_sp);

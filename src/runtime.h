@@ -184,6 +184,13 @@ struct g {
     bool        stack_canary;   /* no guard page could be installed: check a canary */
     bool        stack_trimmed;  /* dead, and its stack holds only the top page */
     enum waitreason waitreason;
+    /* When the G was first seen waiting (Gwaiting or Gsyscall), 0 if not yet:
+     * zeroed as it starts to wait, filled lazily by whoever looks (the GC's
+     * stack scan, a goroutine dump), as Go's g.waitsince; the dump prints
+     * "N minutes" from it. Atomic: the looker is another thread. */
+    _Atomic int64_t waitsince;
+    uintptr_t   gopc;           /* return address of the gort_go that made it (0: the main goroutine) */
+    uint64_t    parentGoid;     /* goid of the goroutine that made it (0: a thread) */
     m          *lockedm;        /* gort_lock_os_thread */
     uint32_t    lockedcount;
     int64_t     tracestart;     /* trace.c: when it last started running on a P */
@@ -205,6 +212,22 @@ struct g {
     void       *tsan_fiber;
 #endif
 };
+
+/* A G is about to wait: its waitsince restarts (see struct g). */
+static inline void waitsince_reset(g *gp)
+{
+    atomic_store_explicit(&gp->waitsince, 0, memory_order_relaxed);
+}
+
+/* Someone looks at gp at time now: if it waits and nobody noted since when,
+ * it has waited since about now (Go's markroot sets it to the GC's start). */
+static inline void waitsince_observe(g *gp, uint32_t status, int64_t now)
+{
+    int64_t zero = 0;
+    if (status == Gwaiting || status == Gsyscall)
+        atomic_compare_exchange_strong_explicit(&gp->waitsince, &zero, now,
+                                                memory_order_relaxed, memory_order_relaxed);
+}
 
 /* The sudog cache (proc.c). gp: the G that will wait (waitg()); its P's
  * cache is used, if it has one. */
@@ -437,7 +460,8 @@ bool parkunlock(g *gp, void *l);
  * from a thread without a P. Any thread. */
 void goready(g *gp);
 void gosched(void);                  /* yield: to the back of this P's local queue */
-/* stacksize: 0 for the default, else a size from stack_size_check. */
+/* stacksize: 0 for the default, else a size from stack_size_check. The new
+ * G's creation site (gopc) is newproc's return address. */
 uint64_t newproc(void (*fn)(void *), void *arg, size_t stacksize);
 void wakep(void);
 uint32_t fastrand(void);
