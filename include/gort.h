@@ -26,6 +26,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -324,6 +325,33 @@ typedef struct gort_mem_stats {
     struct { uint32_t size; uint64_t mallocs, frees; } by_size[GORT_NUM_SIZE_CLASSES];
 } gort_mem_stats;
 void gort_read_mem_stats(gort_mem_stats *st);
+
+/* ---- Goroutine leaks (mgcleak.c): Go 1.26's goroutineleak profile ---------
+ *
+ * A goroutine blocked on a channel (send, receive, select), a gort_mutex,
+ * gort_rwmutex, gort_waitgroup or gort_cond that no goroutine able to run can
+ * reach any more will never wake: it has leaked. gort_goroutine_leaks finds
+ * them with a marking pass from the runnable goroutines and the global roots
+ * only (the world stopped for about the time of a collection), calls fn
+ * (unless NULL) for each, in goid order, after the world runs again, and
+ * returns how many there are. Scanning is conservative: a stale word can
+ * hide a leak, but a goroutine a running goroutine can still wake is never
+ * reported. A goroutine blocked on a nil channel or in an empty select is
+ * always leaked. GORT_DEBUG=leakcheck=1 prints the report on stderr when
+ * the main goroutine returns. */
+typedef struct gort_goroutine_leak {
+    uint64_t    goid;
+    const char *wait_reason;    /* as in a dump: "chan receive", "sync.Mutex.Lock", ... */
+    const void *wait_object;    /* the channel (a select's first), or the word a sync
+                                 * primitive sleeps on; NULL for nil channels */
+    uintptr_t   created_pc;     /* return address of the gort_go that made it */
+    uint64_t    creator_goid;   /* the goroutine that made it; 0: a thread */
+} gort_goroutine_leak;
+typedef void (*gort_goroutine_leak_fn)(const gort_goroutine_leak *leak, void *arg);
+int  gort_goroutine_leaks(gort_goroutine_leak_fn fn, void *arg);
+/* The same, printing each as "goroutine 7 [chan receive (leaked)]:" and its
+ * creation site to f. */
+int  gort_goroutine_leaks_report(FILE *f);
 
 
 /* ---- Slices (slice.c): Go's []T ------------------------------------------

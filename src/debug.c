@@ -20,6 +20,7 @@ static const struct { const char *name; int32_t *value; } dbgvars[] = {
     { "gcpoison", &debug.gcpoison },
     { "gctrace", &debug.gctrace },
     { "gcwpoff", &debug.gcwpoff },
+    { "leakcheck", &debug.leakcheck },
     { "scheddetail", &debug.scheddetail },
     { "schedtrace", &debug.schedtrace },
 };

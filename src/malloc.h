@@ -472,6 +472,9 @@ static inline void gcAddHeapLive(int64_t d)
 /* The cycle (mgc.c). forced: gort_gc, run even below the trigger. */
 void gcStart(bool forced);
 void gcinit(void);                        /* reads GORT_GC; idempotent */
+/* Runs fn(arg) with the world stopped and no cycle under way (mgcleak.c);
+ * fn must not allocate, lock or call anything that may wait. */
+void gcRunStopped(void (*fn)(void *), void *arg);
 
 /* What one cycle measured and needs (mgc.c, filled by mgcmark.c and roots.c). */
 typedef struct gcWorkState {
@@ -479,6 +482,7 @@ typedef struct gcWorkState {
     uint64_t stackBytes;      /* bytes of goroutine stack scanned */
     uint64_t globalBytes;     /* bytes of data and bss scanned */
     bool     checkmark;       /* marking into the checkmark bits */
+    bool     sidemark;        /* ... for the leak pass: no comparison with the cycle's */
     uint64_t checkmarkMissed; /* objects reachable but not marked by the cycle */
 } gcWorkState;
 extern gcWorkState work;
@@ -491,12 +495,26 @@ void startTheWorldGC(void);
 void gcSnapshotDataRoots(void);           /* before stopping */
 bool gcDataRootsStale(void);              /* stopped: a dlopen finished since */
 void gcMarkRoots(void);                   /* stopped */
+/* The same, without the Gs for which skip(gp) is true; gcScanG scans one
+ * such G later (its struct and stacks). */
+void gcMarkRootsExcept(bool (*skip)(g *gp));
+void gcScanG(g *gp);
 
 /* Marking (mgcmark.c), with the world stopped. */
 void scanblock(uintptr_t b, uintptr_t n); /* conservative: every word may be a pointer */
 void gcDrain(void);                       /* marks everything reachable from what is queued */
 void gcMarkPrepare(void);                 /* before the roots: a mark stack ready */
 void gcClearCheckmarks(void);
+
+/* Side marking, for the goroutine-leak pass (mgcleak.c): with the world
+ * stopped and no cycle under way, marks into the checkmark bits, leaving the
+ * cycle's mark bits and `work` as they were. Between Begin and End: the
+ * roots above, scanblock and gcSideDrain mark; gcSideMarked(p) is true if
+ * p points into a side-marked object or into no heap object at all. */
+void gcSideMarkBegin(void);
+void gcSideDrain(void);
+bool gcSideMarked(uintptr_t p);
+void gcSideMarkEnd(void);
 
 /* Sweeping (mgcsweep.c). */
 /* Sweeps s, which the caller took off every list with s->sweepgen == sg-2.

@@ -125,6 +125,19 @@ static void updateStats(const cycleTimes *t)
 
 static void releaseCache(mcache *c) { mcache_releaseAll(c); }
 
+/* Stops the world with a fresh list of data segments; selfsp as for
+ * stopTheWorldGC. */
+static void stopTheWorldForMark(uintptr_t selfsp)
+{
+    for (;;) {
+        gcSnapshotDataRoots();
+        stopTheWorldGC(selfsp);
+        if (!gcDataRootsStale())
+            return;
+        startTheWorldGC();            /* a dlopen finished meanwhile: list again */
+    }
+}
+
 /* Stops the world, marks, and starts it again. NOINLINE and spilling every
  * callee-saved register first: this frame then holds whatever the caller
  * kept in registers, and the collector's own stack is scanned from here. */
@@ -134,13 +147,7 @@ static NOINLINE void gcCycle(bool forced)
     volatile uintptr_t here = 0;
     cycleTimes t = { .start = nanotime(), .forced = forced };
     t.heap0 = atomic_load(&gcHeapLive);
-    for (;;) {
-        gcSnapshotDataRoots();
-        stopTheWorldGC((uintptr_t)&here);
-        if (!gcDataRootsStale())
-            break;
-        startTheWorldGC();            /* a dlopen finished meanwhile: list again */
-    }
+    stopTheWorldForMark((uintptr_t)&here);
     t.mark = nanotime();
     if (traceOn()) traceGCPhase("mark");
     t.procs = atomic_load(&gomaxprocs) > 0 ? atomic_load(&gomaxprocs) : 1;
@@ -209,6 +216,25 @@ void gcStart(bool forced)
         osyield();
     if (traceOn()) traceGCPhase(NULL);
     atomic_fetch_add(&gcCPUTime, nanotime() - t0);
+}
+
+/* Runs fn(arg) with the world stopped between cycles, ready to mark (the
+ * goroutine-leak pass). NOINLINE with every callee-saved register spilled,
+ * as gcCycle. */
+NOINLINE void gcRunStopped(void (*fn)(void *), void *arg)
+{
+    __builtin_unwind_init();
+    volatile uintptr_t here = 0;
+    mallocinit();
+    if (!gclocal.thread)
+        gcRegisterThread(NULL);
+    lock(&gcsema);
+    finishsweep();
+    stopTheWorldForMark((uintptr_t)&here);
+    fn(arg);
+    startTheWorldGC();
+    unlock(&gcsema);
+    (void)here;
 }
 
 void gcinit(void)

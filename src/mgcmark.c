@@ -26,6 +26,9 @@
  * world stopped, into a separate bitmap per arena, and reports every object
  * it reaches that the cycle's mark left white: the test of any cleverer
  * marking (concurrent, barriers, page tracking) against the simple one.
+ * Side marking uses the same bitmap without the comparison: the
+ * goroutine-leak pass (mgcleak.c) marks from roots of its choosing between
+ * cycles, and the cycle's mark bits and statistics never see it.
  *
  * The scanner reads stacks, globals and objects that the sanitizers consider
  * poisoned or racy (redzones, other threads' stacks): those reads are
@@ -107,7 +110,7 @@ static inline void greyobject(uintptr_t obj, mspan *s, uintptr_t idx)
     if (unlikely(work.checkmark)) {
         if (!setCheckmark(obj))
             return;
-        if (!(*mw & bit)) {
+        if (!(*mw & bit) && !work.sidemark) {
             work.checkmarkMissed++;
             checkmarkFail(obj, s);
         }
@@ -183,3 +186,30 @@ void gcClearCheckmarks(void)
             sysUnused(ha->checkmarks, heapArenaWords / 8);   /* reads back as zero */
     }
 }
+
+/* ---- Side marking (the goroutine-leak pass) --------------------------------------- */
+
+static gcWorkState sideSaved;
+
+void gcSideMarkBegin(void)
+{
+    sideSaved = work;
+    gcMarkPrepare();
+    gcClearCheckmarks();
+    work.checkmark = work.sidemark = true;
+}
+
+void gcSideDrain(void) { gcDrain(); }
+
+bool gcSideMarked(uintptr_t p)
+{
+    mspan *s;
+    uintptr_t idx, obj = findObject(p, &s, &idx);
+    if (!obj || !isAllocated(s, idx))
+        return true;
+    heapArena *ha = atomic_load_explicit(&mheap_.arenas[arenaIndex(obj)], memory_order_relaxed);
+    uintptr_t w = (obj % heapArenaBytes) / 8;
+    return ha->checkmarks && ((ha->checkmarks[w / 64] >> (w % 64)) & 1);
+}
+
+void gcSideMarkEnd(void) { work = sideSaved; }

@@ -1332,10 +1332,12 @@ void goentry(void)
 static bool park_commit(m *mp, g *gp)
 {
     bool (*fn)(g *, void *) = mp->waitunlockf;
+    void *lck = mp->waitlock;
     if (!fn)
         return true;
     mp->waitunlockf = NULL;
-    if (fn(gp, mp->waitlock))
+    mp->waitlock = NULL;      /* often inside a channel: the M must not keep it reachable */
+    if (fn(gp, lck))
         return true;
     setgstatus(gp, Gwaiting, Grunnable);
     return false;
@@ -2010,6 +2012,7 @@ static void runmain(void *v)
 {
     struct mainctx *c = v;
     c->fn(c->arg);
+    leakcheckAtExit();
     foreign_main_done();
     notewakeup(&c->done);
 }

@@ -38,10 +38,12 @@
  *     will send to or run alive, as Go's do);
  *   - the M structs;
  *   - writable data and bss of every loaded object (dl_iterate_phdr), minus
- *     the RELRO part, read again at every cycle so a dlopen'ed library's
+ *     the RELRO part and the heap's metadata (mheap_), read again at every cycle so a dlopen'ed library's
  *     globals count; sanitizer runtimes are skipped (their tables hold no
  *     GC pointers and are huge);
  *   - ranges registered with gort_add_roots.
+ * The goroutine-leak pass (mgcleak.c) leaves some Gs out of the roots and
+ * scans them one by one later (gcMarkRootsExcept, gcScanG).
  * Memory from malloc is not a root: a GC pointer kept only there is lost
  * (docs/gc.md lists the rules).
  */
@@ -379,6 +381,17 @@ void forEachG(void (*f)(g *gp, void *arg), void *arg)
     free(copy);
 }
 
+size_t allgcount(void)
+{
+    return __atomic_load_n(&allglen, __ATOMIC_RELAXED);
+}
+
+void forEachGStopped(void (*fn)(g *gp, void *arg), void *arg)
+{
+    for (size_t i = 0; i < allglen; i++)
+        fn(allgs[i], arg);
+}
+
 /* ---- Registered root ranges (gort_add_roots) -------------------------------------- */
 
 typedef struct rootRange { uintptr_t lo, hi; } rootRange;
@@ -453,7 +466,7 @@ static bool skipObject(const char *name)
            strstr(name, "linux-vdso");
 }
 
-static void dataRootsAppend(uintptr_t lo, uintptr_t hi)
+static void dataRootsAppendRange(uintptr_t lo, uintptr_t hi)
 {
     if (hi <= lo)
         return;
@@ -466,6 +479,21 @@ static void dataRootsAppend(uintptr_t lo, uintptr_t hi)
         capdataRoots = ncap;
     }
     dataRoots[ndataRoots++] = (rootRange){ lo, hi };
+}
+
+/* Appends [lo, hi) without the heap's own metadata (mheap_): its words are
+ * addresses in the arenas (their bounds, the current arena), never
+ * references, and as roots they would keep the first object of an arena
+ * alive for good (and a goroutine blocked on it from looking leaked). */
+static void dataRootsAppend(uintptr_t lo, uintptr_t hi)
+{
+    uintptr_t mlo = (uintptr_t)&mheap_, mhi = (uintptr_t)(&mheap_ + 1);
+    if (lo < mhi && mlo < hi) {
+        dataRootsAppendRange(lo, mlo);
+        dataRootsAppendRange(mhi, hi);
+    } else {
+        dataRootsAppendRange(lo, hi);
+    }
 }
 
 static int phdrCallback(struct dl_phdr_info *info, size_t size, void *arg)
@@ -605,7 +633,14 @@ static void scanThread(gcthread *t)
         scanGStack(cur, 0);
 }
 
-static void scanGs(void)
+void gcScanG(g *gp)
+{
+    scanblock((uintptr_t)gp, sizeof(g));
+    gcthread *t = threadOn(gp);
+    scanGStack(gp, t ? t->scanSP : (uintptr_t)gp->sched_sp);
+}
+
+static void scanGs(bool (*skip)(g *))
 {
     for (gcthread *t = allthreads; t; t = t->next) {
         t->ong = NULL;
@@ -620,13 +655,12 @@ static void scanGs(void)
         if (status == Gdead)
             continue;
         waitsince_observe(gp, status, now);
-        scanblock((uintptr_t)gp, sizeof(g));
-        gcthread *t = threadOn(gp);
-        scanGStack(gp, t ? t->scanSP : (uintptr_t)gp->sched_sp);
+        if (!(skip && skip(gp)))
+            gcScanG(gp);
     }
 }
 
-void gcMarkRoots(void)
+void gcMarkRootsExcept(bool (*skip)(g *))
 {
     for (size_t i = 0; i < ndataRoots; i++) {
         scanblock(dataRoots[i].lo, dataRoots[i].hi - dataRoots[i].lo);
@@ -641,7 +675,9 @@ void gcMarkRoots(void)
         if (pp->timers)
             scanblock((uintptr_t)pp->timers, (uintptr_t)pp->ntimers * sizeof(timerWhen));
     }
-    scanGs();
+    scanGs(skip);
     for (gcthread *t = allthreads; t; t = t->next)
         scanThread(t);
 }
+
+void gcMarkRoots(void) { gcMarkRootsExcept(NULL); }

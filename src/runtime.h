@@ -541,6 +541,11 @@ void allgremove(g *gp);
  * forEachG), outside the list's lock: f may allocate. The caller keeps the
  * Gs from being freed meanwhile (a stopped world). */
 void forEachG(void (*f)(g *gp, void *arg), void *arg);
+size_t allgcount(void);              /* how many Gs allgs holds now (a hint: no lock) */
+/* fn on every G (dead ones too). Only with the world stopped by
+ * stopTheWorldGC: nothing changes allgs then, so no lock is taken (Go's
+ * forEachGRace). */
+void forEachGStopped(void (*fn)(g *gp, void *arg), void *arg);
 void stack_trim(g *gp);              /* MADV_DONTNEED what a deep run committed */
 void stack_release(g *gp);           /* a dead G goes to a pool */
 void stack_trim_list(p *pp, int64_t now); /* idle P: trim its pool's untrimmed Gs */
@@ -666,9 +671,11 @@ typedef struct debugvars {
     int32_t gcpoison;       /* fill freed objects with 0xdeadbeef */
     int32_t asyncpreemptoff;
     int32_t forcegcperiod;  /* ms between forced collections; test-only (docs/HACKING.md) */
+    int32_t leakcheck;      /* report leaked goroutines when the main goroutine returns */
 } debugvars;
 extern debugvars debug;
 void parsedebugvars(void);
+void leakcheckAtExit(void);  /* GORT_DEBUG=leakcheck=1's report (mgcleak.c) */
 
 /* ---- Allocator hooks (malloc.c) ----------------------------------------- */
 

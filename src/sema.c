@@ -218,7 +218,9 @@ void semacquire1(uint32_t *addr, bool lifo, enum waitreason reason)
         }
         s->acquiretime = mutexprofiled(reason) ? nanotime() : 0;
         semaqueue(root, addr, s, gp, lifo);
+        gp->waiting = s;        /* what it waits on, for the leak pass (mgcleak.c) */
         waitparkunlock(gp, &root->lock, reason);
+        gp->waiting = NULL;
         if (s->ticket != 0 || cansemacquire(addr))
             break;              /* handed the count, or won it */
     }
@@ -285,7 +287,11 @@ void notifyListWait(gort_cond *l, uint32_t t)
     else
         l->head = s;
     l->tail = s;
+    s->elem = l;                /* what it waits on, for the leak pass (mgcleak.c) */
+    gp->waiting = s;
     waitparkunlock(gp, nllock(l), waitReasonSyncCondWait);
+    gp->waiting = NULL;
+    s->elem = NULL;
     s->ticket = 0;
     releaseSudog(gp, s);
 }

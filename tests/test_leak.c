@@ -1,0 +1,360 @@
+/*
+ * test_leak.c — goroutine leak detection (mgcleak.c): goroutines blocked on
+ * a channel nobody can reach (receive, send, select), on a nil channel, on a
+ * mutex or wait group inside an unreachable heap object are reported, with
+ * their wait reason and creator; goroutines blocked on a channel reachable
+ * from a global, or from a live goroutine's stack (directly, or through a
+ * chain of blocked goroutines the pass must revive one after another), are
+ * not; GORT_DEBUG=leakcheck=1 prints the report when main returns. Each
+ * scenario runs with 1 and 2 Ps.
+ *
+ * Leaked goroutines stay for the rest of the process, so every check looks
+ * for the goids its own scenario made. A scenario makes its channels and
+ * goroutines in a NOINLINE function that returns only goids: no word of the
+ * test's own live frames points at what must look unreachable.
+ */
+#include "testutil.h"
+
+#include <stdatomic.h>
+
+#define NOINLINE __attribute__((noinline, noipa))
+
+enum { NLEAK = 8, MAXFOUND = 4096 };
+
+/* ---- Collecting what the pass reports --------------------------------------- */
+
+static struct { uint64_t goid; const char *reason; uint64_t creator; uintptr_t pc; } found[MAXFOUND];
+static int nfound;
+
+static void collect(const gort_goroutine_leak *l, void *arg)
+{
+    if (nfound < MAXFOUND) {
+        found[nfound].goid = l->goid;
+        found[nfound].reason = l->wait_reason;
+        found[nfound].creator = l->creator_goid;
+        found[nfound].pc = l->created_pc;
+        nfound++;
+    }
+}
+
+static int find(uint64_t goid)
+{
+    for (int i = 0; i < nfound; i++)
+        if (found[i].goid == goid)
+            return i;
+    return -1;
+}
+
+static int count_reported(const uint64_t *goids, int n)
+{
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        k += find(goids[i]) >= 0;
+    return k;
+}
+
+/* Runs the pass until all n goids are reported (they may not have blocked
+ * yet) or 2 s passed; returns how many were. */
+static int await_reported(const uint64_t *goids, int n)
+{
+    int k = 0;
+    for (int tries = 0; tries < 400 && k < n; tries++) {
+        if (tries)
+            gort_sleep(5 * GORT_MILLISECOND);
+        nfound = 0;
+        int total = gort_goroutine_leaks(collect, NULL);
+        assert_int_equal(total, nfound < MAXFOUND ? nfound : total);
+        k = count_reported(goids, n);
+    }
+    return k;
+}
+
+/* Asserts every goid is reported, with this wait reason and the test's
+ * goroutine as creator. */
+static void assert_leaked(const uint64_t *goids, int n, const char *reason)
+{
+    assert_int_equal(await_reported(goids, n), n);
+    for (int i = 0; i < n; i++) {
+        int j = find(goids[i]);
+        assert_string_equal(found[j].reason, reason);
+        assert_int_equal(found[j].creator, gort_goid());
+        assert_true(found[j].pc != 0);
+    }
+}
+
+/* Lets the goroutines block, then asserts none of them is reported. */
+static void assert_quiet(const uint64_t *goids, int n)
+{
+    for (int i = 0; i < 20; i++)
+        gort_sleep(GORT_MILLISECOND);
+    nfound = 0;
+    gort_goroutine_leaks(collect, NULL);
+    assert_int_equal(count_reported(goids, n), 0);
+}
+
+/* ---- Goroutines that block -------------------------------------------------- */
+
+static void recv_forever(void *c) { gort_chan_recv(c, NULL); }
+
+static void send_forever(void *c)
+{
+    int64_t v = 1;
+    gort_chan_send(c, &v);
+}
+
+static void select_forever(void *arg)
+{
+    gort_chan **cs = arg;
+    int64_t v;
+    gort_select_case cases[2] = {
+        { .chan = cs[0], .dir = GORT_RECV, .elem = &v },
+        { .chan = cs[1], .dir = GORT_SEND, .elem = &v },
+    };
+    gort_select(cases, 2, true);
+}
+
+struct locked { gort_mutex mu; gort_waitgroup wg; int64_t pad[4]; };
+
+/* Blocks for good on a leaked object; on a reachable one, returns once the
+ * test unlocks. */
+static void lock_unlock(void *o)
+{
+    gort_mutex_lock(&((struct locked *)o)->mu);
+    gort_mutex_unlock(&((struct locked *)o)->mu);
+}
+static void wait_forever(void *o) { gort_waitgroup_wait(&((struct locked *)o)->wg); }
+
+/* ---- Leaks -------------------------------------------------------------------- */
+
+static NOINLINE void spawn_on_fresh_chans(void (*fn)(void *), uint64_t *goids, int n)
+{
+    for (int i = 0; i < n; i++)
+        goids[i] = gort_go(fn, gort_chan_make(sizeof(int64_t), 0));
+}
+
+static void chan_recv_body(void *arg)
+{
+    uint64_t goids[NLEAK];
+    spawn_on_fresh_chans(recv_forever, goids, NLEAK);
+    assert_leaked(goids, NLEAK, "chan receive");
+}
+BOTH(chan_recv)
+
+static void chan_send_body(void *arg)
+{
+    uint64_t goids[NLEAK];
+    spawn_on_fresh_chans(send_forever, goids, NLEAK);
+    assert_leaked(goids, NLEAK, "chan send");
+}
+BOTH(chan_send)
+
+static NOINLINE void spawn_selects(uint64_t *goids, int n)
+{
+    for (int i = 0; i < n; i++) {
+        gort_chan **cs = gort_alloc(2 * sizeof *cs);
+        cs[0] = gort_chan_make(sizeof(int64_t), 0);
+        cs[1] = gort_chan_make(sizeof(int64_t), 0);
+        goids[i] = gort_go(select_forever, cs);
+    }
+}
+
+static void select_body(void *arg)
+{
+    uint64_t goids[NLEAK];
+    spawn_selects(goids, NLEAK);
+    assert_leaked(goids, NLEAK, "select");
+}
+BOTH(select)
+
+static void nil_chan_body(void *arg)
+{
+    uint64_t goid = gort_go(recv_forever, NULL);
+    assert_leaked(&goid, 1, "chan receive (nil chan)");
+}
+BOTH(nil_chan)
+
+/* Each object's mutex is held (by the creator, which then forgets the
+ * object): the goroutine locking it waits for good. */
+static NOINLINE void spawn_on_locked_objects(uint64_t *goids, int n)
+{
+    for (int i = 0; i < n; i++) {
+        struct locked *o = gort_alloc(sizeof *o);
+        gort_mutex_lock(&o->mu);
+        goids[i] = gort_go(lock_unlock, o);
+    }
+}
+
+static void mutex_body(void *arg)
+{
+    uint64_t goids[NLEAK];
+    spawn_on_locked_objects(goids, NLEAK);
+    assert_leaked(goids, NLEAK, "sync.Mutex.Lock");
+}
+BOTH(mutex)
+
+static NOINLINE void spawn_on_waitgroups(uint64_t *goids, int n)
+{
+    for (int i = 0; i < n; i++) {
+        struct locked *o = gort_alloc(sizeof *o);
+        gort_waitgroup_add(&o->wg, 1);
+        goids[i] = gort_go(wait_forever, o);
+    }
+}
+
+static void waitgroup_body(void *arg)
+{
+    uint64_t goids[NLEAK];
+    spawn_on_waitgroups(goids, NLEAK);
+    assert_leaked(goids, NLEAK, "sync.WaitGroup.Wait");
+}
+BOTH(waitgroup)
+
+/* ---- Not leaks ---------------------------------------------------------------- */
+
+static gort_chan *global_chan;
+
+static void global_chan_body(void *arg)
+{
+    global_chan = gort_chan_make(sizeof(int64_t), 0);
+    uint64_t goids[NLEAK];
+    for (int i = 0; i < NLEAK; i++)
+        goids[i] = gort_go(recv_forever, global_chan);
+    assert_quiet(goids, NLEAK);
+    gort_chan_close(global_chan);       /* they all return */
+    global_chan = NULL;
+}
+BOTH(global_chan)
+
+static struct locked global_locked;
+
+static void global_mutex_body(void *arg)
+{
+    gort_mutex_lock(&global_locked.mu);
+    uint64_t goid = gort_go(lock_unlock, &global_locked);
+    assert_quiet(&goid, 1);
+    gort_mutex_unlock(&global_locked.mu);
+    gort_mutex_lock(&global_locked.mu);  /* after the waiter's turn */
+    gort_mutex_unlock(&global_locked.mu);
+}
+BOTH(global_mutex)
+
+/* A live goroutine (asleep, so a root) holds the channel on its stack. */
+struct holder { _Atomic(gort_chan *) handoff; _Atomic int state; };
+
+static void hold_and_release(void *arg)
+{
+    struct holder *h = arg;
+    gort_chan *c = atomic_exchange(&h->handoff, NULL);   /* only this stack has it now */
+    atomic_store(&h->state, 1);
+    while (atomic_load(&h->state) == 1)
+        gort_sleep(GORT_MILLISECOND);
+    gort_chan_close(c);
+    gort_keep_alive(c);
+    atomic_store(&h->state, 3);
+}
+
+static NOINLINE void spawn_held(struct holder *h, uint64_t *goids, int n)
+{
+    gort_chan *c = gort_chan_make(sizeof(int64_t), 0);
+    for (int i = 0; i < n; i++)
+        goids[i] = gort_go(recv_forever, c);
+    atomic_store(&h->handoff, c);
+    gort_go(hold_and_release, h);
+}
+
+static void held_by_stack_body(void *arg)
+{
+    static struct holder h;              /* a global: the holder must not hold itself */
+    atomic_store(&h.state, 0);
+    uint64_t goids[NLEAK];
+    spawn_held(&h, goids, NLEAK);
+    while (atomic_load(&h.state) == 0)
+        gort_sleep(GORT_MILLISECOND);
+    assert_quiet(goids, NLEAK);
+    atomic_store(&h.state, 2);
+    while (atomic_load(&h.state) != 3)
+        gort_sleep(GORT_MILLISECOND);
+}
+BOTH(held_by_stack)
+
+/* A chain: a global channel g0 wakes relay 0, whose stack holds channel c1,
+ * on which relay 1 waits, holding c2, ... Only the fixpoint revives the
+ * whole chain, one link per round. */
+enum { CHAIN = 6 };
+static gort_chan *chain_head;
+
+struct relay { gort_chan *in, *out; };
+
+static void relay(void *arg)
+{
+    struct relay r = *(struct relay *)arg;
+    free(arg);                           /* r lives on this stack only */
+    int64_t v;
+    if (gort_chan_recv(r.in, &v) && r.out)
+        gort_chan_send(r.out, &v);
+    else if (r.out)
+        gort_chan_close(r.out);
+}
+
+static NOINLINE void spawn_chain(uint64_t *goids)
+{
+    gort_chan *in = chain_head = gort_chan_make(sizeof(int64_t), 0);
+    for (int i = 0; i < CHAIN; i++) {
+        struct relay *r = malloc(sizeof *r);   /* not GC memory: not a root */
+        r->in = in;
+        r->out = i < CHAIN - 1 ? gort_chan_make(sizeof(int64_t), 0) : NULL;
+        in = r->out;
+        goids[i] = gort_go(relay, r);
+    }
+}
+
+static void chain_body(void *arg)
+{
+    uint64_t goids[CHAIN];
+    spawn_chain(goids);
+    assert_quiet(goids, CHAIN);
+    gort_chan_close(chain_head);          /* each relay closes the next: all return */
+    chain_head = NULL;
+}
+BOTH(chain)
+
+/* ---- The report at exit --------------------------------------------------- */
+
+/* main: leaves one goroutine blocked on a channel nobody has, and returns. */
+static void leak_one_and_return(void *arg)
+{
+    uint64_t goid;
+    spawn_on_fresh_chans(recv_forever, &goid, 1);
+    gort_sleep(20 * GORT_MILLISECOND);
+}
+
+static void report_child(void *arg)
+{
+    setenv("GORT_DEBUG", "leakcheck=1", 1);
+    alarm(20);
+    gort_main(leak_one_and_return, NULL);
+    _exit(0);
+}
+
+static void test_leakcheck_report_at_exit(void **st)
+{
+    child_result r = run_child(report_child, NULL);
+    if (r.exit_status != 0 || !strstr(r.err, "leakcheck: 1 leaked goroutine\n"))
+        print_error("child status %d, stderr:\n%s\n", r.exit_status, r.err);
+    assert_int_equal(r.exit_status, 0);
+    assert_non_null(strstr(r.err, "leakcheck: 1 leaked goroutine\n"));
+    assert_non_null(strstr(r.err, " [chan receive (leaked)]:\ncreated by "));
+    assert_non_null(strstr(r.err, " in goroutine 1\n"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_leakcheck_report_at_exit),
+        BOTH_TESTS(chan_recv), BOTH_TESTS(chan_send), BOTH_TESTS(select),
+        BOTH_TESTS(nil_chan), BOTH_TESTS(mutex), BOTH_TESTS(waitgroup),
+        BOTH_TESTS(global_chan), BOTH_TESTS(global_mutex), BOTH_TESTS(held_by_stack),
+        BOTH_TESTS(chain),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
