@@ -45,9 +45,11 @@
  * beforehand for the number of goroutines there are, and made again larger
  * if more appeared before the stop.
  */
+#define UNW_LOCAL_ONLY
 #include "malloc.h"
 
 #include <dlfcn.h>
+#include <libunwind.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -230,22 +232,38 @@ int gort_goroutine_leaks(gort_goroutine_leak_fn fn, void *arg)
 
 /* ---- The report ------------------------------------------------------------------ */
 
-/* "created by f+0x1c in goroutine 1", with the object and offset of the
- * call site (dladdr: the names of exported functions only). */
+/* The name of the function holding pc and pc's offset in it, from the
+ * symbol tables (static functions included): libunwind looks it up for a
+ * cursor moved to pc. */
+static bool procName(uintptr_t pc, char *buf, size_t n, uintptr_t *off)
+{
+    unw_context_t uc;
+    unw_cursor_t c;
+    unw_word_t o;
+    if (unw_getcontext(&uc) != 0 || unw_init_local(&c, &uc) != 0 ||
+        unw_set_reg(&c, UNW_REG_IP, pc) != 0 || unw_get_proc_name(&c, buf, n, &o) != 0)
+        return false;
+    *off = o;
+    return true;
+}
+
+/* "created by f+0x1c in goroutine 1" and the object and offset of the call
+ * site, as traceback.c prints frames. The PC is a return address: the name
+ * is looked up in the call, at PC-1. */
 static void printCreatedBy(FILE *f, const gort_goroutine_leak *l)
 {
     if (!l->created_pc)
         return;
-    Dl_info info;
-    bool found = dladdr((void *)(l->created_pc - 1), &info) && info.dli_fname;
-    if (found && info.dli_sname)
-        fprintf(f, "created by %s+0x%lx", info.dli_sname,
-                (unsigned long)(l->created_pc - (uintptr_t)info.dli_saddr));
+    char name[256];
+    uintptr_t off;
+    if (procName(l->created_pc - 1, name, sizeof name, &off))
+        fprintf(f, "created by %s+0x%lx", name, (unsigned long)(off + 1));
     else
         fprintf(f, "created by ?");
     if (l->creator_goid)
         fprintf(f, " in goroutine %llu", (unsigned long long)l->creator_goid);
-    if (found)
+    Dl_info info;
+    if (dladdr((void *)l->created_pc, &info) && info.dli_fname)
         fprintf(f, "\n\t%s +0x%lx pc=0x%lx", info.dli_fname,
                 (unsigned long)(l->created_pc - (uintptr_t)info.dli_fbase),
                 (unsigned long)l->created_pc);

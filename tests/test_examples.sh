@@ -11,7 +11,10 @@
 #   http_hello    raw HTTP/1.1 over bash's /dev/tcp: two keep-alive requests
 #                 one after the other on one connection, two pipelined in one
 #                 write, HEAD, HTTP/1.0, and a malformed request (400), each
-#                 answer compared byte for byte (the Date value masked).
+#                 answer compared byte for byte (the Date value masked);
+#   goroutine_leak  its output: no leak from the fixed search, two from the
+#                 leaky one, reported as Go would, and again at exit under
+#                 GORT_DEBUG=leakcheck=1.
 # Cross builds pass their emulator (qemu-aarch64), which runs the examples;
 # GORT_TEST_QEMU=1 shrinks the echo load there. Servers run under `timeout`
 # and are killed at exit, so nothing outlives the test. An example that was
@@ -185,6 +188,28 @@ if [[ -x $dir/cpu_profile ]]; then
     fi
 else
     not_ok "cpu_profile was built"
+fi
+
+# ---- goroutine_leak ----------------------------------------------------------
+
+# Runs examples/goroutine_leak (GORT_DEBUG as given) and prints its stdout,
+# then its stderr.
+run_leak_example() {
+    GORT_DEBUG=$1 timeout 120 "${emu[@]}" "$dir/goroutine_leak" 2>"$tmp/leak.err"
+    cat "$tmp/leak.err"
+}
+
+if [[ -x $dir/goroutine_leak ]]; then
+    out=$(run_leak_example "")
+    check "goroutine_leak: the fixed search leaks nothing, the leaky one two goroutines" \
+        "$(head -n 2 <<<"$out")" $'fixed search: answer 1, 0 leaked goroutines\nleaky search: answer 1, 2 leaked goroutines'
+    check "goroutine_leak: both reported blocked in their send, made by search in goroutine 1" \
+        "$(grep -c '^goroutine [0-9]* \[chan send (leaked)\]:$' <<<"$out") $(grep -c '^created by search+0x[0-9a-f]* in goroutine 1$' <<<"$out")" "2 2"
+    out=$(run_leak_example leakcheck=1)
+    check "goroutine_leak: GORT_DEBUG=leakcheck=1 reports them again when main returns" \
+        "$(grep -c '^leakcheck: 2 leaked goroutines$' <<<"$out") $(grep -c '(leaked)\]:$' <<<"$out")" "1 4"
+else
+    not_ok "goroutine_leak built in $dir"
 fi
 
 echo "$passed passed, $failed failed, $skipped skipped"
