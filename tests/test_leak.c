@@ -1,7 +1,8 @@
 /*
  * test_leak.c — goroutine leak detection (mgcleak.c): goroutines blocked on
  * a channel nobody can reach (receive, send, select), on a nil channel, on a
- * mutex or wait group inside an unreachable heap object are reported, with
+ * mutex, wait group or condition variable inside an unreachable heap object
+ * are reported, with
  * their wait reason and creator; goroutines blocked on a channel reachable
  * from a global, or from a live goroutine's stack (directly, or through a
  * chain of blocked goroutines the pass must revive one after another), are
@@ -113,7 +114,7 @@ static void select_forever(void *arg)
     gort_select(cases, 2, true);
 }
 
-struct locked { gort_mutex mu; gort_waitgroup wg; int64_t pad[4]; };
+struct locked { gort_mutex mu; gort_waitgroup wg; gort_cond cond; int64_t pad[4]; };
 
 /* Blocks for good on a leaked object; on a reachable one, returns once the
  * test unlocks. */
@@ -123,6 +124,13 @@ static void lock_unlock(void *o)
     gort_mutex_unlock(&((struct locked *)o)->mu);
 }
 static void wait_forever(void *o) { gort_waitgroup_wait(&((struct locked *)o)->wg); }
+
+static void cond_wait_forever(void *arg)
+{
+    struct locked *o = arg;
+    gort_mutex_lock(&o->mu);
+    gort_cond_wait(&o->cond);         /* nobody will signal */
+}
 
 /* ---- Leaks -------------------------------------------------------------------- */
 
@@ -208,6 +216,23 @@ static void waitgroup_body(void *arg)
     assert_leaked(goids, NLEAK, "sync.WaitGroup.Wait");
 }
 BOTH(waitgroup)
+
+static NOINLINE void spawn_on_conds(uint64_t *goids, int n)
+{
+    for (int i = 0; i < n; i++) {
+        struct locked *o = gort_alloc(sizeof *o);
+        o->cond = (gort_cond)GORT_COND_INIT(&o->mu);
+        goids[i] = gort_go(cond_wait_forever, o);
+    }
+}
+
+static void cond_body(void *arg)
+{
+    uint64_t goids[NLEAK];
+    spawn_on_conds(goids, NLEAK);
+    assert_leaked(goids, NLEAK, "sync.Cond.Wait");
+}
+BOTH(cond)
 
 /* ---- Not leaks ---------------------------------------------------------------- */
 
@@ -352,7 +377,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_leakcheck_report_at_exit),
         BOTH_TESTS(chan_recv), BOTH_TESTS(chan_send), BOTH_TESTS(select),
-        BOTH_TESTS(nil_chan), BOTH_TESTS(mutex), BOTH_TESTS(waitgroup),
+        BOTH_TESTS(nil_chan), BOTH_TESTS(mutex), BOTH_TESTS(waitgroup), BOTH_TESTS(cond),
         BOTH_TESTS(global_chan), BOTH_TESTS(global_mutex), BOTH_TESTS(held_by_stack),
         BOTH_TESTS(chain),
     };
