@@ -134,105 +134,70 @@ static void cond_wait_forever(void *arg)
 
 /* ---- Leaks -------------------------------------------------------------------- */
 
-static NOINLINE void spawn_on_fresh_chans(void (*fn)(void *), uint64_t *goids, int n)
+/* A leak scenario: goroutines running fn(make()), where make builds a fresh
+ * wait object nothing else will point at. */
+struct leaky { void (*fn)(void *); void *(*make)(void); const char *reason; };
+
+static void *fresh_chan(void) { return gort_chan_make(sizeof(int64_t), 0); }
+static void *no_chan(void) { return NULL; }
+
+static void *fresh_chan_pair(void)
+{
+    gort_chan **cs = gort_alloc(2 * sizeof *cs);
+    cs[0] = fresh_chan();
+    cs[1] = fresh_chan();
+    return cs;
+}
+
+/* An object whose mutex is held by the creator, which then forgets it. */
+static void *locked_object(void)
+{
+    struct locked *o = gort_alloc(sizeof *o);
+    gort_mutex_lock(&o->mu);
+    return o;
+}
+
+static void *pending_waitgroup(void)
+{
+    struct locked *o = gort_alloc(sizeof *o);
+    gort_waitgroup_add(&o->wg, 1);
+    return o;
+}
+
+static void *fresh_cond(void)
+{
+    struct locked *o = gort_alloc(sizeof *o);
+    o->cond = (gort_cond)GORT_COND_INIT(&o->mu);
+    return o;
+}
+
+static NOINLINE void spawn_leaky(const struct leaky *k, uint64_t *goids, int n)
 {
     for (int i = 0; i < n; i++)
-        goids[i] = gort_go(fn, gort_chan_make(sizeof(int64_t), 0));
+        goids[i] = gort_go(k->fn, k->make());
 }
 
-static void chan_recv_body(void *arg)
+static void leak_body(void *arg)
 {
+    const struct leaky *k = arg;
     uint64_t goids[NLEAK];
-    spawn_on_fresh_chans(recv_forever, goids, NLEAK);
-    assert_leaked(goids, NLEAK, "chan receive");
-}
-BOTH(chan_recv)
-
-static void chan_send_body(void *arg)
-{
-    uint64_t goids[NLEAK];
-    spawn_on_fresh_chans(send_forever, goids, NLEAK);
-    assert_leaked(goids, NLEAK, "chan send");
-}
-BOTH(chan_send)
-
-static NOINLINE void spawn_selects(uint64_t *goids, int n)
-{
-    for (int i = 0; i < n; i++) {
-        gort_chan **cs = gort_alloc(2 * sizeof *cs);
-        cs[0] = gort_chan_make(sizeof(int64_t), 0);
-        cs[1] = gort_chan_make(sizeof(int64_t), 0);
-        goids[i] = gort_go(select_forever, cs);
-    }
+    int n = k->make == no_chan ? 1 : NLEAK;
+    spawn_leaky(k, goids, n);
+    assert_leaked(goids, n, k->reason);
 }
 
-static void select_body(void *arg)
-{
-    uint64_t goids[NLEAK];
-    spawn_selects(goids, NLEAK);
-    assert_leaked(goids, NLEAK, "select");
-}
-BOTH(select)
+#define LEAK(name, fn, make, reason)                                                    \
+    static const struct leaky name##_leaky = { fn, make, reason };                     \
+    static void test_##name##_1p(void **st) { run_in_gort(leak_body, (void *)&name##_leaky, 1); } \
+    static void test_##name##_2p(void **st) { run_in_gort(leak_body, (void *)&name##_leaky, 2); }
 
-static void nil_chan_body(void *arg)
-{
-    uint64_t goid = gort_go(recv_forever, NULL);
-    assert_leaked(&goid, 1, "chan receive (nil chan)");
-}
-BOTH(nil_chan)
-
-/* Each object's mutex is held (by the creator, which then forgets the
- * object): the goroutine locking it waits for good. */
-static NOINLINE void spawn_on_locked_objects(uint64_t *goids, int n)
-{
-    for (int i = 0; i < n; i++) {
-        struct locked *o = gort_alloc(sizeof *o);
-        gort_mutex_lock(&o->mu);
-        goids[i] = gort_go(lock_unlock, o);
-    }
-}
-
-static void mutex_body(void *arg)
-{
-    uint64_t goids[NLEAK];
-    spawn_on_locked_objects(goids, NLEAK);
-    assert_leaked(goids, NLEAK, "sync.Mutex.Lock");
-}
-BOTH(mutex)
-
-static NOINLINE void spawn_on_waitgroups(uint64_t *goids, int n)
-{
-    for (int i = 0; i < n; i++) {
-        struct locked *o = gort_alloc(sizeof *o);
-        gort_waitgroup_add(&o->wg, 1);
-        goids[i] = gort_go(wait_forever, o);
-    }
-}
-
-static void waitgroup_body(void *arg)
-{
-    uint64_t goids[NLEAK];
-    spawn_on_waitgroups(goids, NLEAK);
-    assert_leaked(goids, NLEAK, "sync.WaitGroup.Wait");
-}
-BOTH(waitgroup)
-
-static NOINLINE void spawn_on_conds(uint64_t *goids, int n)
-{
-    for (int i = 0; i < n; i++) {
-        struct locked *o = gort_alloc(sizeof *o);
-        o->cond = (gort_cond)GORT_COND_INIT(&o->mu);
-        goids[i] = gort_go(cond_wait_forever, o);
-    }
-}
-
-static void cond_body(void *arg)
-{
-    uint64_t goids[NLEAK];
-    spawn_on_conds(goids, NLEAK);
-    assert_leaked(goids, NLEAK, "sync.Cond.Wait");
-}
-BOTH(cond)
+LEAK(chan_recv, recv_forever, fresh_chan, "chan receive")
+LEAK(chan_send, send_forever, fresh_chan, "chan send")
+LEAK(select, select_forever, fresh_chan_pair, "select")
+LEAK(nil_chan, recv_forever, no_chan, "chan receive (nil chan)")
+LEAK(mutex, lock_unlock, locked_object, "sync.Mutex.Lock")
+LEAK(waitgroup, wait_forever, pending_waitgroup, "sync.WaitGroup.Wait")
+LEAK(cond, cond_wait_forever, fresh_cond, "sync.Cond.Wait")
 
 /* ---- Not leaks ---------------------------------------------------------------- */
 
@@ -348,8 +313,9 @@ BOTH(chain)
 /* main: leaves one goroutine blocked on a channel nobody has, and returns. */
 static void leak_one_and_return(void *arg)
 {
+    static const struct leaky one = { recv_forever, fresh_chan, "" };
     uint64_t goid;
-    spawn_on_fresh_chans(recv_forever, &goid, 1);
+    spawn_leaky(&one, &goid, 1);
     gort_sleep(20 * GORT_MILLISECOND);
 }
 
