@@ -16,7 +16,8 @@
  * channel or lock the goroutine waits on. Run it with
  * GORT_DEBUG=leakcheck=1 to get the same report when main returns.
  *
- * Prints:
+ * Prints (the answer is usually replica 1's, the fastest; on a busy machine
+ * another one may win):
  *   fixed search: answer 1, 0 leaked goroutines
  *   leaky search: answer 1, 2 leaked goroutines
  *   goroutine 7 [chan send (leaked)]:

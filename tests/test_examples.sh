@@ -193,7 +193,8 @@ fi
 # ---- goroutine_leak ----------------------------------------------------------
 
 # Runs examples/goroutine_leak (GORT_DEBUG as given) and prints its stdout,
-# then its stderr.
+# then its stderr. Which replica answers first depends on the machine's load:
+# the checks mask it.
 run_leak_example() {
     GORT_DEBUG=$1 timeout 120 "${emu[@]}" "$dir/goroutine_leak" 2>"$tmp/leak.err"
     cat "$tmp/leak.err"
@@ -202,7 +203,8 @@ run_leak_example() {
 if [[ -x $dir/goroutine_leak ]]; then
     out=$(run_leak_example "")
     check "goroutine_leak: the fixed search leaks nothing, the leaky one two goroutines" \
-        "$(head -n 2 <<<"$out")" $'fixed search: answer 1, 0 leaked goroutines\nleaky search: answer 1, 2 leaked goroutines'
+        "$(head -n 2 <<<"$out" | sed 's/answer [1-3],/answer N,/')" \
+        $'fixed search: answer N, 0 leaked goroutines\nleaky search: answer N, 2 leaked goroutines'
     check "goroutine_leak: both reported blocked in their send, made by search in goroutine 1" \
         "$(grep -c '^goroutine [0-9]* \[chan send (leaked)\]:$' <<<"$out") $(grep -c '^created by search+0x[0-9a-f]* in goroutine 1$' <<<"$out")" "2 2"
     out=$(run_leak_example leakcheck=1)
