@@ -221,6 +221,7 @@ static void runLeakPass(leakPass *lp)
 
 int gort_goroutine_leaks(gort_goroutine_leak_fn fn, void *arg)
 {
+    RUNTIME_ENTRY();
     leakPass lp;
     runLeakPass(&lp);
     for (size_t i = 0; fn && i < lp.nleaked; i++)
@@ -280,6 +281,7 @@ static void printLeak(const gort_goroutine_leak *l, void *arg)
 
 int gort_goroutine_leaks_report(FILE *f)
 {
+    RUNTIME_ENTRY();
     return gort_goroutine_leaks(printLeak, f);
 }
 
