@@ -1103,6 +1103,9 @@ static NORETURN void schedule(void)
         /* Each mcall request may name the next G to run directly. */
         while (gp) {
             gp = execute(mp, gp, inheritTime);
+            /* g0 again: a G that parked through a runtime-internal call
+             * (no RUNTIME_ENTRY) left its 0 behind. */
+            atomic_store_explicit(&mp->inruntime, 1, memory_order_relaxed);
             inheritTime = false;
             gp = mp->mcall_fn(gp);
         }
@@ -1699,6 +1702,7 @@ struct oncall { void (*fn)(void *); void *arg; note done; };
 static void oncall_run(void *v)
 {
     struct oncall *c = v;
+    runtime_enter();                /* fn is gort's own code (setmaxprocs...) */
     c->fn(c->arg);
     notewakeup(&c->done);
 }
