@@ -986,6 +986,18 @@ top:;
 
     /* Nothing to do: tidy up in the spare time, then give up the P. */
     stack_trim_list(pp, nanotime());
+    if (atomic_load_explicit(&stack_demand, memory_order_relaxed)) {
+        /* Not spinning meanwhile, so that a spawner's wakep can still wake
+         * an idle P. Whatever was queued meanwhile (or while we spun, by
+         * spawners that left the wakeup to us) is found from the top. */
+        bool spun = mp->spinning;
+        if (spun) {
+            mp->spinning = false;
+            atomic_fetch_sub(&sched.nmspinning, 1);
+        }
+        if (stack_prepare() || spun)
+            goto top;
+    }
     lock(&sched.lock);
     if (atomic_load(&sched.gcwaiting)) {
         unlock(&sched.lock);

@@ -549,6 +549,7 @@ void forEachGStopped(void (*fn)(g *gp, void *arg), void *arg);
 void stack_trim(g *gp);              /* MADV_DONTNEED what a deep run committed */
 void stack_release(g *gp);           /* a dead G goes to a pool */
 void stack_trim_list(p *pp, int64_t now); /* idle P: trim its pool's untrimmed Gs */
+bool stack_prepare(void);             /* idle P: commit stacks ahead of a spawning burst */
 void stack_reset_for_reuse(g *gp);
 bool stack_is_guard(uintptr_t addr, g *gp);
 void stack_check_canary(g *gp);
@@ -556,6 +557,7 @@ uintptr_t stack_top(g *gp);          /* highest usable address (the G sits above
 uintptr_t stack_guard_end(g *gp);    /* lowest usable address */
 size_t stack_size_of(g *gp);
 extern _Atomic uint64_t stack_sys_bytes, stack_inuse_bytes;
+extern _Atomic bool stack_demand;       /* stack_prepare has work ahead of a spawner */
 struct stackseg { struct stackseg *next; stack stk; uintptr_t sp_on_entry; };
 
 /* ---- Context switch (arch/<arch>/switch.S) ----------------------------- */

@@ -22,9 +22,14 @@
  * Slots of the default size are carved from large MAP_NORESERVE regions (one
  * VMA each). Spawning a burst must not pay a system call and a page fault
  * per stack: where the kernel takes it, a new region's guards are installed
- * in a few vectored calls, and the top pages of the next 64 slots are
- * committed in one (reserve_slot). The guard below each slot is, in order
- * of preference:
+ * in a few vectored calls, and the top pages of 64 slots are committed in
+ * one (reserve_slot). That kernel work is most of a burst's cost, so it is
+ * done ahead of the spawner where possible: while slots are being carved,
+ * a P that runs out of work (stack_prepare) commits the top pages of the
+ * next batches and maps and guards the next region, in time the spawner's
+ * P would otherwise spend in the kernel. It stays at most PREPARE_AHEAD
+ * committed pages and one mapped region ahead of the last slot carved. The
+ * guard below each slot is, in order of preference:
  *   1. MADV_GUARD_INSTALL (Linux 6.13+): no VMA split, so millions fit under
  *      vm.max_map_count;
  *   2. mprotect(PROT_NONE), which splits the VMA: only within a budget;
@@ -52,7 +57,8 @@
 #include <sanitizer/asan_interface.h>
 #endif
 
-enum { GUARD_SIZE = 64 << 10, REGION_SLOTS = 1024, POPULATE_BATCH = 64 };
+enum { GUARD_SIZE = 64 << 10, REGION_SLOTS = 1024, POPULATE_BATCH = 64,
+       PREPARE_AHEAD = 4 * POPULATE_BATCH };   /* slots stack_prepare commits ahead */
 #define TRIM_PERIOD (10 * 1000 * 1000)     /* ns between idle-time trims of a P's pool */
 enum { GUARD_MADVISE, GUARD_MPROTECT, GUARD_CANARY };
 #define STACK_CANARY 0x6f72742d73746b21ULL   /* "!kts-tro" */
@@ -60,10 +66,17 @@ enum { GUARD_MADVISE, GUARD_MPROTECT, GUARD_CANARY };
 size_t stack_default_size = 256 << 10;
 static size_t pagesize;
 
-/* The current region being carved: slots [next, end). */
+/* The current region being carved: slots [next, end); the slots below
+ * populated have their top page committed (or an M is committing it). */
 static mutex stackLock;
-static uintptr_t region_next, region_end;
+static uintptr_t region_next, region_end, region_populated;
 static bool region_guarded;              /* its guards were installed in one go */
+/* The next region, mapped and guarded by stack_prepare (0: none yet). */
+static uintptr_t spare_region;
+static bool spare_busy;                  /* an M is making it */
+static bool spare_off;                   /* making one failed: the spawner maps its own */
+/* Fresh slots were carved since stack_prepare last found itself ahead. */
+_Atomic bool stack_demand;
 static int guard_mode = GUARD_MADVISE;
 static int64_t mprotect_budget;          /* VMAs mprotect guards may still add */
 _Atomic uint64_t stack_sys_bytes;        /* reserved for stacks */
@@ -123,11 +136,60 @@ static bool guard_region(uintptr_t v, size_t sz)
            sysGuardStrided((void *)v, GUARD_SIZE, sz, REGION_SLOTS) == 0;
 }
 
+/* Claims the next batch of slots (at most POPULATE_BATCH) of the current
+ * region whose top pages are not committed yet: returns its first slot, n
+ * gets the count (0 when the region is all claimed). stackLock held. */
+static uintptr_t claim_batch(size_t sz, int *n)
+{
+    uintptr_t from = region_populated;
+    size_t left = (region_end - from) / sz;
+    *n = left < POPULATE_BATCH ? (int)left : POPULATE_BATCH;
+    region_populated = from + (size_t)*n * sz;
+    return from;
+}
+
+/* Commits the top page (the G and the first frames) of n slots from lo, in
+ * one call where each would otherwise fault on its own. Outside stackLock:
+ * a slot touched meanwhile just faults, and committing it again is a no-op. */
+static void populate_batch(uintptr_t lo, size_t sz, int n)
+{
+    if (n)
+        sysPopulateStrided((void *)(lo + sz - pagesize), pagesize, sz, n);
+}
+
+/* Maps a region of REGION_SLOTS slots of sz bytes; *guarded: its guards are
+ * installed. 0 if the OS refuses. */
+static uintptr_t new_region(size_t sz, bool *guarded)
+{
+    size_t rsz = sz * REGION_SLOTS;
+    void *v = sysReserve(rsz);
+    if (!v)
+        return 0;
+    atomic_fetch_add(&stack_sys_bytes, rsz);
+    *guarded = guard_region((uintptr_t)v, sz);
+    return (uintptr_t)v;
+}
+
+/* The current region is used up: start the next one, stack_prepare's spare
+ * if it made one. False if the OS refuses. stackLock held. */
+static bool next_region(size_t sz)
+{
+    uintptr_t v = spare_region;
+    bool guarded = true;             /* stack_prepare keeps only guarded spares */
+    if (v)
+        spare_region = 0;
+    else if (!(v = new_region(sz, &guarded)))
+        return false;
+    region_next = region_populated = v;
+    region_end = v + sz * REGION_SLOTS;
+    region_guarded = guarded;
+    return true;
+}
+
 /* Reserves address space for a slot: from the shared region for the default
  * size, or a mapping of its own for any other size. *guarded: the slot's
- * guard is already installed. The first slot of each batch of
- * POPULATE_BATCH commits the top page of the whole batch (the G and the
- * first frames) in one call, where each would otherwise fault on its own. */
+ * guard is already installed. A slot whose top page nobody committed yet
+ * commits its whole batch's. */
 static uintptr_t reserve_slot(size_t stacksize, bool *guarded)
 {
     size_t sz = slot_size(stacksize);
@@ -139,28 +201,87 @@ static uintptr_t reserve_slot(size_t stacksize, bool *guarded)
         return (uintptr_t)v;
     }
     lock(&stackLock);
-    if (region_next == region_end) {
-        size_t rsz = sz * REGION_SLOTS;
-        void *v = sysReserve(rsz);
-        if (!v) {
-            unlock(&stackLock);
-            return 0;
-        }
-        atomic_fetch_add(&stack_sys_bytes, rsz);
-        region_next = (uintptr_t)v;
-        region_end = region_next + rsz;
-        region_guarded = guard_region(region_next, sz);
+    if (region_next == region_end && !next_region(sz)) {
+        unlock(&stackLock);
+        return 0;
     }
     uintptr_t lo = region_next;
     region_next += sz;
     *guarded = region_guarded;
-    int populate = 0;
-    if ((region_end - lo) / sz % POPULATE_BATCH == 0)
-        populate = POPULATE_BATCH;
+    int n = 0;
+    if (lo == region_populated)
+        claim_batch(sz, &n);
+    atomic_store_explicit(&stack_demand, true, memory_order_relaxed);
     unlock(&stackLock);
-    if (populate)      /* outside the lock: a slot touched meanwhile just faults */
-        sysPopulateStrided((void *)(lo + sz - pagesize), pagesize, sz, populate);
+    populate_batch(lo, sz, n);
     return lo;
+}
+
+/* What stack_prepare does next (stackLock held): map the next region once
+ * half of this one is carved, else commit the next batch while fewer than
+ * PREPARE_AHEAD slots are ready; false when there is nothing to do. */
+static bool prepare_step(size_t sz, uintptr_t *lo, int *n, bool *spare)
+{
+    *n = 0;
+    *spare = false;
+    if (!spare_region && !spare_busy && !spare_off && guard_mode == GUARD_MADVISE && region_end &&
+        region_end - region_next <= sz * REGION_SLOTS / 2) {
+        *spare = spare_busy = true;
+        return true;
+    }
+    if (region_populated < region_end && region_populated - region_next < PREPARE_AHEAD * sz) {
+        *lo = claim_batch(sz, n);
+        return true;
+    }
+    return false;
+}
+
+/* Maps and guards the next region for next_region. A spare whose guards
+ * the kernel refused is dropped (its slots would need guards of their own),
+ * and after a failure no more are made. */
+static void make_spare(size_t sz)
+{
+    bool guarded = false;
+    uintptr_t v = new_region(sz, &guarded);
+    if (v && !guarded) {
+        sysFree((void *)v, sz * REGION_SLOTS, NULL);
+        atomic_fetch_sub(&stack_sys_bytes, sz * REGION_SLOTS);
+        v = 0;
+    }
+    lock(&stackLock);
+    spare_region = v;
+    spare_busy = false;
+    spare_off = !v;
+    unlock(&stackLock);
+}
+
+/* Spare time of an idle P while goroutines are being spawned on fresh
+ * stacks: works ahead of the spawner (prepare_step) until PREPARE_AHEAD
+ * slots are ready and the next region is mapped. Does nothing when no slot
+ * was carved since it last found itself far enough ahead. Returns whether
+ * it did anything (work may have been queued meanwhile). */
+bool stack_prepare(void)
+{
+    if (!atomic_load_explicit(&stack_demand, memory_order_relaxed))
+        return false;
+    size_t sz = slot_size(stack_default_size);
+    bool worked = false;
+    for (;;) {
+        uintptr_t lo = 0;
+        int n;
+        bool spare;
+        lock(&stackLock);
+        bool more = prepare_step(sz, &lo, &n, &spare);
+        if (!more)
+            atomic_store_explicit(&stack_demand, false, memory_order_relaxed);
+        unlock(&stackLock);
+        if (!more)
+            return worked;
+        worked = true;
+        populate_batch(lo, sz, n);
+        if (spare)
+            make_spare(sz);
+    }
 }
 
 static g *g_at_top(uintptr_t hi)

@@ -352,6 +352,59 @@ static void test_deep_stack_trimmed(void **st)
     run_in_gort(trim_body, NULL, 1);
 }
 
+/* ---- A burst of goroutines on fresh stacks ------------------------------------
+ * While a burst is spawned, idle Ps commit stacks and map and guard whole
+ * regions ahead of the spawner (stack_prepare); the spawner here pauses
+ * now and then so that they do. Every goroutine of a burst spanning several
+ * regions must still find a working guard below its stack (a write() from
+ * it fails with EFAULT instead of reading it) and a usable stack above. */
+enum { BURST = 3500 };            /* more than three regions of 1024 slots */
+
+struct burst {
+    gort_chan *gate;
+    gort_waitgroup wg;
+    int fd;                       /* a pipe to write() from guard pages */
+    atomic_int unguarded, finished;
+};
+
+static bool guard_faults(int fd, uintptr_t addr)
+{
+    return write(fd, (const void *)addr, 1) < 0 && errno == EFAULT;
+}
+
+static void burst_worker(void *arg)
+{
+    struct burst *b = arg;
+    g *gp = getg();
+    if (!gp->stack_canary && !(guard_faults(b->fd, gp->stack.lo) &&
+                               guard_faults(b->fd, stack_guard_end(gp) - 1)))
+        atomic_fetch_add(&b->unguarded, 1);
+    gort_chan_recv(b->gate, NULL);
+    recurse(NULL, 8);
+    atomic_fetch_add(&b->finished, 1);
+    gort_waitgroup_done(&b->wg);
+}
+
+static void burst_guarded_body(void *arg)
+{
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    struct burst b = { .gate = gort_chan_make(0, 0), .wg = GORT_WAITGROUP_INIT, .fd = fds[1] };
+    gort_waitgroup_add(&b.wg, BURST);
+    for (int i = 0; i < BURST; i++) {
+        gort_go(burst_worker, &b);
+        if (i % 100 == 99)        /* the Ps go idle: stack_prepare runs */
+            gort_sleep(GORT_MILLISECOND);
+    }
+    gort_chan_close(b.gate);
+    gort_waitgroup_wait(&b.wg);
+    close(fds[0]);
+    close(fds[1]);
+    assert_int_equal(atomic_load(&b.unguarded), 0);
+    assert_int_equal(atomic_load(&b.finished), BURST);
+}
+BOTH(burst_guarded)
+
 int main(void)
 {
     const struct CMUnitTest death[] = {
@@ -370,6 +423,7 @@ int main(void)
         cmocka_unit_test(test_call_on_stack),
         cmocka_unit_test(test_yield_on_segment),
         cmocka_unit_test(test_deep_stack_trimmed),
+        BOTH_TESTS(burst_guarded),
     };
     int failed = cmocka_run_group_tests_name("death", death, NULL, NULL);
     return failed + cmocka_run_group_tests_name("live", live, NULL, NULL);
