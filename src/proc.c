@@ -1133,6 +1133,30 @@ static void dropg(m *mp, g *gp)
     gp->m = NULL;
 }
 
+/* sched.gFree is a stack of batches, so that a P hands over or takes a
+ * whole local list at once: walking a list of dead Gs one by one costs a
+ * cache miss per G (each sits at the top of its own stack). A batch is a
+ * schedlink chain; its head links the next batch (gfreebatch) and knows
+ * the chain's length (gfreebatchn). gFreeLock held for both. */
+static void gfree_pushbatch(g *head, int32_t n)
+{
+    head->gfreebatch = sched.gFree;
+    head->gfreebatchn = n;
+    sched.gFree = head;
+    atomic_fetch_add_explicit(&sched.ngFree, n, memory_order_relaxed);
+}
+
+static g *gfree_popbatch(int32_t *n)
+{
+    g *head = sched.gFree;
+    if (head) {
+        sched.gFree = head->gfreebatch;
+        *n = head->gfreebatchn;
+        atomic_fetch_sub_explicit(&sched.ngFree, *n, memory_order_relaxed);
+    }
+    return head;
+}
+
 static void gfput(p *pp, g *gp)
 {
 #if GORT_TSAN
@@ -1149,32 +1173,24 @@ static void gfput(p *pp, g *gp)
     pp->gFree = gp;
     if (++pp->gFreeCount >= GFREE_LOCAL_MAX) {
         lock(&sched.gFreeLock);
-        while (pp->gFreeCount >= GFREE_LOCAL_MAX / 2) {
-            g *g1 = pp->gFree;
-            pp->gFree = g1->schedlink;
-            pp->gFreeCount--;
-            g1->schedlink = sched.gFree;
-            sched.gFree = g1;
-            sched.ngFree++;
-        }
+        gfree_pushbatch(pp->gFree, pp->gFreeCount);
         unlock(&sched.gFreeLock);
+        pp->gFree = NULL;
+        pp->gFreeCount = 0;
     }
 }
 
-/* A dead G with a default-size stack, from pp's list or the global one. */
+/* A dead G with a default-size stack, from pp's list or, when that is
+ * empty, from a batch of the global one. */
 static g *gfget(p *pp)
 {
     if (!pp->gFree && atomic_load_explicit(&sched.ngFree, memory_order_relaxed) > 0) {
+        int32_t n = 0;
         lock(&sched.gFreeLock);
-        while (pp->gFreeCount < GFREE_LOCAL_MAX / 2 && sched.gFree) {
-            g *g1 = sched.gFree;
-            sched.gFree = g1->schedlink;
-            sched.ngFree--;
-            g1->schedlink = pp->gFree;
-            pp->gFree = g1;
-            pp->gFreeCount++;
-        }
+        g *batch = gfree_popbatch(&n);
         unlock(&sched.gFreeLock);
+        pp->gFree = batch;
+        pp->gFreeCount = n;
     }
     g *gp = pp->gFree;
     if (gp) {
@@ -1186,12 +1202,11 @@ static g *gfget(p *pp)
 
 static g *gfget_global(void)
 {
+    int32_t n = 0;
     lock(&sched.gFreeLock);
-    g *gp = sched.gFree;
-    if (gp) {
-        sched.gFree = gp->schedlink;
-        sched.ngFree--;
-    }
+    g *gp = gfree_popbatch(&n);
+    if (gp && gp->schedlink)
+        gfree_pushbatch(gp->schedlink, n - 1);
     unlock(&sched.gFreeLock);
     return gp;
 }
@@ -1649,15 +1664,13 @@ void destroyp(p *pp)
     g *gp;
     while ((gp = runqget(pp, &inh)))
         globrunqput(gp);
-    lock(&sched.gFreeLock);
-    while ((gp = pp->gFree)) {
-        pp->gFree = gp->schedlink;
-        gp->schedlink = sched.gFree;
-        sched.gFree = gp;
-        sched.ngFree++;
+    if (pp->gFree) {
+        lock(&sched.gFreeLock);
+        gfree_pushbatch(pp->gFree, pp->gFreeCount);
+        unlock(&sched.gFreeLock);
+        pp->gFree = NULL;
+        pp->gFreeCount = 0;
     }
-    pp->gFreeCount = 0;
-    unlock(&sched.gFreeLock);
     atomic_fetch_add(&sched.ngoroutines, atomic_exchange(&pp->gcount, 0));
     moveTimers(pp, allp[0]);
     /* Drop the cached sudogs, as Go's destroyp does: only the Ps below

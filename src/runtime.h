@@ -176,6 +176,8 @@ struct g {
     uintptr_t   stack_low_water;/* deepest sp seen at a switch: did this stack run deep? */
     m          *m;              /* M running this G, or NULL */
     g          *schedlink;      /* next in a run queue or free list */
+    g          *gfreebatch;     /* dead, heading a batch of sched.gFree: the next batch */
+    int32_t     gfreebatchn;    /* ... and the length of the batch it heads */
     _Atomic uint32_t atomicstatus;
     uint64_t    goid;
     void      (*fn)(void *);    /* entry point and argument */
@@ -329,7 +331,7 @@ typedef struct schedt {
     uint32_t    runqcap, runqhead;/* capacity (a power of two), first slot */
     _Atomic int32_t runqsize;
     mutex       gFreeLock;
-    g          *gFree;          /* global free Gs */
+    g          *gFree;          /* global free Gs: a stack of batches (proc.c) */
     _Atomic int32_t ngFree;     /* read unlocked as a hint */
     _Atomic int32_t ngoroutines;/* goroutines made without a P, plus destroyed Ps' gcount */
     _Atomic bool gcwaiting;     /* stop the world in progress */

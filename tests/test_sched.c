@@ -763,6 +763,67 @@ static void unwind_test(int procs)
 static void test_unwind_info_in_gswitch_1p(void **st) { unwind_test(1); }
 static void test_unwind_info_in_gswitch_2p(void **st) { unwind_test(2); }
 
+/* ---- Dead Gs recycled through the global stack of batches -----------------
+ * Gs freed on one P are reused on another (a P's list goes to the global
+ * one as a batch when it fills), a destroyed P's list goes there too
+ * (GOMAXPROCS 2 -> 1 -> 2), and a thread without a P takes single Gs from
+ * it. No G may be handed out twice: every round's goroutines, all alive at
+ * once, must run on distinct Gs. */
+enum { RECYCLE_ROUNDS = 40, RECYCLE_N = 300 };
+
+struct recycle {
+    gort_chan *gate;
+    gort_waitgroup wg;
+    atomic_int next;
+    void *gs[RECYCLE_N + 1];
+};
+
+static void recycle_worker(void *arg)
+{
+    struct recycle *r = arg;
+    r->gs[atomic_fetch_add(&r->next, 1)] = getg();
+    gort_chan_recv(r->gate, NULL);
+    gort_waitgroup_done(&r->wg);
+}
+
+static void *recycle_foreign(void *arg)
+{
+    gort_go(recycle_worker, arg);
+    return NULL;
+}
+
+static int ptr_cmp(const void *a, const void *b)
+{
+    uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void gfree_recycled_once_body(void *arg)
+{
+    for (int round = 0; round < scaled(RECYCLE_ROUNDS); round++) {
+        struct recycle r = { .gate = gort_chan_make(0, 0), .wg = GORT_WAITGROUP_INIT };
+        gort_waitgroup_add(&r.wg, RECYCLE_N + 1);
+        for (int i = 0; i < RECYCLE_N; i++)
+            gort_go(recycle_worker, &r);
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, recycle_foreign, &r), 0);
+        pthread_join(t, NULL);
+        while (atomic_load(&r.next) < RECYCLE_N + 1)
+            gort_yield();
+        qsort(r.gs, RECYCLE_N + 1, sizeof r.gs[0], ptr_cmp);
+        for (int i = 1; i <= RECYCLE_N; i++)
+            assert_ptr_not_equal(r.gs[i], r.gs[i - 1]);
+        gort_chan_close(r.gate);
+        gort_waitgroup_wait(&r.wg);
+        if (round % 4 == 3) {
+            gort_gomaxprocs(1);
+            gort_gomaxprocs(2);
+        }
+    }
+}
+
+static void test_gfree_recycled_once(void **st) { run_in_gort(gfree_recycled_once_body, NULL, 2); }
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -792,6 +853,7 @@ int main(void)
         cmocka_unit_test(test_direct_switch_fairness_2p),
         cmocka_unit_test(test_unwind_info_in_gswitch_1p),
         cmocka_unit_test(test_unwind_info_in_gswitch_2p),
+        cmocka_unit_test(test_gfree_recycled_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
