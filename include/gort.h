@@ -57,6 +57,15 @@ void     gort_unlock_os_thread(void);
  * returns: Go's stack growth for one deep call. Above 1 GiB panics. */
 void     gort_call_on_stack(size_t size, void (*fn)(void *), void *arg);
 
+/* ---- Goroutine dump (dump.c) ------------------------------------------ */
+
+/* Writes every goroutine to f (NULL: stderr) as Go's dump does: "goroutine 7
+ * [chan receive, 2 minutes]:", its frames (function, file:line where debug
+ * information exists) and "created by". Briefly stops the world. Returns;
+ * SIGQUIT prints the same to stderr and exits with status 2, unless the
+ * program installed a SIGQUIT handler of its own before the runtime started. */
+void     gort_dump_goroutines(FILE *f);
+
 /* ---- Blocking C calls (proc.c, sysmon.c) ------------------------------ */
 
 /* A goroutine about to make a C call that may block (a read(), a sleep, a

@@ -11,7 +11,7 @@ set -euo pipefail
 # Native build and test tools (clang + its runtimes: libFuzzer targets).
 native=(
     cmake make gcc pkg-config
-    libunwind-dev libcmocka-dev
+    libunwind-dev libcmocka-dev libdw-dev gdb
     libhttp-parser-dev
     clang libclang-rt-dev
     protobuf-c-compiler libprotobuf-c-dev zlib1g-dev
@@ -20,7 +20,7 @@ native=(
 # Cross build for arm64, run under qemu-user.
 cross=(
     gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
-    libunwind-dev:arm64 libcmocka-dev:arm64
+    libunwind-dev:arm64 libcmocka-dev:arm64 libdw-dev:arm64
     libhttp-parser2.9:arm64
     libprotobuf-c1:arm64 zlib1g:arm64
 )

@@ -2023,6 +2023,7 @@ static void schedinit(void)
     parsedebugvars();
     stackinit((size_t)env_int("GORT_STACKSIZE", 0, STACK_MAX));
     signal_init();
+    dump_init();
     mallocinit();
     int32_t procs = env_int("GORT_MAXPROCS", ncpu, 1 << 20);
     atomic_store(&sched.lastpoll, nanotime());

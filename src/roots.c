@@ -392,6 +392,16 @@ void forEachGStopped(void (*fn)(g *gp, void *arg), void *arg)
         fn(allgs[i], arg);
 }
 
+static bool gOwnsSP(g *gp, uintptr_t sp);
+
+bool gStackInUse(g *gp)
+{
+    for (gcthread *t = allthreads; t; t = t->next)
+        if (t->scanSP && gOwnsSP(gp, t->scanSP))
+            return true;
+    return false;
+}
+
 /* ---- Registered root ranges (gort_add_roots) -------------------------------------- */
 
 typedef struct rootRange { uintptr_t lo, hi; } rootRange;

@@ -548,6 +548,10 @@ size_t allgcount(void);              /* how many Gs allgs holds now (a hint: no 
  * stopTheWorldGC: nothing changes allgs then, so no lock is taken (Go's
  * forEachGRace). */
 void forEachGStopped(void (*fn)(g *gp, void *arg), void *arg);
+/* With the world stopped by stopTheWorldGC: does a stopped thread (or the
+ * stopper) run on gp's stack? Then gp is running, or switching in or out,
+ * and its saved sched_sp is not to be trusted. */
+bool gStackInUse(g *gp);
 void stack_trim(g *gp);              /* MADV_DONTNEED what a deep run committed */
 void stack_release(g *gp);           /* a dead G goes to a pool */
 void stack_trim_list(p *pp, int64_t now); /* idle P: trim its pool's untrimmed Gs */
@@ -574,6 +578,10 @@ void call_with_sp(void *sp, void (*fn)(void *), void *arg);
 /* Lays out a new goroutine's first frame below top so gswitch enters gostart. */
 void *gostartcall(void *top);
 NORETURN void goentry(void);
+/* Fills the registers of the ucontext-shaped unwind context uc (from
+ * unw_getcontext) with those a switched-out goroutine saved at sched_sp, so
+ * that libunwind walks its stack (arch/<arch>/gobuf.c). */
+void gobuf_context(const void *sched_sp, void *uc);
 
 /* ---- Panics and fatal errors (panic.c, traceback.c) -------------------- */
 
@@ -590,6 +598,7 @@ void gprint(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* to s
 /* ---- Signals (signal.c) ------------------------------------------------ */
 
 void signal_init(void);
+void dump_init(void);                /* SIGQUIT's goroutine dump (dump.c) */
 bool asyncpreempt_enabled(void);     /* SIGURG preempts (not TSan, not asyncpreemptoff) */
 
 /* Async preemption's per-arch context surgery (arch/<arch>/sigctx.c,

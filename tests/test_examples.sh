@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# test_examples.sh — smoke test of the server examples, run by ctest as
-# test_examples in every configuration.
+# test_examples.sh — smoke test of the examples, run by ctest as
+# test_examples in every configuration: the servers, then each teaching
+# example, its output checked.
 #
 #   tests/test_examples.sh <builddir>/examples [emulator [args...]]
 #
@@ -212,6 +213,51 @@ if [[ -x $dir/goroutine_leak ]]; then
         "$(grep -c '^leakcheck: 2 leaked goroutines$' <<<"$out") $(grep -c '(leaked)\]:$' <<<"$out")" "1 4"
 else
     not_ok "goroutine_leak built in $dir"
+# ---- the teaching examples -------------------------------------------------
+
+# run_example NAME: runs examples/NAME (60 s at most); sets $out (stdout)
+# and $err (stderr). Returns 1 if it was not built or did not exit 0.
+run_example() {
+    out= err=
+    if [[ ! -x $dir/$1 ]]; then not_ok "$1 built in $dir"; return 1; fi
+    out=$(timeout 60 "${emu[@]}" "$dir/$1" 2>"$tmp/$1.err")
+    local rc=$?
+    err=$(cat "$tmp/$1.err")
+    if ((rc != 0)); then not_ok "$1 exits 0 (status $rc)"; echo "$err" | head -n 20; return 1; fi
+}
+# has NAME TEXT REGEX: ok when REGEX matches a line of TEXT.
+has() { if grep -qE -- "$3" <<<"$2"; then ok "$1"; else not_ok "$1"; printf '%s\n' "$2" | head -n 20; fi; }
+
+run_example hello && check "hello: sum of squares" "$out" "sum of squares 1..10 = 385"
+run_example sieve && check "sieve: the first 20 primes" "$(tr '\n' ' ' <<<"$out")" \
+    "2 3 5 7 11 13 17 19 23 29 31 37 41 43 47 53 59 61 67 71 "
+run_example pingpong && check "pingpong: 1000 hits" "$out" \
+    $'ping 1, pong 2\nping 3, pong 4\nping-pong: 1000 hits, ball at 1000'
+run_example workerpool && check "workerpool: every job done once" "$out" \
+    "worker pool: 4 workers did 100 jobs, sum of squares 338350"
+run_example pipeline && check "pipeline: the odd squares summed" "$out" \
+    "pipeline: 50 odd squares of 1..100, sum 166650"
+run_example select_timeout && check "select_timeout: a timeout, then a reply" "$out" \
+    $'timed out after 50 ms\nreply 42 within 5000 ms'
+run_example sizeclasses && check "sizeclasses: the talk's three sizes and more" "$out" \
+    $'8 -> 8\n8192 -> 8192\n8200 -> 9472\n32768 -> 32768\n32769 -> 40960\n8388616 -> 8396800'
+if run_example gctrace; then
+    has "gctrace: several collections" "$out" '^collections: several$'
+    has "gctrace: the live heap and the goal" "$out" '^live heap [0-9]+ MB, next GC when the heap reaches [0-9]+ MB$'
+    has "gctrace: Go's gc line on stderr" "$err" '^gc 1 @[0-9.]+s [0-9]+%: .* MB goal, .* P'
+fi
+if run_example schedtrace; then
+    has "schedtrace: the program's line" "$out" '^8 goroutines computed for 300 ms on 2 Ps$'
+    has "schedtrace: Go's SCHED line on stderr" "$err" '^SCHED [0-9]+ms: gomaxprocs=2 idleprocs=[0-9]+ threads=[0-9]+ '
+fi
+run_example sysmon_retake && check "sysmon_retake: sysmon handed the P over during the call" "$out" \
+    "the other goroutine ran during the slow call: yes"
+if run_example preempt; then
+    if [[ $out == "TSan build"* ]]; then
+        has "preempt: a TSan build says it cannot preempt" "$out" '^TSan build: no asynchronous preemption'
+    else
+        check "preempt: the spinning goroutine was preempted" "$out" "preempted: yes"
+    fi
 fi
 
 echo "$passed passed, $failed failed, $skipped skipped"

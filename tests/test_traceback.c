@@ -1,7 +1,11 @@
 /*
- * test_traceback.c — what the runtime records for tracebacks and dumps: each
- * goroutine's creation site (g.gopc, its creator's goid) and the time it
- * started waiting (g.waitsince, noted lazily by the GC or a dump).
+ * test_traceback.c — goroutine dumps and what they are made of: each
+ * goroutine's creation site (g.gopc, its creator's goid), the time it
+ * started waiting (g.waitsince, noted lazily by the GC or a dump), and the
+ * dump itself, by gort_dump_goroutines and by SIGQUIT (exit status 2):
+ * three goroutines blocked on a channel, a mutex and a sleep are listed
+ * with their wait reasons, a frame of their own function each and their
+ * creator.
  */
 #define UNW_LOCAL_ONLY
 #include "testutil.h"
@@ -9,6 +13,7 @@
 
 #include <libunwind.h>
 #include <stdatomic.h>
+#include <signal.h>
 
 /* The start of the function holding pc, from its unwind info. */
 static uintptr_t func_start(uintptr_t pc)
@@ -85,9 +90,192 @@ static void waitsince_body(void *arg)
 }
 BOTH(waitsince)
 
+/* ---- the dump ------------------------------------------------------------ */
+
+static gort_chan *never;              /* nobody sends */
+static gort_mutex held = GORT_MUTEX_INIT;
+static g *_Atomic blocked[3];
+
+static void on_chan(void *arg)
+{
+    atomic_store(&blocked[0], getg());
+    int v;
+    gort_chan_recv(never, &v);
+    __asm__ volatile("" ::: "memory");   /* no tail call: keep this frame */
+}
+
+static void on_mutex(void *arg)
+{
+    atomic_store(&blocked[1], getg());
+    gort_mutex_lock(&held);
+    gort_mutex_unlock(&held);           /* released: the next test takes it again */
+}
+
+static void on_sleep(void *arg)
+{
+    atomic_store(&blocked[2], getg());
+    gort_sleep(3600 * GORT_SECOND);
+    __asm__ volatile("" ::: "memory");
+}
+
+/* Starts the three and returns once each is parked. */
+static NOINLINE void start_blocked(void)
+{
+    never = gort_chan_make(sizeof(int), 0);
+    gort_mutex_lock(&held);
+    void (*fns[3])(void *) = { on_chan, on_mutex, on_sleep };
+    for (int i = 0; i < 3; i++) {
+        atomic_store(&blocked[i], NULL);
+        gort_go(fns[i], NULL);
+    }
+    for (int i = 0; i < 3; i++) {
+        g *gp;
+        while (!(gp = atomic_load(&blocked[i])) || atomic_load(&gp->atomicstatus) != Gwaiting)
+            gort_yield();
+    }
+    __asm__ volatile("" ::: "memory");
+}
+
+/* The text of goroutine goid's entry in dump out (up to the next entry). */
+static char *entry_of(const char *out, uint64_t goid)
+{
+    char hdr[64];
+    snprintf(hdr, sizeof hdr, "goroutine %llu [", (unsigned long long)goid);
+    const char *s = strstr(out, hdr);
+    if (!s) {
+        print_error("no \"%s\" in the dump:\n%s\n", hdr, out);
+        return NULL;
+    }
+    const char *e = strstr(s + 1, "\ngoroutine ");
+    size_t n = e ? (size_t)(e - s) : strlen(s);
+    char *r = malloc(n + 1);
+    memcpy(r, s, n);
+    r[n] = 0;
+    return r;
+}
+
+static void expect_in(const char *entry, const char *want)
+{
+    if (!strstr(entry, want))
+        print_error("no \"%s\" in:\n%s\n", want, entry);
+    assert_non_null(strstr(entry, want));
+}
+
+/* Checks the entries of the three blocked goroutines, made by creator. */
+static void check_dump(const char *out, uint64_t creator, const char *const reasons[3])
+{
+    static const char *const fns[3] = { "on_chan(...)", "on_mutex(...)", "on_sleep(...)" };
+    char created[128];
+    snprintf(created, sizeof created, "created by start_blocked in goroutine %llu\n",
+             (unsigned long long)creator);
+    for (int i = 0; i < 3; i++) {
+        g *gp = atomic_load(&blocked[i]);
+        char *e = entry_of(out, gp->goid);
+        assert_non_null(e);
+        char hdr[96];
+        snprintf(hdr, sizeof hdr, "goroutine %llu [%s]:\n", (unsigned long long)gp->goid, reasons[i]);
+        expect_in(e, hdr);
+        expect_in(e, fns[i]);
+        expect_in(e, created);
+        expect_in(e, "test_traceback.c:");       /* file:line from the debug info */
+        free(e);
+    }
+}
+
+static const char *const reasons[3] = { "chan receive", "sync.Mutex.Lock", "sleep" };
+
+static char *dump_to_string(void)
+{
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    gort_dump_goroutines(f);
+    long n = ftell(f);
+    assert_true(n > 0);
+    char *out = calloc(1, (size_t)n + 1);
+    rewind(f);
+    assert_int_equal(fread(out, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    return out;
+}
+
+static void release_blocked(void)
+{
+    gort_chan_close(never);
+    gort_mutex_unlock(&held);
+    /* the sleeper stays: an hour is nothing to a test process that exits */
+}
+
+static void dump_function_body(void *arg)
+{
+    start_blocked();
+    char *out = dump_to_string();
+    check_dump(out, gort_goid(), reasons);
+    /* The caller comes first, running, with its own frames. */
+    char hdr[64];
+    snprintf(hdr, sizeof hdr, "goroutine %llu [running]:\n", (unsigned long long)gort_goid());
+    assert_ptr_equal(strstr(out, hdr), out);
+    char *self = entry_of(out, gort_goid());
+    expect_in(self, "dump_to_string(...)");
+    expect_in(self, "dump_function_body(...)");
+    free(self);
+    free(out);
+    release_blocked();
+}
+BOTH(dump_function)
+
+/* Go's minutes rule: "N minutes" once a goroutine waited a minute or more. */
+static void dump_minutes_body(void *arg)
+{
+    start_blocked();
+    g *gp = atomic_load(&blocked[0]);
+    atomic_store(&gp->waitsince, nanotime() - 3 * 60 * GORT_SECOND - GORT_SECOND);
+    g *gm = atomic_load(&blocked[1]);
+    atomic_store(&gm->waitsince, nanotime() - 59 * GORT_SECOND);
+    char *out = dump_to_string();
+    const char *const r[3] = { "chan receive, 3 minutes", "sync.Mutex.Lock", "sleep" };
+    check_dump(out, gort_goid(), r);
+    free(out);
+    release_blocked();
+}
+BOTH(dump_minutes)
+
+/* SIGQUIT in a child: the dump on stderr, then exit status 2. */
+static void sigquit_main(void *arg)
+{
+    start_blocked();
+    kill(getpid(), SIGQUIT);
+    for (;;)
+        gort_sleep(GORT_SECOND);
+}
+
+static void test_sigquit_dump(void **st)
+{
+    child_result r = run_main_child(sigquit_main, 2);
+    if (r.exit_status != 2 || !strstr(r.err, "SIGQUIT: quit\n"))
+        print_error("status %d signal %d, stderr:\n%s\n", r.exit_status, r.signal, r.err);
+    assert_int_equal(r.exit_status, 2);
+    assert_non_null(strstr(r.err, "SIGQUIT: quit\n"));
+    /* In the child the main goroutine is goroutine 1, and the three are 2, 3
+     * and 4: check_dump finds them through blocked[]. */
+    static g gs[3] = { { .goid = 2 }, { .goid = 3 }, { .goid = 4 } };
+    for (int i = 0; i < 3; i++)
+        atomic_store(&blocked[i], &gs[i]);
+    check_dump(r.err, 1, reasons);
+    /* The main goroutine is listed: parked in its sleep, or still running
+     * when the dumper stopped the world (then Go's words). */
+    char *mainentry = entry_of(r.err, 1);
+    assert_non_null(mainentry);
+    expect_in(mainentry, strstr(mainentry, "[running]") ?
+              "goroutine running on other thread; stack unavailable" : "sigquit_main(...)");
+    free(mainentry);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sigquit_dump),  /* first: forks before the runtime starts */
+        BOTH_TESTS(dump_function),
+        BOTH_TESTS(dump_minutes),
         BOTH_TESTS(creation_site),
         BOTH_TESTS(main_has_no_creator),
         BOTH_TESTS(waitsince),
