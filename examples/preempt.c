@@ -21,7 +21,8 @@ static void spinner(void *arg)
     volatile unsigned long n = 0;
     int64_t end = gort_nanotime() + 2000 * GORT_MILLISECOND;   /* 2 s at most */
     while (!atomic_load_explicit(&stop, memory_order_relaxed) && gort_nanotime() < end)
-        n++;                                      /* no runtime call in the loop */
+        for (int i = 0; i < 1 << 20; i++)
+            n++;                                  /* pure computation: no runtime call */
     atomic_store(&finished, true);
 }
 
