@@ -341,6 +341,7 @@ static void dump(FILE *f)
 
 void gort_dump_goroutines(FILE *f)
 {
+    RUNTIME_ENTRY();
     runtime_init();
     dump(f ? f : stderr);
 }
