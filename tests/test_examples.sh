@@ -213,6 +213,8 @@ if [[ -x $dir/goroutine_leak ]]; then
         "$(grep -c '^leakcheck: 2 leaked goroutines$' <<<"$out") $(grep -c '(leaked)\]:$' <<<"$out")" "1 4"
 else
     not_ok "goroutine_leak built in $dir"
+fi
+
 # ---- the teaching examples -------------------------------------------------
 
 # run_example NAME: runs examples/NAME (60 s at most); sets $out (stdout)
