@@ -383,7 +383,12 @@ void forEachG(void (*f)(g *gp, void *arg), void *arg)
 
 size_t allgcount(void)
 {
-    return __atomic_load_n(&allglen, __ATOMIC_RELAXED);
+    nosuspend_enter();
+    lock(&allglock);
+    size_t n = allglen;
+    unlock(&allglock);
+    nosuspend_exit();
+    return n;
 }
 
 void forEachGStopped(void (*fn)(g *gp, void *arg), void *arg)

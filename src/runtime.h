@@ -543,7 +543,7 @@ void allgremove(g *gp);
  * forEachG), outside the list's lock: f may allocate. The caller keeps the
  * Gs from being freed meanwhile (a stopped world). */
 void forEachG(void (*f)(g *gp, void *arg), void *arg);
-size_t allgcount(void);              /* how many Gs allgs holds now (a hint: no lock) */
+size_t allgcount(void);              /* how many Gs allgs holds now (soon stale) */
 /* fn on every G (dead ones too). Only with the world stopped by
  * stopTheWorldGC: nothing changes allgs then, so no lock is taken (Go's
  * forEachGRace). */
