@@ -213,7 +213,12 @@ static SIGNAL_NOSANITIZE void doSigPreempt(m *mp, siginfo_t *si, void *uc)
 {
     g *gp = getg();
     p *pp = mp->p;
+    /* m.inruntime: the goroutine is inside gort (RUNTIME_ENTRY), whatever
+     * the PC says. gort calls code that may lie in the program's text (a
+     * libgcc helper such as __popcountdi2 linked into the executable), and
+     * may hold a runtime lock while it does. */
     if (!gp || gp->m != mp || gp == mp->g0 || mp->curg != gp || !pp ||
+        atomic_load_explicit(&mp->inruntime, memory_order_relaxed) ||
         !atomic_load_explicit(&pp->preempt, memory_order_relaxed) ||
         atomic_load_explicit(&gp->atomicstatus, memory_order_relaxed) != Grunning)
         return;
