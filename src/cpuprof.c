@@ -194,10 +194,23 @@ static void *reader(void *arg)
 
 /* ---- Start and stop -------------------------------------------------------------- */
 
+/* libunwind sets itself up on its first unwind (a signal mask and caches,
+ * behind a lock and a flag TSan cannot see): done here, before prof.on is
+ * released, rather than in the first handlers, where it took a lock inside
+ * a signal handler and TSan saw its setup race with other threads' samples. */
+static void unwinderInit(void)
+{
+    unw_context_t ctx;
+    unw_cursor_t c;
+    if (unw_getcontext(&ctx) == 0)
+        (void)unw_init_local(&c, &ctx);
+}
+
 static int installHandler(void)
 {
     if (prof.handler)
         return 0;
+    unwinderInit();
     prof.ring = calloc(RINGSIZE, sizeof *prof.ring);
     if (!prof.ring)
         return -ENOMEM;

@@ -579,8 +579,10 @@ enum { UNWIND_MAX_DEPTH = 256 };
 static atomic_long unwind_walks, unwind_failed, unwind_in_gswitch, unwind_not_gostart,
                    unwind_unknown;
 /* Where walks may end: gostart, or the bottoms of the main thread (_start)
- * and of other threads (clone3 or clone), found by walking from there. */
-static unw_word_t bottom_main, bottom_thread;
+ * and of other threads (clone3 or clone), found by walking from there.
+ * Atomic: the next test writes them while a handler of the previous one
+ * may still read them on a thread that outlives it (sysmon). */
+static _Atomic unw_word_t bottom_main, bottom_thread;
 static atomic_int unwind_stop;
 
 #if !defined(__SANITIZE_THREAD__)
@@ -641,7 +643,8 @@ static void unwind_on_sigprof(int sig, siginfo_t *si, void *ucv)
         atomic_fetch_add(&unwind_failed, 1);
     else if (goroutine && bottom != (unw_word_t)gostart)
         atomic_fetch_add(&unwind_not_gostart, 1);
-    else if (bottom != (unw_word_t)gostart && bottom != bottom_main && bottom != bottom_thread)
+    else if (bottom != (unw_word_t)gostart && bottom != atomic_load(&bottom_main) &&
+             bottom != atomic_load(&bottom_thread))
         atomic_fetch_add(&unwind_unknown, 1);
     if (in_gswitch)
         atomic_fetch_add(&unwind_in_gswitch, 1);
@@ -719,7 +722,7 @@ static unw_word_t bottom_here(void)
 
 static void *bottom_of_thread(void *arg)
 {
-    bottom_thread = bottom_here();
+    atomic_store(&bottom_thread, bottom_here());
     return NULL;
 }
 
@@ -734,10 +737,10 @@ static void unwind_test(int procs)
         skip();
     }
     pthread_t t;
-    bottom_main = bottom_here();
+    atomic_store(&bottom_main, bottom_here());
     assert_int_equal(pthread_create(&t, NULL, bottom_of_thread, NULL), 0);
     pthread_join(t, NULL);
-    assert_true(bottom_main != 0 && bottom_thread != 0);
+    assert_true(atomic_load(&bottom_main) != 0 && atomic_load(&bottom_thread) != 0);
 
     struct sigaction sa = { .sa_sigaction = unwind_on_sigprof, .sa_flags = SA_SIGINFO | SA_RESTART };
     sigemptyset(&sa.sa_mask);
