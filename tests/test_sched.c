@@ -777,7 +777,7 @@ enum { RECYCLE_ROUNDS = 40, RECYCLE_N = 300 };
 struct recycle {
     gort_chan *gate;
     gort_waitgroup wg;
-    atomic_int next;
+    atomic_int next, stored;       /* slots taken; slots written (published) */
     void *gs[RECYCLE_N + 1];
 };
 
@@ -785,6 +785,7 @@ static void recycle_worker(void *arg)
 {
     struct recycle *r = arg;
     r->gs[atomic_fetch_add(&r->next, 1)] = getg();
+    atomic_fetch_add(&r->stored, 1);
     gort_chan_recv(r->gate, NULL);
     gort_waitgroup_done(&r->wg);
 }
@@ -811,7 +812,7 @@ static void gfree_recycled_once_body(void *arg)
         pthread_t t;
         assert_int_equal(pthread_create(&t, NULL, recycle_foreign, &r), 0);
         pthread_join(t, NULL);
-        while (atomic_load(&r.next) < RECYCLE_N + 1)
+        while (atomic_load(&r.stored) < RECYCLE_N + 1)
             gort_yield();
         qsort(r.gs, RECYCLE_N + 1, sizeof r.gs[0], ptr_cmp);
         for (int i = 1; i <= RECYCLE_N; i++)
