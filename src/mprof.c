@@ -93,7 +93,16 @@ int cursorPCs(void *cursor, uintptr_t *pcs, int max)
 /* The caller's stack, leaf first, runtime frames dropped: return addresses. */
 int callers(uintptr_t *pcs, int max)
 {
+#if GORT_TSAN
+    /* Not unw_backtrace: its per-thread cache is freed by a TSD destructor
+     * that takes a lock after TSan has torn the exiting thread down, and
+     * TSan's mutex interceptor crashes there (test_malloc's pthreads). */
+    unw_context_t ctx;
+    unw_cursor_t c;
+    int n = unw_getcontext(&ctx) == 0 && unw_init_local(&c, &ctx) == 0 ? cursorPCs(&c, pcs, max) : 0;
+#else
     int n = unw_backtrace((void **)pcs, max);
+#endif
     return n > 0 ? trimRuntimeFrames(pcs, n) : 0;
 }
 
