@@ -4,10 +4,19 @@
  *
  * A GROUP is 8 slots and an 8-byte control word, one control byte per slot:
  *
- *     ctrl: [c0 c1 c2 c3 c4 c5 c6 c7] slot0: key|value ... slot7: key|value
+ *     ctrl: [c0 c1 c2 c3 c4 c5 c6 c7]    slots: slot0: key|value ... slot7: key|value
  *
  *     c = 1000_0000  empty          c = 0hhh_hhhh  full, hhh_hhhh = H2(hash)
  *     c = 1111_1110  deleted (a tombstone)
+ *
+ * Unlike Go, which stores each control word in front of its group's slots,
+ * a table keeps all its control words in one dense array and all its slots
+ * in another (abseil's layout; the small map's one group keeps them
+ * together). In a big map both are cache misses, and a miss lookup needs
+ * only the control word: the control arrays are about a byte per slot, a
+ * fraction of the slots' size, and stay cached where the slots do not. A
+ * hit loads its slot's line while it reads the control word
+ * (slots_prefetch) so that the two misses overlap.
  *
  * A key's 64-bit hash splits in two: H1 (hash >> 7) picks where to start
  * looking, H2 (the low 7 bits) is kept in the control byte. A lookup tests
@@ -48,8 +57,9 @@
  * in the live map, so deleted entries are skipped and values are current.
  *
  * All memory is on the GC heap: the header and the directory and table
- * records with gort_alloc (they hold pointers), groups with gort_alloc or,
- * for maps whose keys and values hold no pointers, gort_alloc_noscan.
+ * records with gort_alloc (they hold pointers), control arrays with
+ * gort_alloc_noscan, slot arrays with gort_alloc or, for maps whose keys
+ * and values hold no pointers, gort_alloc_noscan.
  * Writes into them go through heap_memmove / heap_storeptr (map.h).
  *
  * The core operations are written once as always-inline functions taking
@@ -89,14 +99,29 @@ static ALWAYS_INLINE uint8_t h2(uint64_t hash) { return hash & 0x7f; }
 
 /* ---- Layout ---------------------------------------------------------------- */
 
-static ALWAYS_INLINE uint8_t *group_at(const gort_map *m, const table *t, uint64_t i)
+/* A group: its control word and its 8 slots, which are apart in a table
+ * (the table's control bytes form one array, its slots another) and
+ * adjacent in the small map's single group. */
+typedef struct group { uint8_t *ctrl, *slots; } group;
+
+static ALWAYS_INLINE group group_at(const gort_map *m, const table *t, uint64_t i)
 {
-    return t->groups + i * m->t.groupsize;
+    return (group){ t->ctrl + i * groupSlots, t->slots + i * groupSlots * m->t.slotsize };
 }
-static ALWAYS_INLINE uint8_t *slot_key(const gort_map *m, uint8_t *g, unsigned i)
+static ALWAYS_INLINE group small_group(const gort_map *m)
 {
-    return g + 8 + (size_t)i * m->t.slotsize;
+    return (group){ m->dirPtr, (uint8_t *)m->dirPtr + groupSlots };
 }
+static ALWAYS_INLINE uint8_t *slot_key(const gort_map *m, group g, unsigned i)
+{
+    return g.slots + (size_t)i * m->t.slotsize;
+}
+/* Starts loading a group's first slots while its control word is read: in
+ * a big map both are cache misses, and a hit needs the slot right after
+ * the control word. The first line only: inserts fill a group's slots
+ * from the lowest, so that line holds most of its entries, and a miss
+ * wastes one line, not the whole group. */
+static ALWAYS_INLINE void slots_prefetch(group g) { __builtin_prefetch(g.slots); }
 static ALWAYS_INLINE void *slot_elem(const gort_map *m, uint8_t *key) { return key + m->t.elemoff; }
 
 /* Copies into and clears GC-heap slots; noscan groups hold no pointers, so
@@ -186,6 +211,27 @@ static ALWAYS_INLINE void key_store(const gort_map *m, uint8_t *slot, const void
     slot_copy(m, slot, key, kind == keyU64 ? 8 : m->t.keysize);
 }
 
+/* Fills a free slot: the key, and the value zeroed. Deleting from a noscan
+ * map leaves the slot's old bytes in place (nothing ever scans them, and
+ * not writing them spares a big map a dirty cache line per delete), so a
+ * new entry's value is zeroed here, on a line the key store writes anyway. */
+static ALWAYS_INLINE void *slot_fill(const gort_map *m, uint8_t *k, const void *key, int kind)
+{
+    key_store(m, k, key, kind);
+    void *elem = slot_elem(m, k);
+    if (m->t.noscan)
+        memset(elem, 0, m->t.elemsize);
+    return elem;
+}
+
+/* Empties a deleted entry's slot where the collector could see it: a
+ * stale pointer there would keep its target alive. */
+static ALWAYS_INLINE void slot_release(const gort_map *m, uint8_t *k)
+{
+    if (!m->t.noscan)
+        heap_memclr(k, m->t.slotsize);
+}
+
 /* ---- The writing flag (Go's hashWriting) ------------------------------------------
  *
  * Toggled (not set) around every write, checked by every access: a second
@@ -226,12 +272,17 @@ static uint16_t maxGrowthLeft(uint16_t capacity)
     return capacity <= groupSlots ? capacity - 1 : capacity / 8 * 7;
 }
 
-static uint8_t *newgroups(const gort_map *m, uint64_t n)
+/* Slot memory: scanned unless the map's keys and values hold no pointers. */
+static uint8_t *newslots(const gort_map *m, size_t bytes)
 {
-    size_t bytes = n * m->t.groupsize;
-    uint8_t *g = m->t.noscan ? gort_alloc_noscan(bytes) : gort_alloc(bytes);
-    for (uint64_t i = 0; i < n; i++)
-        memset(g + i * m->t.groupsize, ctrlEmpty, 8);
+    return m->t.noscan ? gort_alloc_noscan(bytes) : gort_alloc(bytes);
+}
+
+/* The small map's group: control word and slots in one object. */
+static uint8_t *newsmallgroup(const gort_map *m)
+{
+    uint8_t *g = newslots(m, m->t.groupsize);
+    memset(g, ctrlEmpty, groupSlots);
     return g;
 }
 
@@ -252,12 +303,15 @@ static table *newtable(const gort_map *m, uint64_t capacity, intptr_t index, uin
     t->localDepth = localDepth;
     t->index = index;
     t->groupsMask = capacity / groupSlots - 1;
-    heap_storeptr(&t->groups, newgroups(m, capacity / groupSlots));
+    uint8_t *ctrl = gort_alloc_noscan(capacity);
+    memset(ctrl, ctrlEmpty, capacity);
+    heap_storeptr(&t->ctrl, ctrl);
+    heap_storeptr(&t->slots, newslots(m, capacity * m->t.slotsize));
     return t;
 }
 
 /* The first of the candidate slots b of group g that holds key, or -1. */
-static ALWAYS_INLINE int group_find(const gort_map *m, uint8_t *g, bitset b, const void *key, int kind)
+static ALWAYS_INLINE int group_find(const gort_map *m, group g, bitset b, const void *key, int kind)
 {
     for (; b; b &= b - 1)
         if (likely(keyeq(m, key, slot_key(m, g, first(b)), kind)))
@@ -265,14 +319,17 @@ static ALWAYS_INLINE int group_find(const gort_map *m, uint8_t *g, bitset b, con
     return -1;
 }
 
-/* The slot holding key, or NULL; *gp and *jp get its group and index. */
-static ALWAYS_INLINE uint8_t *table_find(const gort_map *m, const table *t, uint64_t hash,
-                                         const void *key, int kind, uint8_t **gp, unsigned *jp)
+/* The slot holding key, or NULL, probing from group off, the i-th of the
+ * key's probe sequence; *gp and *jp get its group and index. */
+static ALWAYS_INLINE uint8_t *table_find_at(const gort_map *m, const table *t, uint64_t hash,
+                                            const void *key, int kind, uint64_t off, uint64_t i,
+                                            group *gp, unsigned *jp)
 {
-    uint64_t mask = t->groupsMask, off = h1(hash) & mask;
-    for (uint64_t i = 1;; i++) {
-        uint8_t *g = group_at(m, t, off);
-        uint64_t c = ctrl_load(g);
+    uint64_t mask = t->groupsMask;
+    for (;; i++) {
+        group g = group_at(m, t, off);
+        slots_prefetch(g);
+        uint64_t c = ctrl_load(g.ctrl);
         int j = group_find(m, g, matchH2(c, h2(hash)), key, kind);
         if (j >= 0) {
             *gp = g;
@@ -285,18 +342,24 @@ static ALWAYS_INLINE uint8_t *table_find(const gort_map *m, const table *t, uint
     }
 }
 
+static ALWAYS_INLINE uint8_t *table_find(const gort_map *m, const table *t, uint64_t hash,
+                                         const void *key, int kind, group *gp, unsigned *jp)
+{
+    return table_find_at(m, t, hash, key, kind, h1(hash) & t->groupsMask, 1, gp, jp);
+}
+
 /* Puts an entry known to be absent into a table without tombstones
  * (growth): the first empty slot on its probe sequence. */
 static void uncheckedPutSlot(const gort_map *m, table *t, uint64_t hash, const uint8_t *slot)
 {
     uint64_t mask = t->groupsMask, off = h1(hash) & mask;
     for (uint64_t i = 1;; i++) {
-        uint8_t *g = group_at(m, t, off);
-        bitset e = matchEmptyOrDeleted(ctrl_load(g));
+        group g = group_at(m, t, off);
+        bitset e = matchEmptyOrDeleted(ctrl_load(g.ctrl));
         if (e) {
             unsigned j = first(e);
             slot_copy(m, slot_key(m, g, j), slot, m->t.slotsize);
-            g[j] = h2(hash);
+            g.ctrl[j] = h2(hash);
             t->used++;
             t->growthLeft--;
             return;
@@ -310,8 +373,8 @@ static void table_each(const gort_map *m, const table *t,
                        void (*fn)(const gort_map *, void *, const uint8_t *), void *arg)
 {
     for (uint64_t gi = 0; gi <= t->groupsMask; gi++) {
-        uint8_t *g = group_at(m, t, gi);
-        for (bitset b = matchFull(ctrl_load(g)); b; b &= b - 1)
+        group g = group_at(m, t, gi);
+        for (bitset b = matchFull(ctrl_load(g.ctrl)); b; b &= b - 1)
             fn(m, arg, slot_key(m, g, first(b)));
     }
 }
@@ -403,16 +466,17 @@ static ALWAYS_INLINE void *table_putslot(gort_map *m, table *t, uint64_t hash,
                                          const void *key, int kind)
 {
     uint64_t mask = t->groupsMask, off = h1(hash) & mask;
-    uint8_t *dg = NULL;
+    group dg = { NULL, NULL };
     unsigned di = 0;
     for (uint64_t i = 1;; i++) {
-        uint8_t *g = group_at(m, t, off);
-        uint64_t c = ctrl_load(g);
+        group g = group_at(m, t, off);
+        slots_prefetch(g);
+        uint64_t c = ctrl_load(g.ctrl);
         int found = group_find(m, g, matchH2(c, h2(hash)), key, kind);
         if (found >= 0)
             return slot_elem(m, slot_key(m, g, (unsigned)found));
         bitset e = matchEmpty(c);
-        if (!dg) {
+        if (!dg.ctrl) {
             bitset d = matchEmptyOrDeleted(c) & ~e;
             if (d) {
                 dg = g;
@@ -421,7 +485,7 @@ static ALWAYS_INLINE void *table_putslot(gort_map *m, table *t, uint64_t hash,
         }
         if (likely(e)) {
             unsigned j;
-            if (dg) {                     /* reuse a tombstone: no growth needed */
+            if (dg.ctrl) {                /* reuse a tombstone: no growth needed */
                 g = dg;
                 j = di;
             } else {
@@ -432,12 +496,11 @@ static ALWAYS_INLINE void *table_putslot(gort_map *m, table *t, uint64_t hash,
                 j = first(e);
                 t->growthLeft--;
             }
-            uint8_t *k = slot_key(m, g, j);
-            key_store(m, k, key, kind);
-            g[j] = h2(hash);
+            void *elem = slot_fill(m, slot_key(m, g, j), key, kind);
+            g.ctrl[j] = h2(hash);
             t->used++;
             m->used++;
-            return slot_elem(m, k);
+            return elem;
         }
         off = (off + i) & mask;
     }
@@ -445,25 +508,24 @@ static ALWAYS_INLINE void *table_putslot(gort_map *m, table *t, uint64_t hash,
 
 /* Empties slot j of group g: to empty if the group has an empty slot (no
  * probe sequence ever passed it), else to a tombstone. */
-static ALWAYS_INLINE void table_erase(gort_map *m, table *t, uint8_t *g, unsigned j)
+static ALWAYS_INLINE void table_erase(gort_map *m, table *t, group g, unsigned j)
 {
     t->used--;
     m->used--;
-    slot_clear(m, slot_key(m, g, j), m->t.slotsize);
-    if (matchEmpty(ctrl_load(g))) {
-        g[j] = ctrlEmpty;
+    slot_release(m, slot_key(m, g, j));
+    if (matchEmpty(ctrl_load(g.ctrl))) {
+        g.ctrl[j] = ctrlEmpty;
         t->growthLeft++;
     } else {
-        g[j] = ctrlDeleted;
+        g.ctrl[j] = ctrlDeleted;
         m->tombstonePossible = true;
     }
 }
 
 static void table_clear(gort_map *m, table *t)
 {
-    slot_clear(m, t->groups, (t->groupsMask + 1) * m->t.groupsize);
-    for (uint64_t i = 0; i <= t->groupsMask; i++)
-        memset(group_at(m, t, i), ctrlEmpty, 8);
+    slot_clear(m, t->slots, (size_t)t->capacity * m->t.slotsize);
+    memset(t->ctrl, ctrlEmpty, t->capacity);
     t->used = 0;
     t->growthLeft = maxGrowthLeft(t->capacity);
 }
@@ -472,8 +534,9 @@ static void table_clear(gort_map *m, table *t)
 
 static ALWAYS_INLINE table *map_table(const gort_map *m, uint64_t hash)
 {
-    size_t i = m->globalDepth ? hash >> m->globalShift : 0;
-    return map_directoryAt(m, i);
+    /* The top globalDepth bits, without a branch: globalShift is 64 when
+     * the depth is 0, and shifting by 64 is undefined, so shift twice. */
+    return map_directoryAt(m, (hash >> 1) >> (m->globalShift - 1));
 }
 
 /* Small map: the slots that may hold the key. 8-byte keys skip the hash:
@@ -486,7 +549,8 @@ static ALWAYS_INLINE bitset small_candidates(uint64_t c, uint64_t hash, int kind
 /* Small map: the index of key's slot in the single group, or -1. */
 static ALWAYS_INLINE int small_find(const gort_map *m, const void *key, int kind, uint64_t hash)
 {
-    return group_find(m, m->dirPtr, small_candidates(ctrl_load(m->dirPtr), hash, kind), key, kind);
+    group g = small_group(m);
+    return group_find(m, g, small_candidates(ctrl_load(g.ctrl), hash, kind), key, kind);
 }
 
 /* The slot of key (canonical form), or NULL. */
@@ -494,25 +558,25 @@ static ALWAYS_INLINE uint8_t *map_find(const gort_map *m, const void *key, int k
 {
     if (m->dirLen == 0) {
         int j = small_find(m, key, kind, kind == keyU64 ? 0 : keyhash(m, key, kind));
-        return j >= 0 ? slot_key(m, m->dirPtr, (unsigned)j) : NULL;
+        return j >= 0 ? slot_key(m, small_group(m), (unsigned)j) : NULL;
     }
     uint64_t hash = keyhash(m, key, kind);
-    uint8_t *g;
+    group g;
     unsigned j;
     return table_find(m, map_table(m, hash), hash, key, kind, &g, &j);
 }
 
 static void growToSmall(gort_map *m)
 {
-    heap_storeptr(&m->dirPtr, newgroups(m, 1));
+    heap_storeptr(&m->dirPtr, newsmallgroup(m));
 }
 
 /* The full small group becomes a table of 16 slots in a directory of one. */
 static NOINLINE void growToTable(gort_map *m)
 {
     table *t = newtable(m, 2 * groupSlots, 0, 0);
-    uint8_t *g = m->dirPtr;
-    for (bitset b = matchFull(ctrl_load(g)); b; b &= b - 1) {
+    group g = small_group(m);
+    for (bitset b = matchFull(ctrl_load(g.ctrl)); b; b &= b - 1) {
         uint8_t *slot = slot_key(m, g, first(b));
         uncheckedPutSlot(m, t, slothash(m, slot), slot);
     }
@@ -533,8 +597,8 @@ static ALWAYS_INLINE void *map_assign(gort_map *m, const void *key, int kind)
     if (m->dirLen == 0) {
         if (unlikely(!m->dirPtr))
             growToSmall(m);
-        uint8_t *g = m->dirPtr;
-        uint64_t c = ctrl_load(g);
+        group g = small_group(m);
+        uint64_t c = ctrl_load(g.ctrl);
         int found = group_find(m, g, small_candidates(c, hash, kind), key, kind);
         if (found >= 0) {
             elem = slot_elem(m, slot_key(m, g, (unsigned)found));
@@ -543,11 +607,9 @@ static ALWAYS_INLINE void *map_assign(gort_map *m, const void *key, int kind)
         bitset e = matchEmptyOrDeleted(c);
         if (e) {
             unsigned j = first(e);
-            uint8_t *k = slot_key(m, g, j);
-            key_store(m, k, key, kind);
-            g[j] = h2(hash);
+            elem = slot_fill(m, slot_key(m, g, j), key, kind);
+            g.ctrl[j] = h2(hash);
             m->used++;
-            elem = slot_elem(m, k);
             goto done;
         }
         growToTable(m);
@@ -568,15 +630,15 @@ static ALWAYS_INLINE bool map_delete(gort_map *m, const void *key, int kind)
     if (m->dirLen == 0) {
         int j = small_find(m, key, kind, hash);
         if (j >= 0) {
-            uint8_t *g = m->dirPtr;
-            slot_clear(m, slot_key(m, g, (unsigned)j), m->t.slotsize);
-            g[j] = ctrlEmpty;
+            group g = small_group(m);
+            slot_release(m, slot_key(m, g, (unsigned)j));
+            g.ctrl[j] = ctrlEmpty;
             m->used--;
             found = true;
         }
     } else {
         table *t = map_table(m, hash);
-        uint8_t *g;
+        group g;
         unsigned j;
         if (table_find(m, t, hash, key, kind, &g, &j)) {
             table_erase(m, t, g, j);
@@ -624,7 +686,7 @@ static gort_map *makemap(size_t keysize, size_t elemsize, size_t hint, uint8_t k
     /* Go's NewMap: enough tables of at most 1024 slots for hint entries at
      * 7/8 load; absurd hints just get an empty map. */
     uint64_t target = (uint64_t)hint * groupSlots / 7;
-    if (target < hint || target > maxAlloc / t->groupsize)
+    if (target < hint || target > maxAlloc / t->slotsize)
         return m;
     uint64_t dirSize = alignUpPow2((target + maxTableCapacity - 1) / maxTableCapacity);
     table **dir = gort_alloc(dirSize * sizeof *dir);
@@ -688,12 +750,68 @@ static ALWAYS_INLINE void *map_get(gort_map *m, const void *key, int kind)
     return k ? slot_elem(m, k) : NULL;
 }
 
-void *gort_map_get(gort_map *m, const void *key)
+static NOINLINE void *map_get_any(gort_map *m, const void *key)
 {
     if (!m || m->used == 0)
         return NULL;
     read_check(m);
     DISPATCH(m, key, map_get);
+}
+
+/* The rest of a get_fast probe: from the second group of the sequence. */
+static ALWAYS_INLINE void *get_probe(const gort_map *m, const table *t, uint64_t hash,
+                                     const void *key, uint64_t off, int kind)
+{
+    group g;
+    unsigned j;
+    uint8_t *k = table_find_at(m, t, hash, key, kind, (off + 1) & t->groupsMask, 2, &g, &j);
+    return k ? slot_elem(m, k) : NULL;
+}
+static NOINLINE void *get_u64_probe(const gort_map *m, const table *t, uint64_t hash,
+                                    const void *key, uint64_t off)
+{
+    return get_probe(m, t, hash, key, off, keyU64);
+}
+static NOINLINE void *get_str_probe(const gort_map *m, const table *t, uint64_t hash,
+                                    const void *key, uint64_t off)
+{
+    return get_probe(m, t, hash, key, off, keyStr);
+}
+
+/* A lookup in a map with tables, 8-byte or gort_str keys (Go's
+ * mapaccess1_fast64 and _faststr): the first group of the probe inline,
+ * the rest out of line, so that the common case is a short function. */
+static ALWAYS_INLINE void *get_fast(const gort_map *m, const void *key, int kind)
+{
+    uint64_t hash = keyhash(m, key, kind);
+    const table *t = map_table(m, hash);
+    uint64_t off = h1(hash) & t->groupsMask;
+    group g = group_at(m, t, off);
+    slots_prefetch(g);
+    uint64_t c = ctrl_load(g.ctrl);
+    int j = group_find(m, g, matchH2(c, h2(hash)), key, kind);
+    if (likely(j >= 0))
+        return slot_elem(m, slot_key(m, g, (unsigned)j));
+    if (likely(matchEmpty(c)))
+        return NULL;
+    return kind == keyU64 ? get_u64_probe(m, t, hash, key, off) : get_str_probe(m, t, hash, key, off);
+}
+
+/* String keys hash out of line, so their path is a function of its own:
+ * gort_map_get's 8-byte path stays a leaf. */
+static NOINLINE void *get_str(const gort_map *m, const void *key) { return get_fast(m, key, keyStr); }
+
+/* Maps with tables and 8-byte keys, or gort_str keys, that nobody is
+ * writing take get_fast; everything else map_get_any. */
+void *gort_map_get(gort_map *m, const void *key)
+{
+    if (likely(m && m->dirLen != 0 && !writing(m))) {
+        if (likely(m->t.kind == keyU64))
+            return get_fast(m, key, keyU64);
+        if (m->t.kind == keyStr && !m->t.cstr)
+            return get_str(m, key);
+    }
+    return map_get_any(m, key);
 }
 
 bool gort_map_get2(gort_map *m, const void *key, void *val)
@@ -797,10 +915,10 @@ static bool grownEntry(gort_map_iter *it, const uint8_t *key, void *oldelem)
 static bool iter_small(gort_map_iter *it)
 {
     gort_map *m = it->m;
-    uint8_t *g = it->group;
+    group g = { it->group, (uint8_t *)it->group + groupSlots };   /* as small_group */
     for (; it->entryIdx < groupSlots; it->entryIdx++) {
         unsigned j = (unsigned)((it->entryIdx + it->entryOffset) % groupSlots);
-        if (g[j] & ctrlEmpty)
+        if (g.ctrl[j] & ctrlEmpty)
             continue;
         uint8_t *k = slot_key(m, g, j);
         it->entryIdx++;
@@ -817,7 +935,7 @@ static bool iter_small(gort_map_iter *it)
 /*
  * The next full slot of it->tab. The walk covers entries entryOffset,
  * entryOffset+1, ... (mod capacity) a group at a time: it->group is the
- * group being walked and it->groupBits the slots of it not yet produced
+ * control word of the group being walked and it->groupBits the slots of it not yet produced
  * that were full when the walk reached it. A slot emptied since is skipped
  * (deleted entries are not produced); one filled since may be missed
  * (inserted entries may or may not be).
@@ -828,12 +946,12 @@ static bool iter_table(gort_map_iter *it)
     table *t = it->tab;
     for (;;) {
         while (it->groupBits) {
-            uint8_t *g = it->group;
-            unsigned j = first(it->groupBits);
+            uint8_t *ctrl = (uint8_t *)it->group + first(it->groupBits);
             it->groupBits &= it->groupBits - 1;
-            if (g[j] & ctrlEmpty)
+            if (*ctrl & ctrlEmpty)
                 continue;
-            uint8_t *k = slot_key(m, g, j);
+            /* The slot of a control byte has the byte's index. */
+            uint8_t *k = t->slots + (size_t)(ctrl - t->ctrl) * m->t.slotsize;
             if (unlikely(t->index == -1)) {
                 if (grownEntry(it, k, slot_elem(m, k)))
                     return true;
@@ -849,7 +967,7 @@ static bool iter_table(gort_map_iter *it)
         unsigned si = e % groupSlots, n = groupSlots - si;
         if (n > left)
             n = (unsigned)left;
-        it->group = group_at(m, t, e / groupSlots);
+        it->group = group_at(m, t, e / groupSlots).ctrl;
         it->groupBits = matchFull(ctrl_load(it->group)) & (~0ull << 8 * si)
                         & (~0ull >> 8 * (groupSlots - si - n));
         it->entryIdx += n;

@@ -9,7 +9,7 @@
 #define GORT_MAP_H
 
 #include <string.h>
-#include "runtime.h"
+#include "malloc.h"
 
 /* ---- Hashing (hash.c) ----------------------------------------------------- */
 
@@ -53,15 +53,14 @@ uint64_t rand64(void);
  * Every copy of keys, values or slice elements into a map group or a slice
  * backing array, and every pointer the map stores into its own GC-heap
  * structures (map header -> directory -> tables -> groups), goes through
- * these three helpers and nowhere else. Under GORT_GCMODE=barrier the
- * collector needs such stores write-barriered (gort_store_ptr and
- * gort_memmove, from the GC); the collector has no barrier mode yet, so
- * today they are plain stores, and wiring the barrier is an edit here alone.
+ * these three helpers and nowhere else: the write barrier (mbarrier.c),
+ * which shades the pointers a store overwrites while the collector marks
+ * beside the program (GORT_GCMODE=barrier) and is a plain store otherwise.
  * Clearing goes through heap_memmove too: a deletion barrier must see the
  * pointers a clear overwrites.
  */
-static inline void heap_memmove(void *dst, const void *src, size_t n) { memmove(dst, src, n); }
-static inline void heap_storeptr(void *slot, void *val) { *(void **)slot = val; }
+static inline void heap_memmove(void *dst, const void *src, size_t n) { typedmemmove(dst, src, n); }
+static inline void heap_storeptr(void *slot, void *val) { typedmemmove(slot, &val, sizeof val); }
 void heap_memclr(void *dst, size_t n);
 
 /* ---- Slices (slice.c) ---------------------------------------------------------- */
@@ -87,7 +86,7 @@ typedef struct maptype {
     uint32_t keysize, elemsize;
     uint32_t elemoff;                    /* value's offset inside a slot */
     uint32_t slotsize;                   /* key + value, aligned */
-    uint32_t groupsize;                  /* 8-byte control word + 8 slots */
+    uint32_t groupsize;                  /* small map's group: control word + 8 slots */
     uint8_t  kind;                       /* enum keykind */
     bool     cstr;                       /* keyStr: callers pass a C string */
     bool     noscan;                     /* groups hold no GC pointers */
@@ -97,14 +96,17 @@ typedef struct maptype {
     gort_equal_fn equal;                 /* keyCustom */
 } maptype;
 
-/* One open-addressed Swiss table: capacity slots in capacity/8 groups. */
+/* One open-addressed Swiss table: capacity slots in capacity/8 groups.
+ * Group i's control word is ctrl[8i..8i+7], its slots are slots i*8 to
+ * i*8+7 of the slot array (map.c's opening comment says why apart). */
 typedef struct table {
     uint16_t used;                       /* full slots */
     uint16_t capacity;                   /* power of two, 8..maxTableCapacity */
     uint16_t growthLeft;                 /* empty slots that may still be filled */
     uint8_t  localDepth;                 /* top hash bits shared by its directory entries */
     intptr_t index;                      /* first directory entry; -1: replaced (grown or split) */
-    uint8_t *groups;
+    uint8_t *ctrl;                       /* capacity control bytes (noscan) */
+    uint8_t *slots;                      /* capacity slots */
     uint64_t groupsMask;                 /* groups - 1 */
 } table;
 

@@ -441,19 +441,26 @@ static void test_nil_map(void **st)
     gort_map_clear(NULL);
 }
 
-/* A reinserted key gets a zeroed slot, even where a deleted one was. */
+/* A reinserted key gets a zeroed slot, even where a deleted one was: a
+ * delete clears the slot of a scanned map, and an insert zeroes the value
+ * of a noscan map's slot (its deletes leave the old bytes). Small maps
+ * (5 keys) and maps with tables (3000). */
 static void test_assign_zeroes(void **st)
 {
-    gort_map *m = gort_map_make(8, 40, 0);
-    for (int round = 0; round < 3; round++) {
-        for (uint64_t i = 0; i < 3000; i++) {
-            char *v = gort_map_assign(m, &i);
-            assert_true(all_zero(v, 40));
-            memset(v, 0xab, 40);
+    for (int noscan = 0; noscan < 2; noscan++) {
+        for (uint64_t n = 5; n <= 3000; n += 2995) {
+            gort_map *m = noscan ? gort_map_make_noscan(8, 40, 0) : gort_map_make(8, 40, 0);
+            for (int round = 0; round < 3; round++) {
+                for (uint64_t i = 0; i < n; i++) {
+                    char *v = gort_map_assign(m, &i);
+                    assert_true(all_zero(v, 40));
+                    memset(v, 0xab, 40);
+                }
+                for (uint64_t i = 0; i < n; i++)
+                    assert_true(gort_map_delete(m, &i));
+                assert_int_equal(gort_map_len(m), 0);
+            }
         }
-        for (uint64_t i = 0; i < 3000; i++)
-            assert_true(gort_map_delete(m, &i));
-        assert_int_equal(gort_map_len(m), 0);
     }
 }
 
@@ -748,6 +755,47 @@ static void test_concurrent_iter_write(void **st)
     expect_death(race_iter, 1, "fatal error: concurrent map iteration and map write\n");
 }
 
+/* 8-byte and string keys in a map with tables take gort_map_get's own
+ * path (get_fast), which must check the writing flag too. A write in
+ * progress is simulated by toggling the flag as map_assign does. */
+static void read_during_write_u64(void *arg)
+{
+    gort_map *m = gort_map_make_noscan(8, 8, 0);
+    for (uint64_t k = 0; k < 100; k++)
+        gort_map_assign(m, &k);
+    assert_true(m->dirLen > 0);
+    uint64_t k = 7;
+    assert_non_null(gort_map_get(m, &k));
+    atomic_store(&m->writing, 1);
+    gort_map_get(m, &k);
+}
+
+static void read_during_write_str(void *arg)
+{
+    static char text[100][8];
+    gort_map *m = gort_map_make_str(8, 0, 0);
+    for (int i = 0; i < 100; i++) {
+        snprintf(text[i], sizeof text[i], "k%d", i);
+        gort_str s = { text[i], strlen(text[i]) };
+        gort_map_assign(m, &s);
+    }
+    assert_true(m->dirLen > 0);
+    gort_str s = { text[7], strlen(text[7]) };
+    assert_non_null(gort_map_get(m, &s));
+    atomic_store(&m->writing, 1);
+    gort_map_get(m, &s);
+}
+
+static void test_concurrent_read_write_u64_fast_path(void **st)
+{
+    expect_death(read_during_write_u64, 1, "fatal error: concurrent map read and map write\n");
+}
+
+static void test_concurrent_read_write_str_fast_path(void **st)
+{
+    expect_death(read_during_write_str, 1, "fatal error: concurrent map read and map write\n");
+}
+
 /* Real parallel writers on 2 Ps (Go's TestConcurrentMapWrites): best
  * effort, but it fires long before the loops end. */
 #if !defined(__SANITIZE_THREAD__)
@@ -786,6 +834,8 @@ int main(void)
         cmocka_unit_test(test_concurrent_writes),
         cmocka_unit_test(test_concurrent_read_write),
         cmocka_unit_test(test_concurrent_iter_write),
+        cmocka_unit_test(test_concurrent_read_write_u64_fast_path),
+        cmocka_unit_test(test_concurrent_read_write_str_fast_path),
         cmocka_unit_test(test_parallel_writers_detected),
         cmocka_unit_test(test_hash_portable),
         cmocka_unit_test(test_hash_aes),
