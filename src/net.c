@@ -12,8 +12,12 @@
  *
  * Trying first is what edge-triggered polling needs: readiness is reported
  * once, so a call must find out from the system call itself whether data
- * is already there. All sockets are non-blocking and close-on-exec; TCP
- * listeners have SO_REUSEADDR, connected TCP sockets TCP_NODELAY, as Go's.
+ * is already there. The one exception: after a TCP read that came back
+ * short, the queue is empty and any later data raises an edge still to
+ * come, so the next read may park at once (readhint; netpoll.c explains).
+ *
+ * All sockets are non-blocking and close-on-exec; TCP listeners have
+ * SO_REUSEADDR, connected TCP sockets TCP_NODELAY, as Go's.
  * Sends use MSG_NOSIGNAL (SO_NOSIGPIPE on BSD), so a peer that went away
  * gives -EPIPE, never a SIGPIPE.
  *
@@ -261,18 +265,27 @@ static int newsocket(int family, int type)
     return fd;
 }
 
-/* A connected TCP socket sends small writes at once (Go's default). */
-static void setconnected(int fd, int family, int type)
+/* A connected TCP socket sends small writes at once (Go's default).
+ * Returns whether fd is one. */
+static bool setconnected(int fd, int family, int type)
 {
-    if (type == SOCK_STREAM && (family == AF_INET || family == AF_INET6))
-        setopt(fd, IPPROTO_TCP, TCP_NODELAY, 1);
+    if (type != SOCK_STREAM || (family != AF_INET && family != AF_INET6))
+        return false;
+    setopt(fd, IPPROTO_TCP, TCP_NODELAY, 1);
+    return true;
 }
 
-/* Registers fd with the poller; on failure closes it. fd or -errno. */
-static int adopt(int fd)
+/* Registers fd with the poller (tcp: a connected TCP socket, whose reads
+ * keep hints where the poller reports POLL_RDSPECIAL); on failure closes it.
+ * fd or -errno. */
+static int adopt(int fd, bool tcp)
 {
-    if (pd_open(fd))
+    pollDesc *pd = pd_open(fd);
+    if (pd) {
+        if (tcp && netpollReportsRdSpecial)
+            pd_setrhint(pd, RH_TCP);
         return fd;
+    }
     int err = -errno;
     close(fd);
     return err;
@@ -309,7 +322,7 @@ static int listenaddr(int family, int type, const struct sockaddr *sa, socklen_t
         close(fd);
         return err;
     }
-    return adopt(fd);
+    return adopt(fd, false);
 }
 
 /* ":port" on "tcp"/"udp": one dual-stack socket on [::], or 0.0.0.0 where
@@ -362,7 +375,7 @@ int gort_listen(const char *network, const char *address)
 
 /* ---- The I/O loop ---------------------------------------------------------------------- */
 
-typedef ssize_t (*ioop)(int fd, void *arg);   /* >= 0 or -errno */
+typedef ssize_t (*ioop)(pollDesc *pd, void *arg);   /* >= 0 or -errno */
 
 /* Runs op on gort's fd under its mode lock until it does not say EAGAIN,
  * parking in between (top of file). */
@@ -376,7 +389,7 @@ static ssize_t fd_io(int fd, int mode, ioop op, void *arg)
     for (;;) {
         if ((r = netpollcheckerr(pd, mode)))
             break;
-        r = op(fd, arg);
+        r = op(pd, arg);
         if (r == -EINTR)
             continue;
         if (r != -EAGAIN && r != -EWOULDBLOCK)
@@ -396,40 +409,77 @@ static ssize_t sysret(ssize_t k) { return k < 0 ? -errno : k; }
 
 struct rw { void *buf; size_t n, done; struct sockaddr *sa; socklen_t *salen; const struct iovec *iov; int iovcnt; };
 
-/* Reads use recv and recvmsg, not read and readv: every fd of gort's is a
+/*
+ * Reads use recv and recvmsg, not read and readv: every fd of gort's is a
  * socket, and the socket calls skip the file layer's per-call work (file
- * position lock, fsnotify). */
-static ssize_t op_read(int fd, void *arg)
+ * position lock, fsnotify). A read of 0 bytes returns 0 at once, as Go's
+ * (recv would say EAGAIN on an empty socket, and park us).
+ *
+ * On TCP (RH_TCP) a read also notes what it learnt of the receive queue
+ * (netpoll.c's top comment): one that came back short emptied it, unless
+ * urgent data stopped it or the stream ended; one that filled the buffer
+ * may have left more.
+ */
+static ssize_t readhint(pollDesc *pd, unsigned hint, size_t total, ssize_t k)
 {
-    struct rw *a = arg;
-    return sysret(recv(fd, a->buf, a->n, 0));
+    if (!(hint & RH_TCP))
+        return k;
+    if (k == -EAGAIN && (hint & RH_DRAINED))
+        hint &= ~RH_BURSTY;                  /* the try after a short read was for nothing */
+    else if (k > 0 && (size_t)k == total)
+        hint = (hint & ~RH_DRAINED) | RH_BURSTY;
+    else if (k > 0 && !pd_rdspecial(pd))
+        hint |= RH_DRAINED;
+    else
+        hint &= ~RH_DRAINED;
+    pd_setrhint(pd, hint);
+    return k;
 }
 
-static ssize_t op_readv(int fd, void *arg)
+/* Whether the read can only say EAGAIN: skip it (netpoll.c's top comment). */
+static bool readskip(unsigned hint) { return (hint & (RH_DRAINED | RH_BURSTY)) == RH_DRAINED; }
+
+static ssize_t op_read(pollDesc *pd, void *arg)
 {
     struct rw *a = arg;
+    unsigned hint = pd_rhint(pd);
+    if (!a->n)
+        return 0;
+    if (readskip(hint))
+        return -EAGAIN;
+    return readhint(pd, hint, a->n, sysret(recv(pd_fd(pd), a->buf, a->n, 0)));
+}
+
+static ssize_t op_readv(pollDesc *pd, void *arg)
+{
+    struct rw *a = arg;
+    unsigned hint = pd_rhint(pd);
+    if (!a->n)
+        return 0;
+    if (readskip(hint))
+        return -EAGAIN;
     struct msghdr msg = { .msg_iov = (struct iovec *)a->iov, .msg_iovlen = (size_t)a->iovcnt };
-    return sysret(recvmsg(fd, &msg, 0));
+    return readhint(pd, hint, a->n, sysret(recvmsg(pd_fd(pd), &msg, 0)));
 }
 
-static ssize_t op_recvfrom(int fd, void *arg)
+static ssize_t op_recvfrom(pollDesc *pd, void *arg)
 {
     struct rw *a = arg;
-    return sysret(recvfrom(fd, a->buf, a->n, 0, a->sa, a->salen));
+    return sysret(recvfrom(pd_fd(pd), a->buf, a->n, 0, a->sa, a->salen));
 }
 
-static ssize_t op_sendto(int fd, void *arg)
+static ssize_t op_sendto(pollDesc *pd, void *arg)
 {
     struct rw *a = arg;
-    return sysret(sendto(fd, a->buf, a->n, MSG_NOSIGNAL, a->sa, a->salen ? *a->salen : 0));
+    return sysret(sendto(pd_fd(pd), a->buf, a->n, MSG_NOSIGNAL, a->sa, a->salen ? *a->salen : 0));
 }
 
 /* Sends all of buf, resuming from a->done after a wait. */
-static ssize_t op_writeall(int fd, void *arg)
+static ssize_t op_writeall(pollDesc *pd, void *arg)
 {
     struct rw *a = arg;
     while (a->done < a->n) {
-        ssize_t k = send(fd, (char *)a->buf + a->done, a->n - a->done, MSG_NOSIGNAL);
+        ssize_t k = send(pd_fd(pd), (char *)a->buf + a->done, a->n - a->done, MSG_NOSIGNAL);
         if (k < 0)
             return -errno;
         a->done += (size_t)k;
@@ -453,13 +503,13 @@ static struct iovec *iovadvance(struct iovec *iov, int *cnt, size_t k)
 }
 
 /* Sends all of a (mutable copy of the caller's) iovec array. */
-static ssize_t op_writevall(int fd, void *arg)
+static ssize_t op_writevall(pollDesc *pd, void *arg)
 {
     struct rw *a = arg;
     struct iovec *iov = (struct iovec *)a->iov;
     while (a->done < a->n) {
         struct msghdr msg = { .msg_iov = iov, .msg_iovlen = (size_t)a->iovcnt };
-        ssize_t k = sendmsg(fd, &msg, MSG_NOSIGNAL);
+        ssize_t k = sendmsg(pd_fd(pd), &msg, MSG_NOSIGNAL);
         if (k < 0)
             return -errno;
         a->done += (size_t)k;
@@ -504,7 +554,7 @@ ssize_t gort_readv(int fd, const struct iovec *iov, int iovcnt)
     size_t total;
     if (!iovvalid(iov, iovcnt, &total))
         return -EINVAL;
-    struct rw a = { .iov = iov, .iovcnt = iovcnt };
+    struct rw a = { .n = total, .iov = iov, .iovcnt = iovcnt };
     return fd_io(fd, POLL_READ, op_readv, &a);
 }
 
@@ -544,9 +594,10 @@ ssize_t gort_sendto(int fd, const void *buf, size_t n, const struct sockaddr *sa
 
 struct acc { struct sockaddr *sa; socklen_t *len; };
 
-static ssize_t op_accept(int fd, void *arg)
+static ssize_t op_accept(pollDesc *pd, void *arg)
 {
     struct acc *a = arg;
+    int fd = pd_fd(pd);
     for (;;) {
 #ifdef SOCK_NONBLOCK
         int nfd = accept4(fd, a->sa, a->len, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -575,13 +626,13 @@ int gort_accept(int lfd, struct sockaddr *sa, socklen_t *len)
     socklen_t sl = sizeof ss;
     int type = SOCK_STREAM;
     socklen_t tl = sizeof type;
-    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0 &&
-        getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0)
-        setconnected(fd, ss.ss_family, type);
+    bool tcp = getsockname(fd, (struct sockaddr *)&ss, &sl) == 0 &&
+               getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0 &&
+               setconnected(fd, ss.ss_family, type);
 #ifdef SO_NOSIGPIPE
     setopt(fd, SOL_SOCKET, SO_NOSIGPIPE, 1);
 #endif
-    return adopt(fd);
+    return adopt(fd, tcp);
 }
 
 /* Waits for a non-blocking connect to finish: 0 or -errno. */
@@ -619,7 +670,7 @@ static int dialaddr(int family, int type, const struct sockaddr *sa, socklen_t l
         close(fd);
         return -rc;
     }
-    if ((fd = adopt(fd)) < 0)
+    if ((fd = adopt(fd, setconnected(fd, family, type))) < 0)
         return fd;
     if (rc) {
         pollDesc *pd = pd_get(fd);
@@ -632,7 +683,6 @@ static int dialaddr(int family, int type, const struct sockaddr *sa, socklen_t l
             return err;
         }
     }
-    setconnected(fd, family, type);
     return fd;
 }
 

@@ -36,6 +36,32 @@
  * waiters, and the last reference closes the fd (Go's fdMutex), so no call
  * can read from a new file that got the old number.
  *
+ * Reads that can only say EAGAIN. Trying the read first costs a system
+ * call for nothing whenever the previous read emptied the queue, as every
+ * second read of a request-response exchange does. A TCP read that comes
+ * back short has emptied the receive queue: TCP copies until the buffer is
+ * full or the queue is empty, and data still in the socket's backlog is
+ * queued, with its wakeup, when the read releases the socket. So any byte
+ * that arrives later raises a new edge the poller has not reported yet,
+ * and the next read may park at once (RH_DRAINED in pd->rhint; net.c's
+ * read returns EAGAIN without calling the kernel). Whoever consumes read
+ * readiness holds the read lock and goes through netpollwait, which clears
+ * RH_DRAINED: a gort_poll_fd that took the edge leaves the next read to
+ * try the call. Two exceptions in TCP: a read stops short at an urgent
+ * mark with bytes still queued, and after the peer's FIN (or an error) the
+ * next read returns 0 (or the error) with no new edge to come. The backend
+ * reports these (EPOLLPRI, EPOLLRDHUP, EPOLLHUP, EPOLLERR) with the read
+ * event of their arrival, and netpollready marks the pollDesc
+ * (pd->rdspecial, for good) before it readies the reader, so a reader that
+ * consumed that edge sees the mark and no longer skips, and one that did
+ * not still has the edge to come. (A read into a buffer that is partly not mapped stops
+ * short too; C leaves that undefined, and gort's read may then wait for
+ * new data before returning the rest.)
+ * Skipping is a bet that nothing came meanwhile: right for a peer that
+ * waits for our answer, wrong for one that streams. So once a read fills
+ * its buffer (RH_BURSTY), reads try again after a short one, until such a
+ * try says EAGAIN.
+ *
  * Deadlines are runtime timers (time.c), one per direction per pollDesc.
  * A passed deadline is stored as -1: every later call fails with
  * -ETIMEDOUT until the deadline is set again, as Go's.
@@ -65,6 +91,8 @@ struct pollDesc {
     _Atomic uint64_t refs;      /* 2 per reference; bit 0: closing */
     _Atomic uint32_t seq;       /* bumped when gort closes the fd */
     _Atomic uint8_t kind;       /* pdFree, pdGort, pdForeign */
+    _Atomic uint8_t rhint;      /* RH_*: what reads learnt of the receive queue (above) */
+    _Atomic bool rdspecial;     /* urgent data, end of stream or an error came (above) */
     int      fd;
     _Atomic int64_t rd, wd;     /* deadlines: 0 none, -1 passed */
     _Atomic int64_t rcall, wcall; /* deadline of the current wait alone */
@@ -150,6 +178,8 @@ static void pd_reset(pollDesc *pd)
         deltimer(dtimer(pd, mode));
     }
     pd->dualg = NULL;
+    atomic_store(&pd->rhint, 0);
+    atomic_store(&pd->rdspecial, false);
     unlock(&pd->lock);
 }
 
@@ -234,6 +264,15 @@ int pd_close(int fd)
     pd_put(pd);                          /* the open fd's reference */
     return 0;
 }
+
+unsigned pd_rhint(pollDesc *pd) { return atomic_load_explicit(&pd->rhint, memory_order_relaxed); }
+
+void pd_setrhint(pollDesc *pd, unsigned hint)
+{
+    atomic_store_explicit(&pd->rhint, (uint8_t)hint, memory_order_relaxed);
+}
+
+bool pd_rdspecial(pollDesc *pd) { return atomic_load(&pd->rdspecial); }
 
 void pd_lock(pollDesc *pd, int modes)
 {
@@ -426,6 +465,8 @@ void netpollready(g **list, uint64_t key, int modes)
     pollDesc *pd = pd_slot((int)(uint32_t)key, false);
     if (!pd || atomic_load(&pd->seq) != (uint32_t)(key >> 32))
         return;                       /* an event of a file closed since */
+    if (modes & POLL_RDSPECIAL)
+        atomic_store(&pd->rdspecial, true);   /* before the reader can consume the edge */
     for (int mode = POLL_READ; mode <= POLL_WRITE; mode++) {
         if (!(modes & mode))
             continue;
@@ -506,7 +547,7 @@ static int threadwait(pollDesc *pd, int modes)
     }
 }
 
-int netpollwait(pollDesc *pd, int modes)
+static int netpollwait1(pollDesc *pd, int modes)
 {
     if (!ingoroutine())
         return threadwait(pd, modes);
@@ -517,6 +558,14 @@ int netpollwait(pollDesc *pd, int modes)
     if (netpollblock(pd, modes))
         return modes;
     return netpollcheckerr(pd, modes);
+}
+
+int netpollwait(pollDesc *pd, int modes)
+{
+    int r = netpollwait1(pd, modes);
+    if (r > 0 && (r & POLL_READ))
+        pd_setrhint(pd, pd_rhint(pd) & ~RH_DRAINED);   /* an edge was consumed: the next read tries */
+    return r;
 }
 
 int netpollwait_until(pollDesc *pd, int modes, int64_t when)

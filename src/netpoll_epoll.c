@@ -2,10 +2,12 @@
  * netpoll_epoll.c — the netpoller's Linux backend (Go: netpoll_epoll.go).
  *
  * One epoll instance for the process. Each fd is registered once, for
- * EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET: edge-triggered, so the kernel reports
- * a transition to readable or writable once, and an fd nobody waits on
- * costs nothing per poll. The event's data is the key netpoll.c gave
- * (fd and sequence number), handed back through netpollready.
+ * EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLPRI|EPOLLET: edge-triggered, so the
+ * kernel reports a transition to readable or writable once, and an fd
+ * nobody waits on costs nothing per poll. EPOLLPRI (TCP urgent data),
+ * EPOLLRDHUP, EPOLLHUP and EPOLLERR are passed on as POLL_RDSPECIAL:
+ * netpoll.c's read hints need them. The event's data is the key netpoll.c
+ * gave (fd and sequence number), handed back through netpollready.
  *
  * netpollBreak wakes a blocked epoll_wait by writing the eventfd that is
  * registered with it. Many Ms may want to break one poll at once (a timer
@@ -45,9 +47,12 @@ void netpollinit(void)
 
 bool netpollIsPollDescriptor(int fd) { return fd == epfd || fd == breakfd; }
 
+const bool netpollReportsRdSpecial = true;
+
 int netpollopen(int fd, uint64_t key)
 {
-    struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.u64 = key };
+    struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET,
+                              .data.u64 = key };
     if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
         return 0;
     if (errno == EEXIST && epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev) == 0)
@@ -95,6 +100,8 @@ static int eventmodes(uint32_t ev)
     int modes = 0;
     if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
         modes |= POLL_READ;
+    if (ev & (EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        modes |= POLL_READ | POLL_RDSPECIAL;
     if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR))
         modes |= POLL_WRITE;
     return modes;

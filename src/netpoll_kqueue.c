@@ -60,6 +60,9 @@ void netpollinit(void)
 
 bool netpollIsPollDescriptor(int fd) { return fd == kq || fd == breakrd || fd == breakwr; }
 
+/* EVFILT_READ does not tell urgent data apart: reads keep no hints. */
+const bool netpollReportsRdSpecial = false;
+
 /* Adding a filter that exists modifies it (and re-reports its state). */
 int netpollopen(int fd, uint64_t key)
 {

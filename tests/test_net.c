@@ -3,7 +3,9 @@
  * an echo server with many concurrent connections, every byte checked;
  * deadlines on read, write, accept and dial; close while another
  * goroutine is blocked reading; half-close; UDP; Unix sockets;
- * gort_poll_fd on fds gort did not make; and every bad input: unknown
+ * gort_poll_fd on fds gort did not make; reads that skip the system call
+ * after one left the queue empty (urgent data, a poll that took the edge,
+ * streams of odd sizes); and every bad input: unknown
  * network, malformed and unresolvable addresses, fds not from gort, double
  * close, read after close, EMFILE on accept, a peer resetting mid-write.
  * Bodies run with 1 P and 2 Ps. Only loopback addresses are used.
@@ -15,6 +17,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 
@@ -513,6 +516,165 @@ static void ipv6_names_body(void *arg)
 }
 BOTH(ipv6_names)
 
+/* ---- Drained receive queues (netpoll.c: a read that left nothing parks next) ---- */
+
+/* Waits until the peer of fd has acknowledged every byte fd sent: they
+ * are all in its receive queue (FIONREAD there stops at an urgent mark). */
+static void wait_acked(int fd)
+{
+    int q = 0;
+    while (ioctl(fd, TIOCOUTQ, &q) == 0 && q > 0)     /* SIOCOUTQ: bytes not yet acked */
+        gort_sleep(GORT_MILLISECOND);
+}
+
+/* Consumes every read edge the poller has for fd, so that the next read
+ * can count on none. */
+static void eat_read_edges(int fd)
+{
+    while (gort_poll_fd(fd, GORT_POLL_READ, after(20 * GORT_MILLISECOND)) == GORT_POLL_READ)
+        ;
+}
+
+/* A read stops short at TCP's urgent mark with bytes still queued, and no
+ * edge will come for them: the next read must ask the kernel. (A short
+ * read proves nothing; TCP_INQ's count of what is left does.) */
+static void drained_urgent_mark_body(void *arg)
+{
+    int a, b;
+    char buf[64];
+    tcp_pair(&a, &b);
+    assert_int_equal(send(a, "abcd", 4, MSG_OOB), 4);   /* 'd' is urgent, out of band */
+    assert_int_equal(gort_write(a, "efgh", 4), 4);
+    wait_acked(a);
+    eat_read_edges(b);
+    assert_int_equal(gort_set_read_deadline(b, after(10 * GORT_SECOND)), 0);
+    size_t got = 0;
+    while (got < 7) {
+        ssize_t k = gort_read(b, buf + got, sizeof buf - got);
+        if (k <= 0)
+            fail_msg("read: %zd after %zu bytes", k, got);
+        got += (size_t)k;
+    }
+    assert_memory_equal(buf, "abcefgh", 7);
+    gort_close(a);
+    gort_close(b);
+}
+BOTH(drained_urgent_mark)
+
+/* gort_poll_fd consumes the edge of data that arrived after a read left
+ * the queue empty: the read after it must try the call, not wait for an
+ * edge that was already taken. A read of 0 bytes never waits. */
+static void drained_poll_fd_body(void *arg)
+{
+    int a, b;
+    char buf[8];
+    tcp_pair(&a, &b);
+    assert_int_equal(gort_set_read_deadline(b, after(10 * GORT_SECOND)), 0);
+    assert_int_equal(gort_write(a, "x", 1), 1);
+    assert_int_equal(gort_read(b, buf, sizeof buf), 1);      /* left nothing queued */
+    assert_int_equal(gort_write(a, "y", 1), 1);
+    wait_acked(a);
+    assert_int_equal(gort_poll_fd(b, GORT_POLL_READ, after(10 * GORT_SECOND)), GORT_POLL_READ);
+    eat_read_edges(b);
+    assert_int_equal(gort_read(b, buf, sizeof buf), 1);
+    assert_int_equal(buf[0], 'y');
+    assert_int_equal(gort_read(b, buf, 0), 0);
+    /* Shutting our side for reading wakes the next read with EOF. */
+    assert_int_equal(gort_shutdown(b, SHUT_RD), 0);
+    assert_int_equal(gort_read(b, buf, sizeof buf), 0);
+    gort_close(a);
+    gort_close(b);
+}
+BOTH(drained_poll_fd)
+
+/* Regression (test_drained_stream_2p hung under TSan): the peer's FIN came
+ * with its last bytes, the read that took them came back short, and the
+ * read after it skipped the kernel and waited for an edge that never came,
+ * instead of returning the end of the stream. */
+static void drained_eof_body(void *arg)
+{
+    int a, b;
+    char buf[64];
+    tcp_pair(&a, &b);
+    assert_int_equal(gort_write(a, "abc", 3), 3);
+    assert_int_equal(gort_shutdown(a, SHUT_WR), 0);
+    wait_acked(a);
+    eat_read_edges(b);
+    assert_int_equal(gort_set_read_deadline(b, after(10 * GORT_SECOND)), 0);
+    assert_int_equal(gort_read(b, buf, sizeof buf), 3);
+    assert_int_equal(gort_read(b, buf, sizeof buf), 0);
+    gort_close(a);
+    gort_close(b);
+}
+BOTH(drained_eof)
+
+/* Streams of odd-sized writes read with odd-sized buffers, many pairs at
+ * once: reads empty the queue at every moment the writers make possible,
+ * with 2 Ps while the other P polls. Every byte is checked. */
+struct dstream { int fd, id, chunks; gort_waitgroup *wg; };
+
+static unsigned char dstream_byte(int id, size_t off) { return (unsigned char)(id * 13 + off * 7 + off / 251); }
+
+static void dstream_writer(void *arg)
+{
+    struct dstream *d = arg;
+    unsigned char buf[700];
+    size_t off = 0;
+    for (int i = 0; i < d->chunks; i++) {
+        size_t n = 1 + (size_t)((d->id * 97 + i * 31) % (int)sizeof buf);
+        for (size_t k = 0; k < n; k++)
+            buf[k] = dstream_byte(d->id, off + k);
+        assert_int_equal(gort_write(d->fd, buf, n), (ssize_t)n);
+        off += n;
+        if (i % 3 == 0)
+            gort_yield();
+    }
+    assert_int_equal(gort_shutdown(d->fd, SHUT_WR), 0);
+    gort_waitgroup_done(d->wg);
+}
+
+static void dstream_reader(void *arg)
+{
+    struct dstream *d = arg;
+    unsigned char buf[1024];
+    size_t off = 0;
+    ssize_t k;
+    for (int i = 0; (k = gort_read(d->fd, buf, 1 + (size_t)((d->id + i * 53) % (int)sizeof buf))) > 0; i++)
+        for (ssize_t j = 0; j < k; j++, off++)
+            if (buf[j] != dstream_byte(d->id, off))
+                fail_msg("stream %d: byte %zu differs", d->id, off);
+    assert_int_equal(k, 0);
+    size_t want = 0;
+    for (int i = 0; i < d->chunks; i++)
+        want += 1 + (size_t)((d->id * 97 + i * 31) % 700);
+    assert_int_equal(off, want);
+    gort_waitgroup_done(d->wg);
+}
+
+static void drained_stream_body(void *arg)
+{
+    int pairs = 32, chunks = scaled(400);
+    struct dstream *w = calloc((size_t)pairs, sizeof *w), *r = calloc((size_t)pairs, sizeof *r);
+    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_waitgroup_add(&wg, 2 * pairs);
+    for (int i = 0; i < pairs; i++) {
+        int a, b;
+        tcp_pair(&a, &b);
+        w[i] = (struct dstream){ a, i, chunks, &wg };
+        r[i] = (struct dstream){ b, i, chunks, &wg };
+        gort_go(dstream_reader, &r[i]);
+        gort_go(dstream_writer, &w[i]);
+    }
+    gort_waitgroup_wait(&wg);
+    for (int i = 0; i < pairs; i++) {
+        gort_close(w[i].fd);
+        gort_close(r[i].fd);
+    }
+    free(w);
+    free(r);
+}
+BOTH(drained_stream)
+
 /* ---- gort_poll_fd on fds gort did not make ---------------------------------------------- */
 
 struct pipewriter { int fd; int64_t delay; gort_waitgroup wg; };
@@ -730,6 +892,10 @@ int main(void)
         BOTH_TESTS(unix),
         BOTH_TESTS(busy_p_poll),
         BOTH_TESTS(vectored),
+        BOTH_TESTS(drained_urgent_mark),
+        BOTH_TESTS(drained_poll_fd),
+        BOTH_TESTS(drained_eof),
+        BOTH_TESTS(drained_stream),
         BOTH_TESTS(ipv6_names),
         BOTH_TESTS(poll_fd),
         BOTH_TESTS(bad_input),
