@@ -138,10 +138,8 @@ static void sigprof(int sig, siginfo_t *si, void *uc)
     int e = errno;
     if (si->si_code == SI_TIMER && atomic_load_explicit(&prof.on, memory_order_acquire))
         sigprofRecord(uc);
-    else if ((prof.old.sa_flags & SA_SIGINFO) && prof.old.sa_sigaction)
-        prof.old.sa_sigaction(sig, si, uc);
-    else if (prof.old.sa_handler != SIG_DFL && prof.old.sa_handler != SIG_IGN)
-        prof.old.sa_handler(sig);
+    else
+        sigfwd(&prof.old, sig, si, uc);
     errno = e;
 }
 
@@ -216,12 +214,7 @@ static int installHandler(void)
         return -ENOMEM;
     for (uint64_t i = 0; i < RINGSIZE; i++)
         atomic_store(&prof.ring[i].seq, i);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = sigprof;
-    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
-    sigfillset(&sa.sa_mask);
-    int rc = sigaction_(SIGPROF, &sa, &prof.old);
+    int rc = setsig(SIGPROF, sigprof, SA_ONSTACK | SA_RESTART, true, &prof.old);
     if (rc == 0)
         prof.handler = true;
     return rc;

@@ -19,8 +19,9 @@
  * (g.waitsince, noted lazily: proc.c zeroes it when a G starts to wait,
  * and the GC or a dump notes "now" the first time it sees the G waiting,
  * as Go does), and whether it is locked to its thread. Then its frames,
- * from the context it saved when it switched out (arch/<arch>/gobuf.c turns
- * that into registers libunwind starts from); function+offset, and
+ * from the context it saved when it switched out (gwalk.h; for one
+ * switched out by async preemption, on through the code the signal
+ * interrupted); function+offset, and
  * file:line where debug information exists (symtab.c, libdw). A goroutine
  * running on another thread has no saved context: Go's words "goroutine
  * running on other thread; stack unavailable" then. Last, where it was
@@ -54,13 +55,12 @@
  * handler of its own (which it keeps); an ignored SIGQUIT is taken over, as
  * Go does (a shell starts background jobs with SIGQUIT ignored).
  */
-#define UNW_LOCAL_ONLY
+#include "gwalk.h"
 #include "malloc.h"
 #include "symtab.h"
 
 #include <dlfcn.h>
 #include <errno.h>
-#include <libunwind.h>
 #include <linux/futex.h>
 #include <signal.h>
 #include <stdio.h>
@@ -129,13 +129,13 @@ static bool is_gostart(unw_cursor_t *c)
     return unw_get_proc_info(c, &pi) == 0 && pi.start_ip == (unw_word_t)gostart;
 }
 
-/* Appends the PCs of the walk c to d's frames. */
-static void walk(dumpbuf *b, gdump *d, unw_cursor_t *c)
+/* Appends the PCs of the walk w to d's frames. */
+static void walk(dumpbuf *b, gdump *d, gwalk *w)
 {
     d->pc0 = (uint32_t)b->npc;
     do {
         unw_word_t ip = 0;
-        if (unw_get_reg(c, UNW_REG_IP, &ip) != 0 || ip == 0 || is_gostart(c))
+        if (unw_get_reg(&w->c, UNW_REG_IP, &ip) != 0 || ip == 0 || is_gostart(&w->c))
             break;
         if (d->npc == DUMP_MAX_FRAMES || b->npc == b->pcap) {
             d->elided = true;
@@ -143,19 +143,15 @@ static void walk(dumpbuf *b, gdump *d, unw_cursor_t *c)
         }
         b->pcs[b->npc++] = (uintptr_t)ip;
         d->npc++;
-    } while (unw_step(c) > 0);
+    } while (gwalk_step(w) > 0);
 }
 
 /* Walks a switched-out G from the context it saved. */
 static void walk_saved(dumpbuf *b, gdump *d, g *gp)
 {
-    unw_context_t uc;
-    unw_cursor_t c;
-    if (unw_getcontext(&uc) != 0)
-        return;
-    gobuf_context(gp->sched_sp, &uc);
-    if (unw_init_local(&c, &uc) == 0)
-        walk(b, d, &c);
+    gwalk w;
+    if (gwalk_init(&w, gp))
+        walk(b, d, &w);
 }
 
 static bool is_system_goroutine(g *gp, uint32_t status)
@@ -197,10 +193,9 @@ static NOINLINE void collect_self(dumpbuf *b)
     gdump *d = &b->gs[b->ng++];
     *d = (gdump){ .goid = gp->goid, .parentGoid = gp->parentGoid, .gopc = gp->gopc,
                   .status = Grunning, .locked = gp->lockedm != NULL, .self = true };
-    unw_context_t uc;
-    unw_cursor_t c;
-    if (unw_getcontext(&uc) == 0 && unw_init_local(&c, &uc) == 0 && unw_step(&c) > 0)
-        walk(b, d, &c);   /* from collect_self's caller */
+    gwalk w;
+    if (gwalk_here(&w))
+        walk(b, d, &w);   /* from collect_self's caller */
 }
 
 /* Phase 1: map room for every G, stop the world, copy, start it. Retries
@@ -210,14 +205,14 @@ static NOINLINE void collect_self(dumpbuf *b)
 static NOINLINE bool collect(dumpbuf *b)
 {
     __builtin_unwind_init();
-    volatile uintptr_t here = 0;
+    uintptr_t sp = getsp();            /* below the spilled registers */
     size_t want = allgcount() + DUMP_SPARE_GS;
     for (;;) {
         if (!dumpbuf_map(b, want))
             return false;
         if (b->self)
             collect_self(b);
-        stopTheWorldGC((uintptr_t)&here);
+        stopTheWorldGC(sp);
         b->now = nanotime();
         forEachGStopped(collect_one, b);
         startTheWorldGC();

@@ -40,7 +40,7 @@
  * gort_main returns or the program exits. GORT_TRACE=path does the same
  * for the execution trace (trace.c).
  */
-#define UNW_LOCAL_ONLY
+#include "gwalk.h"
 #include "pprof.h"
 #include "malloc.h"
 #include "profile.pb-c.h"
@@ -48,7 +48,6 @@
 #include <dlfcn.h>
 #include <elf.h>
 #include <errno.h>
-#include <libunwind.h>
 #include <link.h>
 #include <math.h>
 #include <stdio.h>
@@ -535,16 +534,21 @@ static int writeContention(const char *path, bucketTable *t, int64_t scale)
 
 /* ---- Goroutine profile ------------------------------------------------------------ */
 
-/* The stack of gp, which is not running: from the context gswitch saved. */
+/* The stack of gp, which is not running: from the context gswitch saved
+ * (gwalk.h), runtime frames dropped. */
 static int gstack(g *gp, uintptr_t *pcs, int max)
 {
-    ucontext_t uc;
-    unw_cursor_t c;
-    memset(&uc, 0, sizeof uc);
-    ctx_from_switch(&uc, (uintptr_t)gp->sched_sp);
-    if (unw_init_local(&c, (unw_context_t *)&uc) != 0)
+    gwalk w;
+    int n = 0;
+    if (!gwalk_init(&w, gp))
         return 0;
-    return trimRuntimeFrames(pcs, cursorPCs(&c, pcs, max));
+    do {
+        unw_word_t ip;
+        if (unw_get_reg(&w.c, UNW_REG_IP, &ip) != 0 || ip == 0)
+            break;
+        pcs[n++] = (uintptr_t)ip;
+    } while (n < max && gwalk_step(&w) > 0);
+    return trimRuntimeFrames(pcs, n);
 }
 
 struct gprof { bucketTable *stacks; g *self; };

@@ -56,17 +56,37 @@ static struct sigaction old_segv, old_bus;
 
 NORETURN void fatal_signal(const char *header, void *ucontext);
 
+/* The one way gort installs a handler (Go: os_linux.go's setsig). */
+int setsig(int sig, void (*fn)(int, siginfo_t *, void *), int flags, bool blockall,
+           struct sigaction *old)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = fn;
+    sa.sa_flags = SA_SIGINFO | flags;
+    if (blockall)
+        sigfillset(&sa.sa_mask);
+    else
+        sigemptyset(&sa.sa_mask);
+    return sigaction_(sig, &sa, old);
+}
+
+/* Go: signal_unix.go's sigfwd. */
+bool sigfwd(const struct sigaction *old, int sig, siginfo_t *si, void *uc)
+{
+    if ((old->sa_flags & SA_SIGINFO) && old->sa_sigaction)
+        old->sa_sigaction(sig, si, uc);
+    else if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN)
+        old->sa_handler(sig);
+    else
+        return false;
+    return true;
+}
+
 static void forward(int sig, siginfo_t *si, void *uc)
 {
-    struct sigaction *old = sig == SIGSEGV ? &old_segv : &old_bus;
-    if ((old->sa_flags & SA_SIGINFO) && old->sa_sigaction) {
-        old->sa_sigaction(sig, si, uc);
+    if (sigfwd(sig == SIGSEGV ? &old_segv : &old_bus, sig, si, uc))
         return;
-    }
-    if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
-        old->sa_handler(sig);
-        return;
-    }
     char hdr[256];
     snprintf(hdr, sizeof hdr,
              "panic: runtime error: invalid memory address or nil pointer dereference\n"
@@ -190,7 +210,10 @@ static bool asyncPreemptOK(uintptr_t pc)
 static SIGNAL_NOSANITIZE NORETURN void asyncPreempt(void *saved)
 {
     uint32_t inruntime = runtime_enter();
-    gopreempt_m(getg());
+    g *gp = getg();
+    gp->sigframe = saved;            /* where tracebacks go on from (gwalk.h) */
+    gopreempt_m(gp);
+    gp->sigframe = NULL;
     runtime_leave(&inruntime);
     ucontext_t *uc = ctx_ucontext(saved);
     uc->uc_stack.ss_sp = getg()->m->gsignal_stack;
@@ -240,10 +263,8 @@ static void sigurg(int sig, siginfo_t *si, void *uc)
     m *mp = thread_m;
     if (mp && atomic_exchange(&mp->preemptsig, 0))
         doSigPreempt(mp, si, uc);
-    else if ((old_urg.sa_flags & SA_SIGINFO) && old_urg.sa_sigaction)
-        old_urg.sa_sigaction(sig, si, uc);
-    else if (old_urg.sa_handler != SIG_DFL && old_urg.sa_handler != SIG_IGN)
-        old_urg.sa_handler(sig);
+    else
+        sigfwd(&old_urg, sig, si, uc);
     errno = e;
 }
 
@@ -259,23 +280,13 @@ static void asyncpreempt_init(void)
     lock(&usertext_lock);
     dl_iterate_phdr(addmain, NULL);
     unlock(&usertext_lock);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = sigurg;
-    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
-    sigfillset(&sa.sa_mask);
-    async_preempt = sigaction_(SIGURG, &sa, &old_urg) == 0;
+    async_preempt = setsig(SIGURG, sigurg, SA_ONSTACK | SA_RESTART, true, &old_urg) == 0;
 }
 
 void signal_init(void)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = sighandler;
-    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
-    sigfillset(&sa.sa_mask);
-    sigaction_(SIGSEGV, &sa, &old_segv);
-    sigaction_(SIGBUS, &sa, &old_bus);
+    setsig(SIGSEGV, sighandler, SA_ONSTACK, true, &old_segv);
+    setsig(SIGBUS, sighandler, SA_ONSTACK, true, &old_bus);
     asyncpreempt_init();
 }
 

@@ -14,12 +14,11 @@
  * From a signal handler the walk starts at the interrupted context, so the
  * faulting frame comes first.
  */
-#define UNW_LOCAL_ONLY
-#include "runtime.h"
+#include "gwalk.h"
 
 #include <dlfcn.h>
-#include <libunwind.h>
 #include <stdio.h>
+#include <string.h>
 
 enum { MAX_FRAMES = 100 };
 
@@ -86,4 +85,29 @@ void traceback_context(void *ucontext)
     if (unw_init_local2(&c, (unw_context_t *)ucontext, UNW_INIT_SIGNAL_FRAME) != 0)
         return;
     walk(&c, 0);
+}
+
+/* ---- Goroutines that are not running (gwalk.h) ----------------------------------- */
+
+bool gwalk_init(gwalk *w, g *gp)
+{
+    memset(&w->uc, 0, sizeof w->uc);
+    gobuf_context(gp->sched_sp, &w->uc);
+    w->sigframe = gp->sigframe;
+    return unw_init_local(&w->c, &w->uc) == 0;
+}
+
+int gwalk_step(gwalk *w)
+{
+    int r = unw_step(&w->c);
+    unw_word_t ip = 0;
+    if ((r > 0 && unw_get_reg(&w->c, UNW_REG_IP, &ip) == 0 && ip != 0) || !w->sigframe)
+        return r;
+    /* The end of the switch frames' walk, at asyncPreempt: on to the
+     * instruction the signal interrupted, a signal frame's pc (not a
+     * return address: no "pc - 1" to find its function). */
+    memset(&w->uc, 0, sizeof w->uc);
+    gobuf_sigcontext(w->sigframe, &w->uc);
+    w->sigframe = NULL;
+    return unw_init_local2(&w->c, &w->uc, UNW_INIT_SIGNAL_FRAME) == 0 ? 1 : 0;
 }

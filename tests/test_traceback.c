@@ -239,6 +239,68 @@ static void dump_minutes_body(void *arg)
 }
 BOTH(dump_minutes)
 
+/* ---- a goroutine switched out by async preemption --------------------------
+ * It sits in asyncPreempt, whose frame has no caller; the dump goes on
+ * from the instruction the signal interrupted (g.sigframe, gwalk.h), so
+ * its entry shows the loop it was spinning in and the goroutine's own
+ * function below. Before, it ended at asyncPreempt. */
+static _Atomic bool spin_stop, spin_done;
+static g *_Atomic spin_g;
+static _Atomic uint64_t spin_sink;
+
+/* A loop with no call and no memory access inside, in the test program's
+ * own text (where preempting is allowed), checking the flag now and then.
+ * noipa: no clone under another name (spin_loop.constprop.0). */
+static __attribute__((noipa)) uint64_t spin_loop(uint64_t x)
+{
+    while (!atomic_load_explicit(&spin_stop, memory_order_relaxed))
+        for (int i = 0; i < 100000; i++)
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+    return x;
+}
+
+static void spinner(void *arg)
+{
+    atomic_store(&spin_g, getg());
+    atomic_store(&spin_sink, spin_loop(1));
+    atomic_store(&spin_done, true);
+}
+
+static void dump_async_preempted_body(void *arg)
+{
+    atomic_store(&spin_stop, false);
+    atomic_store(&spin_done, false);
+    atomic_store(&spin_g, NULL);
+    gort_go(spinner, NULL);
+    /* One P: this goroutine runs again only once sysmon's signal switched
+     * the spinner out (its time slice is 10 ms). */
+    g *gp;
+    do
+        gort_sleep(GORT_MILLISECOND);
+    while (!(gp = atomic_load(&spin_g)) || !*(void *volatile *)&gp->sigframe);
+    char *out = dump_to_string();
+    char *e = entry_of(out, gp->goid);
+    assert_non_null(e);
+    expect_in(e, "asyncPreempt(...)");
+    expect_in(e, "spin_loop(...)");
+    expect_in(e, "spinner(...)");
+    assert_true(strstr(e, "spin_loop(...)") > strstr(e, "asyncPreempt(...)"));
+    free(e);
+    free(out);
+    atomic_store(&spin_stop, true);
+    while (!atomic_load(&spin_done))
+        gort_sleep(GORT_MILLISECOND);
+}
+
+static void test_dump_async_preempted(void **st)
+{
+#if defined(__SANITIZE_THREAD__)
+    print_message("async preemption is off under TSan (docs/sysmon.md); skipped\n");
+    skip();
+#endif
+    run_in_gort(dump_async_preempted_body, NULL, 1);
+}
+
 /* SIGQUIT in a child: the dump on stderr, then exit status 2. */
 static void sigquit_main(void *arg)
 {
@@ -279,6 +341,7 @@ int main(void)
         BOTH_TESTS(creation_site),
         BOTH_TESTS(main_has_no_creator),
         BOTH_TESTS(waitsince),
+        cmocka_unit_test(test_dump_async_preempted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -74,23 +74,5 @@ SIGNAL_NOSANITIZE void ctx_redirect(void *ucv, void *saved, void (*fn)(void *))
     uc->uc_mcontext.gregs[REG_EFL] &= ~(greg_t)EFLAGS_DF;
 }
 
-/* The context a switched-out goroutine resumes with, as a ucontext for
- * unwinding its stack (pprof.c's goroutine profile): gswitch's saved
- * frame at sp is [mxcsr|x87cw] r15 r14 r13 r12 rbx rbp ret (switch.S). */
-void ctx_from_switch(void *ucv, uintptr_t sp)
-{
-    ucontext_t *uc = ucv;
-    const uint64_t *f = (const uint64_t *)sp;
-    greg_t *r = uc->uc_mcontext.gregs;
-    r[REG_R15] = (greg_t)f[1];
-    r[REG_R14] = (greg_t)f[2];
-    r[REG_R13] = (greg_t)f[3];
-    r[REG_R12] = (greg_t)f[4];
-    r[REG_RBX] = (greg_t)f[5];
-    r[REG_RBP] = (greg_t)f[6];
-    r[REG_RIP] = (greg_t)f[7];
-    r[REG_RSP] = (greg_t)(sp + 8 * 8);
-}
-
 /* The first argument register of a context (rdi): what ctx_redirect passed. */
 uintptr_t ctx_arg0(void *ucv) { return (uintptr_t)((ucontext_t *)ucv)->uc_mcontext.gregs[REG_RDI]; }

@@ -149,4 +149,16 @@ FUNC(call_with_sp)
     .cfi_endproc
 END(call_with_sp)
 
+/* uintptr_t getsp(void)
+ *
+ * The caller's stack pointer at the call: the lowest address of its frame,
+ * below the callee-saved registers it spilled. The GC scans a stopping
+ * thread's stack from there (roots.c). */
+FUNC(getsp)
+    .cfi_startproc
+    leaq    8(%rsp), %rax
+    ret
+    .cfi_endproc
+END(getsp)
+
     .section .note.GNU-stack,"",@progbits

@@ -72,19 +72,5 @@ SIGNAL_NOSANITIZE void ctx_redirect(void *ucv, void *saved, void (*fn)(void *))
     uc->uc_mcontext.regs[30] = 0;
 }
 
-/* The context a switched-out goroutine resumes with, as a ucontext for
- * unwinding its stack (pprof.c's goroutine profile): gswitch's saved
- * frame at sp holds x19..x30 in its first 96 bytes, and is 176 bytes
- * long (switch.S). */
-void ctx_from_switch(void *ucv, uintptr_t sp)
-{
-    ucontext_t *uc = ucv;
-    const uint64_t *f = (const uint64_t *)sp;
-    for (int i = 0; i < 12; i++)
-        uc->uc_mcontext.regs[19 + i] = f[i];
-    uc->uc_mcontext.pc = f[11];
-    uc->uc_mcontext.sp = sp + 176;
-}
-
 /* The first argument register of a context (x0): what ctx_redirect passed. */
 uintptr_t ctx_arg0(void *ucv) { return (uintptr_t)((ucontext_t *)ucv)->uc_mcontext.regs[0]; }

@@ -163,4 +163,17 @@ FUNC(call_with_sp)
     .cfi_endproc
 END(call_with_sp)
 
+/* uintptr_t getsp(void)
+ *
+ * The caller's stack pointer at the call: the lowest address of its frame,
+ * below the callee-saved registers it spilled (GCC puts them under its
+ * locals here, so a local's address is not low enough). The GC scans a
+ * stopping thread's stack from there (roots.c). */
+FUNC(getsp)
+    .cfi_startproc
+    mov     x0, sp
+    ret
+    .cfi_endproc
+END(getsp)
+
     .section .note.GNU-stack,"",%progbits
