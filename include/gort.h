@@ -116,7 +116,11 @@ int gort_async_preempt_allow(const void *addr);
 
 typedef struct gort_chan gort_chan;
 
+/* make(chan T, cap). The collector scans the buffer for pointers; the
+ * _noscan one skips it: use it when elements hold no pointers into the GC
+ * heap, above all for big buffers, whose every page a scan reads. */
 gort_chan *gort_chan_make(size_t elem_size, size_t cap);
+gort_chan *gort_chan_make_noscan(size_t elem_size, size_t cap);
 void     gort_chan_send(gort_chan *c, const void *elem);            /* any thread */
 bool     gort_chan_recv(gort_chan *c, void *out);                   /* any thread; false: closed */
 bool     gort_chan_try_send(gort_chan *c, const void *elem);        /* false: would block */
@@ -310,6 +314,18 @@ void     gort_gc(void);
  * cycles off (gort_gc still collects). Returns the previous setting. The
  * initial value comes from GORT_GC (a number, or "off"), else 100. */
 int      gort_set_gc_percent(int pct);
+/* Write-barriered stores into GC memory. Under GORT_GCMODE=barrier the
+ * collector marks while the program runs and trusts a promise: every store
+ * of a GC pointer into GC memory (a gort_alloc/gort_new object, a map value
+ * or slice element) goes through one of these two. A plain store there may
+ * let the collector free a reachable object; so may a plain store that
+ * overwrites a pointer in another goroutine's local variable (through its
+ * address). Globals, a goroutine's own locals and registered roots take
+ * plain stores in every mode. In the other modes (concurrent,
+ * the default, and stw) these are a plain store and memmove, and plain
+ * stores are safe everywhere. Any thread. */
+void     gort_store_ptr(void *slot, void *val);            /* *(void **)slot = val */
+void     gort_memmove(void *dst, const void *src, size_t n); /* memmove, for memory holding GC pointers */
 /* Keeps the objects p points into alive until this call (runtime.KeepAlive). */
 void     gort_keep_alive(const void *p);
 /* Makes [lo, hi) a root: every 8-byte-aligned word in it is scanned as a

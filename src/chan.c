@@ -35,7 +35,8 @@
  * g (park.h); the code below does not need to tell them apart.
  *
  * Memory: hchan and its buffer are one GC object, scanned conservatively
- * (the buffer may hold pointers), freed by the collector when unreachable.
+ * (the buffer may hold pointers) unless made with gort_chan_make_noscan,
+ * freed by the collector when unreachable.
  * Sudogs are GC objects too, reachable from the Ps' caches, the central
  * list, the wait queues and the waiting G.
  */
@@ -115,20 +116,20 @@ void waitq_remove(waitq *q, sudog *sg)
 
 static void *chanbuf(hchan *c, size_t i) { return (char *)c + hchanSize + i * c->elemsize; }
 
-/* Word-sized elements (pointers, int64) are by far the most common: a
- * constant-size copy is one move instead of a call. */
+/* Elements may hold GC pointers and land in GC memory (the buffer, or a
+ * receiver's heap object): copies and clears go through the write barrier
+ * (typedmemmove, malloc.h), which is inline while the collector is not
+ * marking. */
 static void elemcopy(hchan *c, void *dst, const void *src)
 {
-    if (c->elemsize == sizeof(uint64_t))
-        memcpy(dst, src, sizeof(uint64_t));
-    else if (c->elemsize)
-        memmove(dst, src, c->elemsize);
+    if (c->elemsize)
+        typedmemmove(dst, src, c->elemsize);
 }
 
 void chanzero(hchan *c, void *ep)
 {
     if (ep && c->elemsize)
-        memset(ep, 0, c->elemsize);
+        typedmemclr(ep, c->elemsize);
 }
 
 static size_t qcount(hchan *c) { return atomic_load_explicit(&c->qcount, memory_order_acquire); }
@@ -377,13 +378,13 @@ bool chantryrecv(hchan *c, void *ep, bool *received) { return chanrecv(NULL, c, 
  * senders and receivers on different threads, each line an operation
  * touches is one more transfer. Every size class that is a multiple of 64
  * bytes gives 64-aligned objects. A big buffer is a large object, whose
- * pages fresh from the OS are not cleared (nor committed) by the allocator. */
-static void *chanalloc(size_t size)
-{
-    return mallocgc((size + CACHELINE - 1) & ~(size_t)(CACHELINE - 1), NULL, 0);
-}
-
-gort_chan *gort_chan_make(size_t elem_size, size_t cap)
+ * pages fresh from the OS are not cleared (nor committed) by the allocator.
+ * noscan (elements hold no GC pointers) makes the collector skip the object,
+ * as Go's makechan does for pointer-free element types: otherwise each cycle
+ * reads the whole buffer, which commits every page of it on kernels that
+ * back reads of untouched memory with real pages. The sudogs queued on the
+ * channel stay reachable through their Gs (g.waiting, the waiter's stack). */
+static hchan *makechan(size_t elem_size, size_t cap, bool noscan)
 {
     RUNTIME_ENTRY();
     /* Go's compiler rejects such element types; here it is a run-time check. */
@@ -392,11 +393,15 @@ gort_chan *gort_chan_make(size_t elem_size, size_t cap)
     /* cap > PTRDIFF_MAX is a negative size passed through size_t. */
     if ((elem_size && cap > (maxAlloc - hchanSize) / elem_size) || cap > (size_t)PTRDIFF_MAX)
         gopanic("makechan: size out of range");
-    hchan *c = chanalloc(hchanSize + elem_size * cap);
+    size_t size = (hchanSize + elem_size * cap + CACHELINE - 1) & ~(size_t)(CACHELINE - 1);
+    hchan *c = mallocgc(size, NULL, noscan ? MALLOC_NOSCAN : 0);
     c->elemsize = elem_size;
     c->dataqsiz = cap;
-    return (gort_chan *)c;
+    return c;
 }
+
+gort_chan *gort_chan_make(size_t elem_size, size_t cap) { return (gort_chan *)makechan(elem_size, cap, false); }
+gort_chan *gort_chan_make_noscan(size_t elem_size, size_t cap) { return (gort_chan *)makechan(elem_size, cap, true); }
 
 void gort_chan_send(gort_chan *c, const void *elem)
 {

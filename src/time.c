@@ -498,7 +498,7 @@ static struct gort_timer *newtimer(void) { return mallocgc(sizeof(struct gort_ti
 static struct gort_timer *newchantimer(int64_t ns, int64_t period)
 {
     struct gort_timer *tm = newtimer();
-    inittimer(&tm->t, sendTime, gort_chan_make(sizeof(int64_t), 1));
+    inittimer(&tm->t, sendTime, gort_chan_make_noscan(sizeof(int64_t), 1));
     tm->t.isChan = true;
     modtimer(&tm->t, timerwhen(ns), period);
     return tm;
