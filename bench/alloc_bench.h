@@ -26,19 +26,11 @@
  * run (all by default; see bench.h) in every column alike.
  */
 #include <stdint.h>
-#include <time.h>
 
 #include "bench.h"
 
 /* Keeps every allocation observable. */
 static void *volatile sink;
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* Times count allocations of size bytes; ptrs: the pointerful variant. */
 static void bench_size(const char *name, size_t size, int64_t count, int ptrs)

@@ -8,6 +8,7 @@
  *              except in the smoke run (GORT_BENCH_QUICK=1), where it
  *              shrinks by BENCH_SCALE like a count;
  *   report()   prints the `BENCH <workload> <ns-per-op>` line run.sh reads;
+ *   now_ns()   the monotonic clock of the benches that do not link gort;
  *   wanted()   the workload filter: `bench/chan pingpong mpmc` runs only
  *              those two workloads (for profiling one of them); no
  *              arguments, as run.sh calls every bench, runs them all.
@@ -23,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Applies BENCH_SCALE to an iteration count (at least 1). */
 static inline int64_t scaled(int64_t n)
@@ -51,6 +53,15 @@ static inline void report(const char *name, int64_t elapsed_ns, int64_t ops)
 {
     printf("BENCH %s %.2f\n", name, (double)elapsed_ns / (double)ops);
     fflush(stdout);   /* a later crash or timeout must not lose finished lines */
+}
+
+/* CLOCK_MONOTONIC in ns, for the comparison columns that do not link gort
+ * (gort's own benches time with gort_nanotime). */
+static inline int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /* The command line, kept by bench_args() for wanted(). */

@@ -28,12 +28,6 @@
 
 namespace fiber_bench {
 
-inline int64_t now_ns()
-{
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-               std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
 /* Starts a fiber running fn(args...) on the calling thread's scheduler. */
 template <typename Fn, typename... Args>
 boost::fibers::fiber spawn(Fn &&fn, Args &&...args)

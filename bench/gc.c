@@ -13,55 +13,16 @@
  * scanned precisely (gort_new with a two-word ptrmask; Go's own type
  * information), with GOMAXPROCS as given (run.sh: 2).
  */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "gort.h"
 #include "bench.h"
 
-typedef struct node { struct node *l, *r; } node;
 static const uint8_t nodeMask[] = { 0x3 };
-static const gort_type nodeType = { sizeof(node), nodeMask };
+static const gort_type nodeType = { 2 * sizeof(void *), nodeMask };
+#define BT_NEW_NODE() gort_new(&nodeType)
 
-static node *bottomUp(int depth)
-{
-    node *n = gort_new(&nodeType);
-    if (depth > 0) {
-        n->l = bottomUp(depth - 1);
-        n->r = bottomUp(depth - 1);
-    }
-    return n;
-}
-
-static long check(const node *n) { return n->l ? 1 + check(n->l) + check(n->r) : 1; }
-
-static long vmhwm_kib(void)
-{
-    char line[256];
-    long v = 0;
-    FILE *f = fopen("/proc/self/status", "r");
-    while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, "VmHWM:", 6) == 0)
-            v = strtol(line + 6, NULL, 10);
-    if (f)
-        fclose(f);
-    return v;
-}
+#include "binarytrees.h"
 
 static long checksum;
-
-static void binarytrees(int maxDepth)
-{
-    checksum += check(bottomUp(maxDepth + 1));
-    node *longLived = bottomUp(maxDepth);
-    for (int d = 4; d <= maxDepth; d += 2) {
-        long iters = 1L << (maxDepth - d + 4);
-        for (long i = 0; i < iters; i++)
-            checksum += check(bottomUp(d));
-    }
-    checksum += check(longLived);
-}
 
 static void bench_main(void *arg)
 {
@@ -70,7 +31,7 @@ static void bench_main(void *arg)
     gort_read_mem_stats(&st);
     uint32_t gc0 = st.num_gc;
     int64_t start = gort_nanotime();
-    binarytrees(depth);
+    checksum = binarytrees(depth);
     report("binarytrees", gort_nanotime() - start, 1);
     gort_read_mem_stats(&st);
     uint64_t maxPause = 0;

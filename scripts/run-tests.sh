@@ -65,7 +65,9 @@ for ((idx = 0; idx < ${#configs[@]}; idx++)); do
     failed=$(sed -nE 's/.* ([0-9]+) tests? failed out of.*/\1/p' <<<"$line")
     count=$(sed -nE 's/.* out of ([0-9]+).*/\1/p' <<<"$line")
     if [ "$status" -ne 0 ] || [ -z "$count" ] || [ "${failed:-1}" -ne 0 ]; then
-        names=$(sed -nE 's/^\s+[0-9]+ - (\S+) .*/\1/p' "$log" | xargs)
+        # The names under "The following tests FAILED:" (not the skipped ones
+        # listed under "did not run", in the same format).
+        names=$(sed -nE '/^The following tests FAILED:/,/^[^[:space:]]/s/^\s+[0-9]+ - (\S+) .*/\1/p' "$log" | xargs)
         finish_failed "$cfg" "FAILED: ${failed:-?} of ${count:-?} tests failed${names:+: $names} (ctest status $status, log $log)" "$idx"
     fi
 

@@ -21,6 +21,7 @@ static const struct { const char *name; int32_t *value; } dbgvars[] = {
     { "gctrace", &debug.gctrace },
     { "gcwpoff", &debug.gcwpoff },
     { "leakcheck", &debug.leakcheck },
+    { "madvguardoff", &debug.madvguardoff },     /* test-only */
     { "scheddetail", &debug.scheddetail },
     { "schedtrace", &debug.schedtrace },
 };

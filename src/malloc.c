@@ -30,9 +30,11 @@
  * For the GC, each object's words are described in the heap bitmap
  * (heapArena.heapBits, one bit per word): gort_alloc objects all ones
  * (conservative), gort_new objects their type's ptrmask (precise), noscan
- * objects nothing at all. After the object and its bits are ready, the span's
- * freeIndexForScan is published so a conservative scan never takes a slot
- * still being set up for a live object.
+ * objects nothing at all. While marking runs beside the program the new
+ * object is marked at once (allocate-black, mgcmark.c), and the allocation
+ * is charged to the thread's assist account. After the object and its bits
+ * are ready, the span's freeIndexForScan is published so a conservative
+ * scan never takes a slot still being set up for a live object.
  *
  * Threads without a P use mcache0 under mcache0Lock; large objects need no
  * cache. Out of memory is fatal, with Go's words:
@@ -83,6 +85,23 @@ void throw_oom(size_t size)
 {
     throw("runtime: out of memory: cannot allocate %zu-byte block (%llu in use)",
                size, (unsigned long long)__atomic_load_n(&memstats.heapInUse, __ATOMIC_RELAXED));
+}
+
+/* A runtime array in OS memory (not the GC heap) grown to twice its capacity,
+ * or to first elements when it has none, keeping its n elements; accounted
+ * in *stat. The OS refusing is fatal, as for the heap. */
+void *sysGrowArray(void *a, size_t n, size_t *cap, size_t elem, size_t first, uint64_t *stat)
+{
+    size_t ncap = *cap ? *cap * 2 : first;
+    void *na = sysAlloc(ncap * elem, stat);
+    if (!na)
+        throw_oom(ncap * elem);
+    if (a) {
+        memcpy(na, a, n * elem);
+        sysFree(a, *cap * elem, stat);
+    }
+    *cap = ncap;
+    return na;
 }
 
 /* ---- Heap bitmap (Go: mbitmap.go) ------------------------------------------- */
@@ -207,6 +226,8 @@ static void *mallocgc_small(mcache *c, size_t size, const gort_type *typ, bool n
         if (!noscan)
             heapBitsSetType(x, size, typ);
     }
+    if (unlikely(atomic_load_explicit(&gcBlackenEnabled, memory_order_relaxed)))
+        gcmarknewobject(span, x);
     /* The slot is ready: let the GC see it as allocated. */
     atomic_store_explicit(&span->freeIndexForScan, span->freeindex, memory_order_release);
     return (void *)x;
@@ -239,10 +260,15 @@ static void *mallocgc_large(size_t size, const gort_type *typ, bool noscan, bool
     mallocinit();
     mspan *s = allocLarge(size, noscan);
     void *x = (void *)s->startAddr;
-    if (needzero && s->needzero)
-        memset(x, 0, s->elemsize);
+    if (needzero && s->needzero) {        /* only the pages that were used before */
+        size_t n = s->dirtyBytes < s->elemsize ? s->dirtyBytes : s->elemsize;
+        heapWillWrite((uintptr_t)x, n);
+        memset(x, 0, n);
+    }
     if (!noscan)
         heapBitsSetType(s->startAddr, s->elemsize, typ);
+    if (unlikely(atomic_load_explicit(&gcBlackenEnabled, memory_order_relaxed)))
+        gcmarknewobject(s, s->startAddr);
     atomic_store_explicit(&s->freeIndexForScan, 1, memory_order_release);
     return x;
 }
@@ -292,6 +318,8 @@ void *mallocgc(size_t size, const gort_type *typ, unsigned flags)
     nosuspend_exit();
     if (unlikely(sample))
         mProf_Malloc(x, size);          /* with its stack, outside the region */
+    if (unlikely(atomic_load_explicit(&gcBlackenEnabled, memory_order_relaxed)))
+        gcAssistCharge(size);
     return x;
 }
 

@@ -33,6 +33,8 @@
 
 #include "runtime.h"
 
+#include <string.h>
+
 /* ---- Constants (Go: malloc.go, sizeclasses.go, mpagealloc.go) ------------ */
 
 enum {
@@ -50,6 +52,7 @@ enum {
 
     logHeapArenaBytes = 26,
     heapArenaBytes   = 1 << logHeapArenaBytes,   /* 64 MiB */
+    wpBlockBytes     = 256 << 10,                /* heapWillWrite's unit (mheap.c) */
     pagesPerArena    = heapArenaBytes / pageSize,
     heapArenaWords   = heapArenaBytes / 8,
     heapAddrBits     = 48,                   /* user addresses on amd64 and arm64 Linux */
@@ -133,6 +136,8 @@ struct mspan {
     spanClass   spanclass;
     _Atomic uint8_t state;       /* enum mSpanState; set last when publishing */
     uint8_t     needzero;        /* the span's free slots may hold old data */
+    uintptr_t   dirtyBytes;      /* when allocated from the heap: how far from its start
+                                    old data may lie (the rest is fresh, zero) */
     _Atomic uint8_t profiled;    /* holds an object the heap profile sampled (mprof.c) */
     uint64_t    inlineBits[2][inlineBitsObjects / 64]; /* alloc and mark bits of small spans */
 };
@@ -165,6 +170,8 @@ typedef struct heapArena {
     _Atomic uint8_t pageInUse[pagesPerArena / 8]; /* first page of each in-use span */
     _Atomic uint8_t pageMarks[pagesPerArena / 8]; /* for the GC: spans with marked objects */
     _Atomic uintptr_t zeroedBase;         /* offset below which pages were ever used */
+    _Atomic uint32_t wpOpenGen[heapArenaBytes / wpBlockBytes]; /* heapWillWrite's blocks:
+                                             the arm after which each was unprotected */
     uint64_t *checkmarks;                 /* GORT_DEBUG=gccheckmark: one bit per word */
     uint64_t heapBits[heapArenaWords / 64];
 } heapArena;
@@ -320,6 +327,7 @@ void   mheap_init(void);
  * NULL if the OS refuses memory. Its needzero says whether its memory may
  * hold old data (callers clear what they hand out then). */
 mspan *mheap_alloc(uintptr_t npages, spanClass spanclass);
+void   heapWillWrite(uintptr_t base, size_t len);  /* unprotect for the page tracker */
 /* Returns an in-use span with no live objects to the page heap (the sweeper's
  * way back; needs allocCount == 0), counting its nfreed objects freed. */
 void   mheap_freeSpan(mspan *s, uintptr_t nfreed);
@@ -406,6 +414,7 @@ enum { MALLOC_NOSCAN = 1, MALLOC_NOZERO = 2 };
  * MALLOC_NOZERO: the caller overwrites every byte (noscan only). Never NULL. */
 void *mallocgc(size_t size, const gort_type *typ, unsigned flags);
 NORETURN void throw_oom(size_t size);
+void *sysGrowArray(void *a, size_t n, size_t *cap, size_t elem, size_t first, uint64_t *stat);
 
 /* ---- The collector (mgc.c, mgcmark.c, mgcsweep.c, mgcpacer.c, roots.c) ------ */
 
@@ -420,6 +429,27 @@ NORETURN void throw_oom(size_t size);
  * section. The same word carries "this thread should start a GC cycle",
  * acted on at the end of the region (never inside, where the cycle's own
  * stop would wait for this thread forever). */
+/* Grey objects waiting to be scanned (mgcwork.c): a per-thread pair of
+ * buffers in front of a global list. */
+enum { workbufEntries = 254 };    /* 2 KiB buffers */
+typedef struct workbuf {
+    struct workbuf *next;
+    uintptr_t nobj;
+    uintptr_t obj[workbufEntries];  /* object addresses, or oblet addresses inside large ones */
+} workbuf;
+typedef struct gcWork {
+    workbuf  *wbuf1, *wbuf2;
+    uint64_t  bytesMarked;        /* folded into work.bytesMarked by gcw_dispose */
+    uint64_t  scanWork;           /* bytes scanned since the owner last looked */
+} gcWork;
+void      gcw_put(gcWork *w, uintptr_t obj);
+uintptr_t gcw_tryGet(gcWork *w);  /* 0: no work here nor on the global list */
+bool      gcw_empty(const gcWork *w);
+void      gcw_balance(gcWork *w);
+void      gcw_dispose(gcWork *w);
+bool      gcWorkAvailable(void);  /* the global list has a buffer */
+void      gcWorkReset(void);
+
 typedef struct gcLocal {
     volatile int32_t nosuspend;   /* region depth */
     union {                       /* two bytes, so the handler and the thread never */
@@ -427,6 +457,9 @@ typedef struct gcLocal {
         volatile uint16_t any;
     } pending;
     struct gcthread *thread;      /* this thread's record in the collector's list, or NULL */
+    gcWork   gcw;                 /* this thread's grey objects (marking, shading) */
+    int64_t  assistBytes;         /* allocation credit (>0) or debt (<0) of this cycle's assists */
+    uint32_t assistCycle;         /* the cycle assistBytes belongs to */
 } gcLocal;
 extern __thread gcLocal gclocal __attribute__((tls_model("initial-exec")));
 extern _Atomic uint32_t gcStopping;   /* a stop of the world is under way */
@@ -478,12 +511,17 @@ void gcRunStopped(void (*fn)(void *), void *arg);
 
 /* What one cycle measured and needs (mgc.c, filled by mgcmark.c and roots.c). */
 typedef struct gcWorkState {
-    uint64_t bytesMarked;     /* bytes of marked objects */
+    _Atomic uint64_t bytesMarked; /* bytes of marked objects (gcw_dispose adds) */
     uint64_t stackBytes;      /* bytes of goroutine stack scanned */
     uint64_t globalBytes;     /* bytes of data and bss scanned */
     bool     checkmark;       /* marking into the checkmark bits */
     bool     sidemark;        /* ... for the leak pass: no comparison with the cycle's */
+    bool     concurrent;      /* this cycle marks beside the program */
+    bool     pageTracking;    /* ... with the kernel's page tracking (mgcconc.c) */
+    bool     checkmarkLenient;/* the words being scanned may be stale (see mgcmark.c) */
     uint64_t checkmarkMissed; /* objects reachable but not marked by the cycle */
+    uint32_t stacksInPause;   /* goroutine stacks scanned in the first pause */
+    _Atomic uint32_t stacksLate; /* ... beside the program, or in the final pause */
 } gcWorkState;
 extern gcWorkState work;
 
@@ -499,12 +537,109 @@ void gcMarkRoots(void);                   /* stopped */
  * such G later (its struct and stacks). */
 void gcMarkRootsExcept(bool (*skip)(g *gp));
 void gcScanG(g *gp);
+/* A G no thread runs on (its saved sp is right): its struct and stacks. */
+void gcScanParkedG(g *gp);
+/* Stopped: the roots as gcMarkRoots, but of the Gs only those a thread is
+ * on or about to switch to, each marked scanned in generation gen. */
+void gcMarkRootsRunning(uint32_t gen);
 
-/* Marking (mgcmark.c), with the world stopped. */
+/* The collector's state (mgc.c). gcphase: _GCoff between cycles, _GCmark
+ * while marking runs beside the program, _GCmarktermination in the final
+ * stop. Both flags below change only with the world stopped, and are read
+ * inside suspension-free regions, so a region sees one value throughout. */
+enum { _GCoff, _GCmark, _GCmarktermination };
+extern _Atomic uint32_t gcphase;
+extern _Atomic uint32_t gcBlackenEnabled;    /* allocate black, assist (mark runs concurrently) */
+extern _Atomic uint32_t writeBarrierEnabled; /* shade overwritten pointers (mbarrier.c) */
+extern _Atomic uint32_t gcCycles;            /* completed cycles */
+enum gcMode { gcModeConcurrent, gcModeBarrier, gcModeSTW };
+extern enum gcMode gcmode;                   /* as asked by GORT_GCMODE */
+extern _Atomic uint64_t gcModeFallbacks;     /* cycles marked stw although concurrent was asked */
+bool gcConcurrentMark(void);                 /* cycles mark beside the program in this mode */
+/* Charges an allocation of size bytes to the calling thread's assist
+ * account and, in debt, scans to pay for it (mgcmark.c; outside regions). */
+void gcAssistCharge(size_t size);
+extern _Atomic int64_t gcBgScanCredit;       /* scan work the workers did, for assists to take */
+/* Tries to end the concurrent mark (mgc.c); true once it has ended. */
+bool gcMarkDone(void);
+
+/* Marking (mgcmark.c). */
 void scanblock(uintptr_t b, uintptr_t n); /* conservative: every word may be a pointer */
-void gcDrain(void);                       /* marks everything reachable from what is queued */
-void gcMarkPrepare(void);                 /* before the roots: a mark stack ready */
+/* Scans grey objects of the calling thread's gcWork (and the global list)
+ * until none are left or `budget` bytes were scanned (budget 0: no limit),
+ * in short suspension-free units; stops early when gcphase leaves _GCmark
+ * unless stw. Returns the bytes scanned. */
+uint64_t gcDrain(uint64_t budget, bool stw);
 void gcClearCheckmarks(void);
+/* Barrier mode's goroutine stacks, once per cycle (mgcmark.c). Start: in
+ * the first pause, the roots but the stacks of Gs no thread is on. Jobs:
+ * scans unclaimed stacks, beside the program. Finish: in the final pause,
+ * scans any stack still unscanned and ends the scheme. */
+void gcMarkRootsStart(void);
+void gcMarkStackJobs(void);
+bool gcStackJobsLeft(void);
+void gcStackScanFinish(void);
+/* Allocate-black: marks a new object (inside the allocation's region). */
+void gcmarknewobject(mspan *s, uintptr_t obj);
+/* Greys the heap object p points into, if any, onto the calling thread's
+ * gcWork (the write barrier's shade). Inside a region. */
+void shade(uintptr_t p);
+/* Scans [b, end) where the heap bitmap says a word may hold a pointer,
+ * greying onto gcw (a part of an object; inside a region). */
+void scanrange(uintptr_t b, uintptr_t end, gcWork *gcw);
+/* GORT_GCMODE=concurrent with the kernel's page tracking (mgcconc.c).
+ * gcconcStart: before a cycle's first stop, arm the tracking; false: it is
+ * unavailable (gcwp_why says why) and the cycle marks with the world
+ * stopped. gcconcPreclean: the mark found no grey object; re-scan what was
+ * written meanwhile, concurrently, until little is. gcconcFinalRescan: world
+ * stopped, before the last drain: re-scan what was written, and the roots.
+ * gcconcStats: precleaning passes and written pages collected, all cycles. */
+bool gcconcStart(void);
+void gcconcPreclean(void);
+void gcconcFinalRescan(void);
+void gcconcStats(uint64_t *passes, uint64_t *pages);
+extern bool gcTestSkipRescan;             /* tests: collect, but re-scan nothing */
+extern void (*gcTestBeforePreclean)(void);/* tests: called as precleaning begins */
+extern void (*gcTestSuspendGap)(void);   /* tests: called inside suspendHere's reads */
+extern void (*gcTestCycleEndGap)(void);  /* tests: called after a cycle's restart, before its gctrace line */
+/* Flushes every registered thread's gcWork to the global list (world stopped). */
+void gcFlushAllWork(void);
+/* Clears n bytes of GC memory through the write barrier (mbarrier.c). */
+void memclrHasPointers(void *dst, size_t n);
+
+/* The runtime's copies into memory that may hold GC pointers (Go's
+ * typedmemmove, typedmemclr): inline when the barrier is off. The check
+ * and the copy form one region, so marking cannot begin between them; big
+ * copies take the chunked path, which keeps regions short. */
+enum { inlineBarrierCopy = 4096 };
+static inline void typedmemmove(void *dst, const void *src, size_t n)
+{
+    if (n <= inlineBarrierCopy) {
+        nosuspend_enter();
+        if (likely(!atomic_load_explicit(&writeBarrierEnabled, memory_order_relaxed))) {
+            memmove(dst, src, n);
+            nosuspend_exit();
+            return;
+        }
+        nosuspend_exit();
+    }
+    gort_memmove(dst, src, n);
+}
+static inline void typedmemclr(void *dst, size_t n)
+{
+    if (n <= inlineBarrierCopy) {
+        nosuspend_enter();
+        if (likely(!atomic_load_explicit(&writeBarrierEnabled, memory_order_relaxed))) {
+            memset(dst, 0, n);
+            nosuspend_exit();
+            return;
+        }
+        nosuspend_exit();
+    }
+    memclrHasPointers(dst, n);
+}
+/* Time spent in assists, for gctrace's CPU figures (mgc.c). */
+void gcAddAssistTime(int64_t ns);
 
 /* Side marking, for the goroutine-leak pass (mgcleak.c): with the world
  * stopped and no cycle under way, marks into the checkmark bits, leaving the
@@ -530,11 +665,21 @@ mspan *mcentral_sweepForAlloc(mcentral *c);
 bool   sweepone(void);
 /* Sweeps every span left from the last cycle, waiting for sweeps under way. */
 void   finishsweep(void);
+/* World stopped, sweepgen just moved: pace the proportional sweep. */
+void   gcSweepPace(void);
+/* Wakes the background sweeper (started at the first call). */
+void   gcSweepStart(void);
+/* An mcache takes a span of spanBytes: sweep in proportion first (Go's
+ * deductSweepCredit). */
+void   deductSweepCredit(uintptr_t spanBytes);
 extern _Atomic uint32_t sweepActive;     /* sweeps in progress */
 
 /* The heap goal after a cycle that marked `marked` bytes (mgcpacer.c). */
 void   gcControllerCommit(uint64_t marked, uint64_t stacks, uint64_t globals);
 extern int32_t gcPercent;                /* GOGC; < 0: off */
 void   gcControllerInit(void);           /* reads GORT_GC */
+/* Bytes of allocation that one byte of scan work pays for, for a cycle
+ * starting at heapLive (Go's assistBytesPerWork). */
+double gcAssistRatio(uint64_t heapLive);
 
 #endif /* GORT_MALLOC_H */

@@ -39,6 +39,7 @@ static mspan *mcentral_grow(mcentral *c)
 
 mspan *mcentral_cacheSpan(mcentral *c)
 {
+    deductSweepCredit(class_to_allocnpages[spanClass_sizeclass(c->spanclass)] * pageSize);
     lock(&c->lock);
     mSpanList *l = partialSwept(c, mheap_.sweepgen);
     mspan *s = l->first;

@@ -16,7 +16,12 @@
  * The trigger is the heapLive value (bytes in spans handed to mcaches plus
  * large objects, malloc.h) at which an allocation starts the cycle. With the
  * world stopped for the whole mark, the cycle is over the moment it starts,
- * so the trigger is the goal itself.
+ * so the trigger is the goal itself. When marking runs beside the program
+ * the heap keeps growing while it does, so the trigger sits at 70% of the
+ * runway from the marked heap to the goal (Go's lower trigger bound), and
+ * assists make allocation pay for marking at the rate that finishes the
+ * expected scan work (last cycle's marked heap, stacks and globals) by the
+ * time the heap reaches the goal (gcAssistRatio, Go's revise).
  */
 #include "malloc.h"
 
@@ -56,7 +61,7 @@ static void commitLocked(void)
         goal = lastMarked + (lastMarked + lastStacks + lastGlobals) * (uint64_t)gcPercent / 100;
         if (goal < minimum)
             goal = minimum;
-        trigger = goal;
+        trigger = !gcConcurrentMark() ? goal : lastMarked + (goal - lastMarked) * 7 / 10;
     }
     __atomic_store_n(&memstats.next_gc, goal, __ATOMIC_RELAXED);
     atomic_store(&gcTrigger, trigger);
@@ -95,4 +100,12 @@ int gort_set_gc_percent(int pct)
     if (pct >= 0 && atomic_load(&gcHeapLive) >= atomic_load(&gcTrigger))
         gcStart(false);
     return old;
+}
+
+double gcAssistRatio(uint64_t heapLive)
+{
+    uint64_t goal = __atomic_load_n(&memstats.next_gc, __ATOMIC_RELAXED);
+    uint64_t runway = goal > heapLive + (1 << 20) ? goal - heapLive : 1 << 20;
+    uint64_t scanWork = lastMarked + lastStacks + lastGlobals;
+    return scanWork ? (double)runway / (double)scanWork : (double)runway;
 }

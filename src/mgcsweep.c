@@ -16,12 +16,16 @@
  *
  * A span with no marked object goes back to the page heap; any other goes
  * on its mcentral's swept lists, partial or full. Spans are swept:
+ *   - by the background sweeper, a thread woken at the end of each cycle
+ *     that sweeps span after span, yielding the CPU every few (Go's bgsweep);
+ *   - in proportion to allocation: an mcache taking a span first sweeps
+ *     enough pages that the whole heap is swept by the time the heap
+ *     reaches the next trigger (Go's deductSweepCredit, paced in
+ *     gcSweepPace);
  *   - lazily, by an allocation that needs a span of that class
  *     (mcentral_sweepForAlloc, before the heap is grown);
- *   - by the goroutine that ran the cycle, right after starting the world
- *     again (sweeping runs beside the other goroutines);
- *   - by finishsweep before the next cycle begins, so no span is ever two
- *     cycles behind.
+ *   - by finishsweep before the next cycle begins (and in gort_gc), so no
+ *     span is ever two cycles behind.
  * A span is claimed by taking it off its unswept list under the mcentral's
  * lock; sweepgen then says sg-1 (being swept) until it is done.
  *
@@ -140,6 +144,9 @@ mspan *mcentral_sweepForAlloc(mcentral *c)
 }
 
 static _Atomic uint32_t sweepNext;      /* the class where the last span was found */
+static _Atomic uint64_t pagesSwept;     /* by sweepone since the cycle ended */
+static double sweepPagesPerByte;        /* the proportional sweep's rate; 0: off */
+static uint64_t sweepHeapLiveBasis;     /* heapLive when the rate was set */
 
 bool sweepone(void)
 {
@@ -151,6 +158,7 @@ bool sweepone(void)
         mspan *s = takeUnswept(&mheap_.central[i], true);
         if (s) {
             atomic_store_explicit(&sweepNext, i, memory_order_relaxed);
+            atomic_fetch_add_explicit(&pagesSwept, s->npages, memory_order_relaxed);
             mspan_sweep(s, false);
             found = true;
         }
@@ -165,4 +173,55 @@ void finishsweep(void)
         ;
     while (atomic_load(&sweepActive) != 0)
         osyield();
+}
+
+void gcSweepPace(void)
+{
+    uint64_t live = atomic_load(&gcHeapLive), trigger = atomic_load(&gcTrigger);
+    uint64_t pages = memstats.heapInUse / pageSize;
+    atomic_store(&pagesSwept, 0);
+    sweepHeapLiveBasis = live;
+    /* Go keeps 1 MiB of slack, so the sweep is done before the trigger. */
+    sweepPagesPerByte = trigger > live + (1 << 20) ? (double)pages / (double)(trigger - live - (1 << 20)) : 0;
+}
+
+void deductSweepCredit(uintptr_t spanBytes)
+{
+    double rate = sweepPagesPerByte;
+    if (rate == 0)
+        return;
+    uint64_t live = atomic_load_explicit(&gcHeapLive, memory_order_relaxed) + spanBytes;
+    if (live <= sweepHeapLiveBasis)
+        return;
+    uint64_t target = (uint64_t)(rate * (double)(live - sweepHeapLiveBasis));
+    while (atomic_load_explicit(&pagesSwept, memory_order_relaxed) < target)
+        if (!sweepone())
+            return;
+}
+
+/* ---- The background sweeper ---------------------------------------------------- */
+
+static _Atomic uint32_t sweepWake;      /* bumped at the end of each cycle */
+
+static void *bgsweep(void *arg)
+{
+    (void)arg;
+    gcRegisterThread(NULL);
+    for (;;) {
+        uint32_t w = atomic_load(&sweepWake);
+        for (int n = 1; sweepone(); n++)
+            if (n % 16 == 0)
+                osyield();              /* low priority, as Go's goschedIfBusy */
+        futexsleep(&sweepWake, w, -1);
+    }
+    return NULL;
+}
+
+void gcSweepStart(void)
+{
+    static _Atomic bool started;
+    if (!atomic_exchange(&started, true))
+        newosproc(bgsweep, NULL);
+    atomic_fetch_add(&sweepWake, 1);
+    futexwakeup(&sweepWake, 1);
 }

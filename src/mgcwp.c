@@ -17,7 +17,8 @@
  *   precleaning passes           gcwp_collect: which pages were written?
  *                                (and protect them again, in the same step);
  *                                the marker re-scans marked objects on them
- *   mark termination (stopped)   a last gcwp_collect, re-scan, gcwp_disarm
+ *   mark termination (stopped)   gcwp_collect_last (the written pages stay
+ *                                writable until the next arm), re-scan
  *
  * Each pass re-scans only what was written during the previous one, so the
  * written set shrinks and the final pass, with the world stopped, is short.
@@ -81,8 +82,9 @@
  * Locking: wp.lock guards the range list and the armed flag; it is a leaf
  * taken under mheap_.lock (gcwp_track runs when the heap grows). Walks run
  * without it, one range at a time (ranges are only ever appended), so heap
- * growth never waits for a walk. gcwp_arm, gcwp_collect and gcwp_disarm are
- * called by one coordinator at a time.
+ * growth never waits for a walk. gcwp_arm, the collects and gcwp_disarm are
+ * called by one coordinator at a time. (The collector never disarms: see
+ * mgcconc.c; the tests do.)
  */
 #include "mgcwp.h"
 #include "malloc.h"
@@ -102,6 +104,7 @@ static struct {
     bool      probed;       /* gcwp_init ran in this process */
     bool      ok;           /* ... and tracking works */
     bool      armed;
+    _Atomic uint32_t armGen; /* arms so far (gcwp_armGen) */
     int       uffd, pagemap;
     wpRange  *ranges;       /* append-only; sysAlloc memory, not a GC root */
     size_t    nranges, cap;
@@ -133,18 +136,9 @@ static void addRange(uintptr_t base, uintptr_t end)
         wp.ranges[wp.nranges - 1].end = end;
         return;
     }
-    if (wp.nranges == wp.cap) {
-        size_t ncap = wp.cap ? wp.cap * 2 : 64;
-        wpRange *nr = sysAlloc(ncap * sizeof *nr, &memstats.gcMiscSys);
-        if (!nr)
-            throw_oom(ncap * sizeof *nr);
-        if (wp.ranges) {
-            memcpy(nr, wp.ranges, wp.nranges * sizeof *nr);
-            sysFree(wp.ranges, wp.cap * sizeof *nr, &memstats.gcMiscSys);
-        }
-        wp.ranges = nr;
-        wp.cap = ncap;
-    }
+    if (wp.nranges == wp.cap)
+        wp.ranges = sysGrowArray(wp.ranges, wp.nranges, &wp.cap, sizeof *wp.ranges, 64,
+                                 &memstats.gcMiscSys);
     wp.ranges[wp.nranges++] = (wpRange){ base, end };
 }
 
@@ -164,7 +158,7 @@ static bool rangeAt(size_t i, wpRange *r)
 static int protect(uintptr_t base, uintptr_t end)
 {
     uintptr_t walked;
-    long r = pagemapScanWritten(wp.pagemap, base, end, NULL, 0, &walked);
+    long r = pagemapScanWritten(wp.pagemap, base, end, NULL, 0, true, &walked);
     return r < 0 ? (int)r : 0;
 }
 
@@ -202,16 +196,17 @@ static void countBytes(uintptr_t addr, size_t len, void *arg)
     *(size_t *)arg += len;
 }
 
-/* Reports the written pages of [base, end) to fn and re-protects them;
- * on a failed scan, the rest of the range is reported whole (over-reporting
- * is safe, losing a write is not). The number of OS pages reported. */
-static size_t collectRange(uintptr_t base, uintptr_t end,
+/* Reports the written pages of [base, end) to fn and, with reprotect,
+ * protects them again; on a failed scan, the rest of the range is reported
+ * whole (over-reporting is safe, losing a write is not). The number of OS
+ * pages reported. */
+static size_t collectRange(uintptr_t base, uintptr_t end, bool reprotect,
                            void (*fn)(uintptr_t, size_t, void *), void *arg)
 {
     size_t bytes = 0;
     while (base < end) {
         uintptr_t walked = end;
-        long n = pagemapScanWritten(wp.pagemap, base, end, wp.vec, scanBatch, &walked);
+        long n = pagemapScanWritten(wp.pagemap, base, end, wp.vec, scanBatch, reprotect, &walked);
         if (n < 0) {
             fn(base, end - base, arg);
             bytes += end - base;
@@ -249,9 +244,9 @@ static int selftest(void)
     }
     if (err == 0) {
         size_t clean = 0, dirty = 0;
-        collectRange((uintptr_t)v, (uintptr_t)v + 2 * ps, countBytes, &clean);
+        collectRange((uintptr_t)v, (uintptr_t)v + 2 * ps, true, countBytes, &clean);
         v[ps] = 1;                                 /* never populated before */
-        collectRange((uintptr_t)v, (uintptr_t)v + 2 * ps, countBytes, &dirty);
+        collectRange((uintptr_t)v, (uintptr_t)v + 2 * ps, true, countBytes, &dirty);
         if (clean != 0 || dirty != ps) {
             err = -ENOTSUP;
             setwhy("PAGEMAP_SCAN does not report written pages here", err);
@@ -341,7 +336,7 @@ static bool setArmed(bool on)
 {
     lock(&wp.lock);
     bool was = wp.armed;
-    wp.armed = on && wp.ok;
+    __atomic_store_n(&wp.armed, on && wp.ok, __ATOMIC_RELAXED);   /* gcwp_unprotect peeks */
     unlock(&wp.lock);
     return was;
 }
@@ -361,6 +356,7 @@ int gcwp_arm(void)
     setArmed(true);
     if (!armed())
         return -ENOTSUP;
+    atomic_fetch_add(&wp.armGen, 1);     /* before protecting: see gcwp_armGen */
     int first = 0;
     wpRange r;
     for (size_t i = 0; rangeAt(i, &r); i++) {
@@ -371,15 +367,40 @@ int gcwp_arm(void)
     return first;
 }
 
-size_t gcwp_collect(void (*fn)(uintptr_t addr, size_t len, void *arg), void *arg)
+static size_t collectAll(bool reprotect, void (*fn)(uintptr_t, size_t, void *), void *arg)
 {
     size_t pages = 0;
     wpRange r;
     if (!armed())
         return 0;
     for (size_t i = 0; rangeAt(i, &r); i++)
-        pages += collectRange(r.base, r.end, fn, arg);
+        pages += collectRange(r.base, r.end, reprotect, fn, arg);
     return pages;
+}
+
+size_t gcwp_collect(void (*fn)(uintptr_t addr, size_t len, void *arg), void *arg)
+{
+    return collectAll(true, fn, arg);
+}
+
+size_t gcwp_collect_last(void (*fn)(uintptr_t addr, size_t len, void *arg), void *arg)
+{
+    return collectAll(false, fn, arg);
+}
+
+uint32_t gcwp_armGen(void)
+{
+    return __atomic_load_n(&wp.armed, __ATOMIC_RELAXED) ? atomic_load(&wp.armGen) : 0;
+}
+
+/* One ioctl instead of a fault per page. Unprotected, the pages read as
+ * written: a collect reports them like pages the program wrote, so this is
+ * safe at any time, during a mark too (over-reporting, never a lost write).
+ * A range that is not tracked (not heap memory) fails harmlessly. */
+void gcwp_unprotect(void *base, size_t len)
+{
+    if (__atomic_load_n(&wp.armed, __ATOMIC_RELAXED))
+        uffdWriteProtect(wp.uffd, (uintptr_t)base, len, false);
 }
 
 void gcwp_disarm(void)

@@ -32,6 +32,19 @@ size_t gcwp_collect(void (*fn)(uintptr_t addr, size_t len, void *arg), void *arg
                                       (OS pages: 4 KiB on x86-64). Mutators may write meanwhile: a
                                       racing write is reported by this collect or the next one.
                                       fn must not call back into gcwp */
+size_t gcwp_collect_last(void (*fn)(uintptr_t addr, size_t len, void *arg), void *arg);
+                                   /* the same report, leaving the pages writable: the final
+                                      collect of a cycle (world stopped), after which no write
+                                      needs tracking until the next gcwp_arm protects them again
+                                      (only pages not written in the cycle still fault once) */
+uint32_t gcwp_armGen(void);       /* which arm is in force (counts from 1), 0 if not armed. A
+                                      caller that unprotects once per arm may read the new count
+                                      before the arm's walk protected its pages: then they fault
+                                      again, as if it had not, and nothing is lost */
+void   gcwp_unprotect(void *base, size_t len);
+                                   /* the allocator is about to write [base, base+len) (heap
+                                      pages): unprotect them in one call rather than a fault per
+                                      page; they are reported as written. No-op unless armed */
 void   gcwp_disarm(void);          /* mark termination: stop tracking (unprotect everything).
                                       Costs a page-table walk of the populated heap; safe with
                                       the world running */

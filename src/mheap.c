@@ -26,7 +26,10 @@
  * Zeroing: memory fresh from the OS is already zero, and the page allocator
  * is address-ordered, so each arena remembers the highest byte ever handed
  * out (zeroedBase). A span entirely above it is fresh and gets needzero = 0;
- * anything else may hold old objects and is cleared when allocated.
+ * anything else may hold old objects and is cleared when allocated: a large
+ * object only up to the end of the pages used before (span.dirtyBytes), so
+ * a huge buffer allocated across the top of the used pages costs only the
+ * pages it touches.
  *
  * mspan and mcache records come from fixallocs: free lists of fixed-size
  * records carved from OS chunks, never returned (Go's fixalloc).
@@ -234,10 +237,11 @@ static uintptr_t mheap_sysAlloc(mheap *h, uintptr_t n, uintptr_t *size)
         atomic_store_explicit(&h->arenas[arenaIndex(a)], r, memory_order_release);
     }
     gcwp_track((void *)p, n);   /* the collector's page tracking covers every arena */
+    /* Atomic: markers read the bounds while marking runs beside us. */
     if (h->arenaLo == 0 || p < h->arenaLo)
-        h->arenaLo = p;
+        __atomic_store_n(&h->arenaLo, p, __ATOMIC_RELAXED);
     if (p + n > h->arenaHi)
-        h->arenaHi = p + n;
+        __atomic_store_n(&h->arenaHi, p + n, __ATOMIC_RELAXED);
     *size = n;
     return p;
 }
@@ -276,11 +280,14 @@ static bool mheap_grow(mheap *h, uintptr_t npage)
     return true;
 }
 
-/* Whether [base, base+npage pages) may hold old data, and raises each arena's
- * zeroedBase past it. Needs no lock: zeroedBase only grows, by CAS. */
-static bool mheap_allocNeedsZero(uintptr_t base, uintptr_t npage)
+/* How many bytes from base of [base, base+npage pages) may hold old data (0:
+ * none; the span's end when its last arena was used past it), and raises
+ * each arena's zeroedBase past the run. Needs no lock: zeroedBase only
+ * grows, by CAS. A large span that starts on used pages and runs on into
+ * fresh ones is cleared only up to where the used pages end. */
+static uintptr_t mheap_allocDirtyBytes(uintptr_t base, uintptr_t npage)
 {
-    bool needZero = false;
+    uintptr_t start = base, dirtyEnd = base;
     while (npage > 0) {
         heapArena *ha = arenaOf(base);
         uintptr_t off = base % heapArenaBytes;
@@ -289,7 +296,7 @@ static bool mheap_allocNeedsZero(uintptr_t base, uintptr_t npage)
             lim = heapArenaBytes;
         uintptr_t zeroed = atomic_load_explicit(&ha->zeroedBase, memory_order_relaxed);
         if (off < zeroed)
-            needZero = true;
+            dirtyEnd = base - off + (zeroed < lim ? zeroed : lim);
         while (lim > zeroed &&
                !atomic_compare_exchange_strong_explicit(&ha->zeroedBase, &zeroed, lim,
                                                       memory_order_relaxed, memory_order_relaxed)) {
@@ -299,7 +306,7 @@ static bool mheap_allocNeedsZero(uintptr_t base, uintptr_t npage)
         base += lim - off;
         npage -= (lim - off) / pageSize;
     }
-    return needZero;
+    return dirtyEnd - start;
 }
 
 /* Points every page of [base, base+npage pages) at s in the span table. */
@@ -376,13 +383,37 @@ mspan *mheap_alloc(uintptr_t npages, spanClass spanclass)
     unlock(&h->lock);
 
     mspan_init(s, base, npages, spanclass, bits);
-    s->needzero = mheap_allocNeedsZero(base, npages);
+    s->dirtyBytes = mheap_allocDirtyBytes(base, npages);
+    s->needzero = s->dirtyBytes != 0;
     atomic_store_explicit(&s->sweepgen, h->sweepgen, memory_order_relaxed);
     /* Publish: state last, so whoever sees mSpanInUse sees every field above. */
     atomic_store_explicit(&s->state, mSpanInUse, memory_order_release);
     mheap_setSpans(base, npages, s);
     mheap_markInUse(s, true);
     return s;
+}
+
+/* The allocator is about to write [base, base+len) (a span it takes for
+ * allocation, or a large object it clears). The collector's page tracking
+ * stays armed between cycles, so each first write to a page it protected
+ * faults; instead, between cycles, the 256 KiB blocks around the range are
+ * unprotected with one call each, once per block per arm (wpOpenGen). That
+ * is safe even if a mark begins meanwhile: unprotected pages are reported
+ * as written (mgcwp.c). During a mark the faults stay: they pace the
+ * program against precleaning, which has no assists (without them, a fast
+ * allocator outran the precleaning passes and the mark never ended). */
+void heapWillWrite(uintptr_t base, size_t len)
+{
+    uint32_t gen = gcwp_armGen();
+    if (gen == 0 || atomic_load_explicit(&gcphase, memory_order_relaxed) != _GCoff)
+        return;
+    for (uintptr_t b = base & ~(uintptr_t)(wpBlockBytes - 1); b < base + len; b += wpBlockBytes) {
+        heapArena *ha = arenaOf(b);
+        _Atomic uint32_t *open = &ha->wpOpenGen[(b % heapArenaBytes) / wpBlockBytes];
+        uint32_t old = atomic_load_explicit(open, memory_order_relaxed);
+        if (old != gen && atomic_compare_exchange_strong(open, &old, gen))
+            gcwp_unprotect((void *)b, wpBlockBytes);
+    }
 }
 
 void mheap_freeSpan(mspan *s, uintptr_t nfreed)

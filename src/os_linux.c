@@ -76,6 +76,14 @@ int64_t nanotime(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* CPU time the calling thread has used (the GC's fractional worker paces itself by it). */
+int64_t threadcputime(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 int64_t walltime(void)
 {
     struct timespec ts;
@@ -103,11 +111,10 @@ int futexsleepNoGC(_Atomic uint32_t *addr, uint32_t val, int64_t ns)
 int futexsleep(_Atomic uint32_t *addr, uint32_t val, int64_t ns)
 {
     __builtin_unwind_init();
-    volatile uintptr_t here = 0;
-    gcBlockingEnter((uintptr_t)&here);
+    uintptr_t sp = getsp();            /* below the spilled registers */
+    gcBlockingEnter(sp);
     int r = futexsleepNoGC(addr, val, ns);
     gcBlockingExit();
-    (void)here;
     return r;
 }
 
@@ -312,17 +319,17 @@ int pagemapOpen(void)
 }
 
 /* One PAGEMAP_SCAN of [start, end) for pages written since they were last
- * protected, write-protecting each again as it is found (atomically per
- * page, under the page-table lock). Fills up to n regions of vec (vec may be
- * NULL with n 0: protect only) and sets *walkEnd to where the walk stopped
- * (end unless vec filled up). Every page must be under asynchronous
- * write-protect (else -EPERM). Regions filled, or -errno. */
+ * protected; with reprotect, write-protecting each again as it is found
+ * (atomically per page, under the page-table lock). Fills up to n regions of
+ * vec (vec may be NULL with n 0: protect only) and sets *walkEnd to where
+ * the walk stopped (end unless vec filled up). Every page must be under
+ * asynchronous write-protect (else -EPERM). Regions filled, or -errno. */
 long pagemapScanWritten(int fd, uintptr_t start, uintptr_t end, pageRegion *vec, size_t n,
-                        uintptr_t *walkEnd)
+                        bool reprotect, uintptr_t *walkEnd)
 {
     struct pm_scan_arg a = {
         .size = sizeof a,
-        .flags = PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC,
+        .flags = (reprotect ? PM_SCAN_WP_MATCHING : 0) | PM_SCAN_CHECK_WPASYNC,
         .start = start, .end = end,
         .vec = (uintptr_t)vec, .vec_len = n,
         .category_mask = PAGE_IS_WRITTEN, .return_mask = PAGE_IS_WRITTEN,

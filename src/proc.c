@@ -1074,6 +1074,7 @@ static g *execute(m *mp, g *gp, bool inheritTime)
     mp->curg = gp;
     gp->m = mp;
     setgstatus(gp, Grunnable, Grunning);
+    gcScanBeforeRun(gp);
     switch_tick(pp, inheritTime);
     cpuprof_check(mp);
     gogo(mp->g0, gp, false);
@@ -1498,6 +1499,7 @@ static void switch_direct(g *gp, m *mp, g *next, bool exiting)
     mp->curg = next;
     next->m = mp;
     setgstatus(next, Grunnable, Grunning);
+    gcScanBeforeRun(next);
     gp->saved_errno = *mp->errnop;
     gogo(gp, next, exiting);
     finish_direct(gp->m);

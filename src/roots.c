@@ -74,6 +74,7 @@ typedef struct gcthread {
     bool        signalled;        /* this stop waits for its answer */
     bool        self;             /* the collector's own thread, this stop */
     g          *ong;              /* the G whose stack sp is on, found by the scan */
+    gcWork     *gcw;              /* its grey objects (in its gclocal) */
 } gcthread;
 
 static mutex threadsLock;         /* allthreads; held by the collector while stopped */
@@ -100,6 +101,9 @@ static void rawFutexWait(_Atomic uint32_t *addr, uint32_t val, int64_t ns)
 static void threadExit(void *v)
 {
     gcthread *t = v;
+    nosuspend_enter();
+    gcw_dispose(&gclocal.gcw);        /* its grey objects to the global list */
+    nosuspend_exit();
     lock(&threadsLock);
     for (gcthread **pp = &allthreads; *pp; pp = &(*pp)->next)
         if (*pp == t) {
@@ -146,6 +150,7 @@ void gcRegisterThread(g *standin)
     g *gp = getg();
     t->mp = gp ? gp->m : NULL;
     t->standin = standin;
+    t->gcw = &gclocal.gcw;
     pthread_attr_t attr;
     void *addr;
     size_t size;
@@ -169,24 +174,33 @@ void gcRegisterThread(g *standin)
 
 /* Stops here until the world is started again. The signal frame, with the
  * interrupted registers, lies above this frame on the same stack. */
+void (*gcTestSuspendGap)(void);
+
 static NOINLINE void suspendHere(void)
 {
     gcthread *t = gclocal.thread;
     if (!t || !atomic_load(&gcStopping) || t == atomic_load(&world.collector))
         return;                         /* the collector itself never stops */
-    uint32_t sg = atomic_load_explicit(&world.stopGen, memory_order_acquire);
-    if (atomic_load_explicit(&t->ackedStop, memory_order_relaxed) == sg)
-        return;                         /* already answered this stop */
-    __builtin_unwind_init();            /* callee-saved registers into this frame */
-    volatile uintptr_t here = 0;
+    /* resumeGen first: a stop that ends before stopGen is read (one that
+     * counted this thread as asleep in a futex does not wait for it) then
+     * shows as sg == rg, or moves resumeGen past rg for the wait below.
+     * Read the other way round, such a stop left this thread waiting for
+     * the next stop to end, and the next stop waiting for this thread. */
     uint32_t rg = atomic_load_explicit(&world.resumeGen, memory_order_acquire);
-    t->sp = (uintptr_t)&here & ~(uintptr_t)7;
+    void (*gap)(void) = __atomic_load_n(&gcTestSuspendGap, __ATOMIC_RELAXED);
+    if (unlikely(gap != NULL))
+        gap();
+    uint32_t sg = atomic_load_explicit(&world.stopGen, memory_order_acquire);
+    if (sg == rg || atomic_load_explicit(&t->ackedStop, memory_order_relaxed) == sg)
+        return;                         /* no stop now, or already answered this one */
+    __builtin_unwind_init();            /* callee-saved registers into this frame */
+    uintptr_t sp = getsp();            /* below the spilled registers */
+    t->sp = sp & ~(uintptr_t)7;
     atomic_store_explicit(&t->ackedStop, sg, memory_order_release);
     atomic_fetch_add_explicit(&world.nacked, 1, memory_order_release);
     futexwakeup(&world.nacked, 1);
     while (atomic_load_explicit(&world.resumeGen, memory_order_acquire) == rg)
         rawFutexWait(&world.resumeGen, rg, -1);
-    (void)here;
 }
 
 /* futexsleep's hooks (os_linux.c). A thread asleep in a futex outside any
@@ -236,12 +250,7 @@ void nosuspend_slow(void)
 
 void gcSignalInit(void)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = suspendHandler;
-    sa.sa_flags = SA_SIGINFO | SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    if (sigaction_(SIG_SUSPEND, &sa, NULL) != 0)
+    if (setsig(SIG_SUSPEND, suspendHandler, SA_RESTART, false, NULL) != 0)
         throw("runtime: cannot install the GC's stop signal handler");
 }
 
@@ -283,6 +292,12 @@ void stopTheWorldGC(uintptr_t selfsp)
         }
     }
     me->scanSP = selfsp & ~(uintptr_t)7;
+}
+
+void gcFlushAllWork(void)
+{
+    for (gcthread *t = allthreads; t; t = t->next)
+        gcw_dispose(t->gcw);
 }
 
 void startTheWorldGC(void)
@@ -389,6 +404,16 @@ size_t allgcount(void)
     unlock(&allglock);
     nosuspend_exit();
     return n;
+}
+
+g *allgAt(size_t i)
+{
+    nosuspend_enter();
+    lock(&allglock);
+    g *gp = i < allglen ? allgs[i] : NULL;
+    unlock(&allglock);
+    nosuspend_exit();
+    return gp;
 }
 
 void forEachGStopped(void (*fn)(g *gp, void *arg), void *arg)
@@ -580,7 +605,7 @@ static void scanGStack(g *gp, uintptr_t sp)
         if (sp < bottom || sp > top)
             sp = bottom;              /* unknown: the whole usable stack */
         scanblock(sp, top - sp);
-        work.stackBytes += top - sp;
+        __atomic_fetch_add(&work.stackBytes, top - sp, __ATOMIC_RELAXED);
         return;
     }
     scanblock(sp, on->stk.hi - sp);
@@ -590,7 +615,7 @@ static void scanGStack(g *gp, uintptr_t sp)
         if (from < lo || from > hi)
             from = lo;
         scanblock(from, hi - from);
-        work.stackBytes += hi - from;
+        __atomic_fetch_add(&work.stackBytes, hi - from, __ATOMIC_RELAXED);
     }
 }
 
@@ -655,14 +680,36 @@ void gcScanG(g *gp)
     scanGStack(gp, t ? t->scanSP : (uintptr_t)gp->sched_sp);
 }
 
+void gcScanParkedG(g *gp)
+{
+    scanblock((uintptr_t)gp, sizeof(g));
+    scanGStack(gp, (uintptr_t)gp->sched_sp);
+}
+
+/* The G whose stack t's scan starts on, if any: none when t stopped on its
+ * own stack or its signal stack; most often its M's current G; else a
+ * search of allgs. */
+static g *findOnG(gcthread *t)
+{
+    uintptr_t sp = t->scanSP;
+    if (!sp || inRange(sp, t->stacklo, t->stackhi) || inRange(sp, t->altlo, t->althi))
+        return NULL;
+    if (t->mp && t->mp->curg && gOwnsSP(t->mp->curg, sp))
+        return t->mp->curg;
+    for (size_t i = 0; i < allglen; i++)
+        if (gOwnsSP(allgs[i], sp))
+            return allgs[i];
+    return NULL;
+}
+
+static void findThreadsGs(void)
+{
+    for (gcthread *t = allthreads; t; t = t->next)
+        t->ong = findOnG(t);
+}
+
 static void scanGs(bool (*skip)(g *))
 {
-    for (gcthread *t = allthreads; t; t = t->next) {
-        t->ong = NULL;
-        for (size_t i = 0; i < allglen && !t->ong && t->scanSP; i++)
-            if (gOwnsSP(allgs[i], t->scanSP))
-                t->ong = allgs[i];
-    }
     int64_t now = nanotime();
     for (size_t i = 0; i < allglen; i++) {
         g *gp = allgs[i];
@@ -670,19 +717,29 @@ static void scanGs(bool (*skip)(g *))
         if (status == Gdead)
             continue;
         waitsince_observe(gp, status, now);
-        if (!(skip && skip(gp)))
-            gcScanG(gp);
+        if (skip && skip(gp))
+            continue;
+        gcScanG(gp);
+        if (!work.checkmark)
+            work.stacksInPause++;
     }
 }
 
-void gcMarkRootsExcept(bool (*skip)(g *))
+/* Globals, registered ranges and the Ps. */
+static void markGlobalRoots(void)
 {
+    /* After a barrier-mode mark, the checkmark follows stale words in these
+     * roots without reporting (mgcmark.c): every root but registered ranges. */
+    work.checkmarkLenient = work.checkmark && work.concurrent && !work.pageTracking;
     for (size_t i = 0; i < ndataRoots; i++) {
         scanblock(dataRoots[i].lo, dataRoots[i].hi - dataRoots[i].lo);
         work.globalBytes += dataRoots[i].hi - dataRoots[i].lo;
     }
+    bool lenient = work.checkmarkLenient;
+    work.checkmarkLenient = false;
     for (size_t i = 0; i < nuserRoots; i++)
         scanblock(userRoots[i].lo, userRoots[i].hi - userRoots[i].lo);
+    work.checkmarkLenient = lenient;
     int32_t np = atomic_load(&gomaxprocs);
     for (int32_t i = 0; i < np; i++) {
         p *pp = allp_get(i);
@@ -690,9 +747,43 @@ void gcMarkRootsExcept(bool (*skip)(g *))
         if (pp->timers)
             scanblock((uintptr_t)pp->timers, (uintptr_t)pp->ntimers * sizeof(timerWhen));
     }
+}
+
+void gcMarkRootsExcept(bool (*skip)(g *))
+{
+    markGlobalRoots();
+    findThreadsGs();
     scanGs(skip);
     for (gcthread *t = allthreads; t; t = t->next)
         scanThread(t);
+    work.checkmarkLenient = false;
+}
+
+/* Scans gp in the pause, unless scanned in this generation already. */
+static void scanRunningG(g *gp, uint32_t gen)
+{
+    uint32_t status = atomic_load_explicit(&gp->atomicstatus, memory_order_relaxed);
+    if (status == Gdead || atomic_load_explicit(&gp->gcscangen, memory_order_relaxed) == gen)
+        return;
+    atomic_store_explicit(&gp->gcscangen, gen, memory_order_relaxed);
+    waitsince_observe(gp, status, nanotime());
+    gcScanG(gp);
+    work.stacksInPause++;
+}
+
+void gcMarkRootsRunning(uint32_t gen)
+{
+    markGlobalRoots();
+    findThreadsGs();
+    for (gcthread *t = allthreads; t; t = t->next) {
+        if (t->ong)
+            scanRunningG(t->ong, gen);
+        /* On g0 between making its next G Grunning and switching to it. */
+        if (t->scanSP && t->mp && t->mp->curg)
+            scanRunningG(t->mp->curg, gen);
+        scanThread(t);
+    }
+    work.checkmarkLenient = false;
 }
 
 void gcMarkRoots(void) { gcMarkRootsExcept(NULL); }

@@ -28,6 +28,7 @@
 #ifndef GORT_RUNTIME_H
 #define GORT_RUNTIME_H
 
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -172,6 +173,7 @@ struct sudog {
 };
 struct g {
     void       *sched_sp;       /* saved stack pointer while not running (the asm's slot) */
+    void       *sigframe;       /* switched out by async preemption: its copy of the signal frame (signal.c) */
     stack       stack;
     uintptr_t   stack_low_water;/* deepest sp seen at a switch: did this stack run deep? */
     m          *m;              /* M running this G, or NULL */
@@ -191,6 +193,9 @@ struct g {
      * stack scan, a goroutine dump), as Go's g.waitsince; the dump prints
      * "N minutes" from it. Atomic: the looker is another thread. */
     _Atomic int64_t waitsince;
+    /* Barrier-mode marking: the cycle generation in which this G's stack was
+     * scanned, with stackScanBusy while a thread scans it (mgcmark.c). */
+    _Atomic uint32_t gcscangen;
     uintptr_t   gopc;           /* return address of the gort_go that made it (0: the main goroutine) */
     uint64_t    parentGoid;     /* goid of the goroutine that made it (0: a thread) */
     m          *lockedm;        /* gort_lock_os_thread */
@@ -226,7 +231,8 @@ static inline void waitsince_reset(g *gp)
 static inline void waitsince_observe(g *gp, uint32_t status, int64_t now)
 {
     int64_t zero = 0;
-    if (status == Gwaiting || status == Gsyscall)
+    if ((status == Gwaiting || status == Gsyscall) &&
+        atomic_load_explicit(&gp->waitsince, memory_order_relaxed) == 0)
         atomic_compare_exchange_strong_explicit(&gp->waitsince, &zero, now,
                                                 memory_order_relaxed, memory_order_relaxed);
 }
@@ -308,9 +314,11 @@ struct p {
 
     uint64_t    goidcache, goidcacheend; /* goids handed out in batches */
     _Atomic int64_t gcount;     /* goroutines created minus exited here (one writer) */
-    struct sysmontick {         /* sysmon's last look at this P (sysmon only) */
-        uint32_t schedtick, syscalltick, switchtick;
-        int64_t  schedwhen, syscallwhen;
+    struct sysmontick {         /* sysmon's last look at this P (sysmon only): */
+        struct tickseen {       /* a tick's value, and when sysmon saw it move */
+            uint32_t tick;
+            int64_t  when;
+        } sched, syscall, switches;
     } sysmontick;
     sudog      *sudogcache[128];
     int32_t     nsudog;
@@ -548,6 +556,20 @@ size_t allgcount(void);              /* how many Gs allgs holds now (soon stale)
  * stopTheWorldGC: nothing changes allgs then, so no lock is taken (Go's
  * forEachGRace). */
 void forEachGStopped(void (*fn)(g *gp, void *arg), void *arg);
+g *allgAt(size_t i);                 /* allgs[i], or NULL past the end (soon stale) */
+/* Barrier-mode marking scans each goroutine stack once per cycle, beside
+ * the program; a G whose stack nobody scanned yet must not run before it is
+ * (mgcmark.c). gcScanGen: the cycle's generation while that is under way,
+ * else 0. The scheduler calls this after making gp Grunning, before
+ * switching to it. */
+extern _Atomic uint32_t gcScanGen;
+void gcScanBeforeRunSlow(g *gp);
+static inline void gcScanBeforeRun(g *gp)
+{
+    uint32_t gen = atomic_load_explicit(&gcScanGen, memory_order_relaxed);
+    if (unlikely(gen != 0) && atomic_load_explicit(&gp->gcscangen, memory_order_relaxed) != gen)
+        gcScanBeforeRunSlow(gp);
+}
 /* With the world stopped by stopTheWorldGC: does a stopped thread (or the
  * stopper) run on gp's stack? Then gp is running, or switching in or out,
  * and its saved sched_sp is not to be trusted. */
@@ -562,6 +584,7 @@ void stack_check_canary(g *gp);
 uintptr_t stack_top(g *gp);          /* highest usable address (the G sits above) */
 uintptr_t stack_guard_end(g *gp);    /* lowest usable address */
 size_t stack_size_of(g *gp);
+const char *stack_guard_kind(void);  /* "madvise", "mprotect" or "canary": how new stacks are guarded now */
 extern _Atomic uint64_t stack_sys_bytes, stack_inuse_bytes;
 extern _Atomic bool stack_demand;       /* stack_prepare has work ahead of a spawner */
 struct stackseg { struct stackseg *next; stack stk; uintptr_t sp_on_entry; };
@@ -573,15 +596,22 @@ struct stackseg { struct stackseg *next; stack stk; uintptr_t sp_on_entry; };
 void gswitch(void **save_sp, void *load_sp);
 /* First instruction a new goroutine runs: calls goentry() and never returns. */
 void gostart(void);
+/* The caller's stack pointer at the call: below its whole frame, the
+ * callee-saved registers it spilled included (where a local's address is
+ * not, on arm64). */
+uintptr_t getsp(void);
 /* Calls fn(arg) with the stack pointer set to sp (16-byte aligned). */
 void call_with_sp(void *sp, void (*fn)(void *), void *arg);
 /* Lays out a new goroutine's first frame below top so gswitch enters gostart. */
 void *gostartcall(void *top);
 NORETURN void goentry(void);
-/* Fills the registers of the ucontext-shaped unwind context uc (from
- * unw_getcontext) with those a switched-out goroutine saved at sched_sp, so
- * that libunwind walks its stack (arch/<arch>/gobuf.c). */
+/* Fills the registers of the ucontext-shaped unwind context uc (zeroed, or
+ * from unw_getcontext) with those a switched-out goroutine saved at
+ * sched_sp, so that libunwind walks its stack (arch/<arch>/gobuf.c). */
 void gobuf_context(const void *sched_sp, void *uc);
+/* The same from the copy of a signal frame async preemption saved
+ * (g.sigframe): the registers of the interrupted instruction. */
+void gobuf_sigcontext(const void *sigframe, void *uc);
 
 /* ---- Panics and fatal errors (panic.c, traceback.c) -------------------- */
 
@@ -598,6 +628,14 @@ void gprint(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* to s
 /* ---- Signals (signal.c) ------------------------------------------------ */
 
 void signal_init(void);
+/* Installs fn as sig's handler (SA_SIGINFO | flags), running with every
+ * signal blocked if blockall, else with none; the previous action goes to
+ * *old unless old is NULL. 0 or -errno. */
+int  setsig(int sig, void (*fn)(int, siginfo_t *, void *), int flags, bool blockall,
+            struct sigaction *old);
+/* Passes a signal gort does not want on to the handler the program had
+ * installed before (old); false if it had none (default or ignored). */
+bool sigfwd(const struct sigaction *old, int sig, siginfo_t *si, void *uc);
 void dump_init(void);                /* SIGQUIT's goroutine dump (dump.c) */
 bool asyncpreempt_enabled(void);     /* SIGURG preempts (not TSan, not asyncpreemptoff) */
 
@@ -615,9 +653,6 @@ void *ctx_ucontext(void *saved);     /* the ucontext inside a copy */
 /* Makes the interrupted thread continue in fn(saved), on the stack below. */
 void  ctx_redirect(void *uc, void *saved, void (*fn)(void *));
 NORETURN void asyncPreemptResume(void *saved); /* rt_sigreturn from the copy */
-/* Fills the ucontext uc with the registers a goroutine switched out at sp
- * (its sched_sp) resumes with: pc, sp and the callee-saved ones. */
-void  ctx_from_switch(void *uc, uintptr_t sp);
 uintptr_t ctx_arg0(void *uc);        /* the first argument register */
 /* A signal that was pending behind SIGURG finds the thread redirected to
  * asyncPreempt's entry: the context the thread was interrupted in (what
@@ -685,6 +720,7 @@ typedef struct debugvars {
     int32_t asyncpreemptoff;
     int32_t forcegcperiod;  /* ms between forced collections; test-only (docs/HACKING.md) */
     int32_t leakcheck;      /* report leaked goroutines when the main goroutine returns */
+    int32_t madvguardoff;   /* test only: stack guards by mprotect, as where MADV_GUARD_INSTALL fails (stack.c) */
 } debugvars;
 extern debugvars debug;
 void parsedebugvars(void);
@@ -718,6 +754,7 @@ void    osyield(void);
 void    usleep_(uint32_t us);
 int64_t nanotime(void);
 int64_t walltime(void);
+int64_t threadcputime(void);
 int     futexsleep(_Atomic uint32_t *addr, uint32_t val, int64_t ns);
 void    futexwakeup(_Atomic uint32_t *addr, uint32_t cnt);
 void    nanosleep_(int64_t ns);       /* the thread sleeps ns */
@@ -741,8 +778,7 @@ int     uffdRegisterWP(int fd, uintptr_t base, size_t len);          /* 0 or -er
 int     uffdWriteProtect(int fd, uintptr_t base, size_t len, bool on); /* 0 or -errno */
 int     pagemapOpen(void);            /* /proc/self/pagemap; fd or -errno */
 long    pagemapScanWritten(int fd, uintptr_t start, uintptr_t end, pageRegion *vec, size_t n,
-                           uintptr_t *walkEnd); /* written pages, re-protected; count or -errno */
-struct sigaction;
+                           bool reprotect, uintptr_t *walkEnd); /* written pages; count or -errno */
 int     sigaction_(int sig, const struct sigaction *sa, struct sigaction *old); /* 0 or -errno */
 int     signalstack(void *sp, size_t n); /* alternate signal stack; n 0: none. 0 or -errno */
 bool    getsignalstack(uintptr_t *lo, uintptr_t *hi); /* the calling thread's, if any */

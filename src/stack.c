@@ -105,7 +105,14 @@ void stackinit(size_t stacksize)
     if (stacksize)
         stack_default_size = stack_round(stacksize);
     mprotect_budget = vma_budget();
-    guard_mode = sysGuardWorks(pagesize) ? GUARD_MADVISE : GUARD_MPROTECT;
+    guard_mode = !debug.madvguardoff && sysGuardWorks(pagesize) ? GUARD_MADVISE : GUARD_MPROTECT;
+}
+
+const char *stack_guard_kind(void)
+{
+    static const char *const kinds[] = { [GUARD_MADVISE] = "madvise", [GUARD_MPROTECT] = "mprotect",
+                                         [GUARD_CANARY] = "canary" };
+    return kinds[guard_mode];
 }
 
 /* Installs the guard below a slot, falling back as described above. Returns

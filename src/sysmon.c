@@ -128,23 +128,27 @@ static bool retake_blocked(p *pp)
     return (st == 'S' || st == 'D') && takep_blocked(pp, mp);
 }
 
+/* Has the P's tick moved since sysmon last saw it? If so, notes its value
+ * and the time (seen->when: since when it has stood still). */
+static bool tickmoved(struct tickseen *seen, _Atomic uint32_t *tick, int64_t now)
+{
+    uint32_t t = atomic_load_explicit(tick, memory_order_relaxed);
+    if (seen->tick == t)
+        return false;
+    seen->tick = t;
+    seen->when = now;
+    return true;
+}
+
 /* A running P: end its slice if it has lasted forcePreemptNS; take it if
  * its goroutine is asleep in a C call. True if it was handed off. */
 static bool retake_running(p *pp, int64_t now)
 {
     struct sysmontick *pd = &pp->sysmontick;
-    uint32_t t = atomic_load_explicit(&pp->schedtick, memory_order_relaxed);
-    if (pd->schedtick != t) {
-        pd->schedtick = t;
-        pd->schedwhen = now;
-    } else if (pd->schedwhen + forcePreemptNS <= now) {
+    if (!tickmoved(&pd->sched, &pp->schedtick, now) && pd->sched.when + forcePreemptNS <= now)
         preemptone(pp);           /* and again each round until the slice ends */
-    }
-    uint32_t sw = atomic_load_explicit(&pp->switchtick, memory_order_relaxed);
-    if (pd->switchtick != sw) {
-        pd->switchtick = sw;
+    if (tickmoved(&pd->switches, &pp->switchtick, now))
         return false;
-    }
     return retake_blocked(pp);
 }
 
@@ -153,16 +157,12 @@ static bool retake_running(p *pp, int64_t now)
 static bool retake_syscall(p *pp, int64_t now)
 {
     struct sysmontick *pd = &pp->sysmontick;
-    uint32_t t = atomic_load_explicit(&pp->syscalltick, memory_order_relaxed);
-    if (pd->syscalltick != t) {
-        pd->syscalltick = t;
-        pd->syscallwhen = now;
+    if (tickmoved(&pd->syscall, &pp->syscalltick, now))
         return false;
-    }
     bool nobodywaits = atomic_load(&pp->runqtail) == atomic_load(&pp->runqhead) &&
                        atomic_load(&pp->runnext) == NULL &&
                        atomic_load(&sched.nmspinning) + atomic_load(&sched.npidle) > 0;
-    if (nobodywaits && pd->syscallwhen + syscallRetakeNS > now)
+    if (nobodywaits && pd->syscall.when + syscallRetakeNS > now)
         return false;
     uint32_t s = Psyscall;
     if (!atomic_compare_exchange_strong(&pp->status, &s, Pidle))

@@ -308,6 +308,35 @@ static void test_second_collect_sees_only_new_writes(void **st)
     finish(&r);
 }
 
+/* gcwp_unprotect (the allocator's way round a fault per page) makes pages
+ * read as written: the next collect reports them, written or not, and
+ * protects them again; the last collect of a cycle leaves what it reports
+ * writable until the next arm. gcwp_armGen counts arms, 0 when disarmed. */
+static void test_unprotected_and_last_collected_pages(void **st)
+{
+    (void)st;
+    region r;
+    if (!start_armed(&r, 64, true))
+        return;
+    uint32_t gen = gcwp_armGen();
+    assert_true(gen != 0);
+    gcwp_unprotect(r.base + 8 * ps, 4 * ps);
+    write_page(&r, 9);
+    assert_int_equal(collect_region(&r), 4);
+    for (size_t i = 8; i < 12; i++)
+        assert_true(r.seen[i]);
+    write_page(&r, 3);
+    memset(r.seen, 0, r.npages * sizeof *r.seen);
+    assert_int_equal(gcwp_collect_last(note_pages, &r), 1);
+    assert_true(r.seen[3]);
+    assert_int_equal(collect_region(&r), 1);    /* still writable: reported again */
+    assert_int_equal(collect_region(&r), 0);
+    assert_int_equal(gcwp_arm(), 0);
+    assert_int_equal(gcwp_armGen(), gen + 1);
+    finish(&r);
+    assert_int_equal(gcwp_armGen(), 0);
+}
+
 /* After disarm nothing is reported; a new arm forgets writes made before it. */
 static void test_disarm_stops_and_rearm_starts_clean(void **st)
 {
@@ -626,6 +655,7 @@ int main(void)
         cmocka_unit_test(test_forked_child_tracks_again),
         cmocka_unit_test(test_probe_result),
         cmocka_unit_test(test_second_collect_sees_only_new_writes),
+        cmocka_unit_test(test_unprotected_and_last_collected_pages),
         cmocka_unit_test(test_disarm_stops_and_rearm_starts_clean),
         cmocka_unit_test(test_dontneed_pages_are_not_lost),
         cmocka_unit_test(test_huge_pages),

@@ -101,6 +101,8 @@ static void tiny_objects_pack_and_align(void **state)
     static uintptr_t addr[N];
     static size_t len[N];
     gort_mem_stats before, after;
+    int pct = gort_set_gc_percent(-1);                  /* no cycle may free anything */
+    gort_gc();                    /* nor the background sweep of an earlier cycle */
     gort_read_mem_stats(&before);
     uint64_t blocks = 0, packed = 0;
     srandom(7);
@@ -121,6 +123,7 @@ static void tiny_objects_pack_and_align(void **state)
             packed++;
     }
     gort_read_mem_stats(&after);
+    gort_set_gc_percent(pct);
     for (int i = 0; i < N; i++)
         for (size_t k = 0; k < len[i]; k++)
             assert_int_equal(((unsigned char *)addr[i])[k], i & 0xff);
@@ -257,6 +260,55 @@ static void reused_large_memory_is_zeroed(void **state)
     assert_true(all_zero(q, n));
 }
 
+/* Regression (a huge buffer beginning on used pages was cleared whole): a
+ * large span that starts on pages used before and runs on into fresh memory
+ * was memset from end to end, committing all of it (test_chan's 1 GiB
+ * channel buffer grew RSS by 1 GiB under qemu). Now only the used pages are
+ * cleared. */
+static long resident_bytes(void)
+{
+    long size = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    assert_non_null(f);
+    assert_int_equal(fscanf(f, "%ld %ld", &size, &resident), 2);
+    fclose(f);
+    return resident * sysconf(_SC_PAGESIZE);
+}
+
+/* Makes [p, p+used) the only pages of [p, p+n) ever handed out, as after a
+ * span of used bytes at the top of the used pages was freed: what the
+ * arenas' zeroedBase says of pages never written is true. */
+static void forget_use_beyond(uintptr_t p, size_t used, size_t n)
+{
+    for (uintptr_t a = p; a < p + n; a = arenaBase(arenaIndex(a) + 1)) {
+        heapArena *ha = atomic_load(&mheap_.arenas[arenaIndex(a)]);
+        uintptr_t off = a % heapArenaBytes;
+        atomic_store(&ha->zeroedBase, a < p + used ? off + (p + used - a) : off);
+    }
+}
+
+static void large_span_across_used_pages_clears_only_them(void **state)
+{
+    (void)state;
+    size_t used = 16 << 20, big = (size_t)256 << 20;
+    uint8_t *p = gort_alloc_noscan(big);    /* fresh: never written */
+    memset(p, 0xab, used);
+    free_large(p);
+    forget_use_beyond((uintptr_t)p, used, big);
+    long before = resident_bytes();
+    uint8_t *q = gort_alloc_noscan(big);
+    long grown = resident_bytes() - before;
+    assert_ptr_equal(q, p);                 /* first fit: the same pages */
+    assert_int_equal(spanOfHeap((uintptr_t)q)->dirtyBytes, used);
+    assert_true(all_zero(q, used));
+    if (grown >= 64L << 20)
+        fail_msg("a %zu MiB object over %zu MiB of used pages made RSS grow by %ld MiB",
+                 big >> 20, used >> 20, grown >> 20);
+    for (size_t off = used; off < big; off += 1 << 20)
+        assert_int_equal(q[off], 0);
+    free_large(q);
+}
+
 /* A span of class spc holding old data, handed to its mcentral as the
  * sweeper would hand back a span whose objects all died. */
 static mspan *dirty_span_in_mcentral(spanClass spc)
@@ -339,6 +391,7 @@ static void stats_count_exactly(void **state)
     (void)state;
     gort_mem_stats a, b;
     int pct = gort_set_gc_percent(-1);                  /* no cycle may free anything */
+    gort_gc();                    /* nor the background sweep of an earlier cycle */
     gort_read_mem_stats(&a);
     assert_true(stats_consistent(&a));
     uint8_t cls = sizeToClass(100);
@@ -621,6 +674,7 @@ int main(void)
         cmocka_unit_test(pointers_map_to_objects),
         cmocka_unit_test(large_objects_span_arenas),
         cmocka_unit_test(reused_large_memory_is_zeroed),
+        cmocka_unit_test(large_span_across_used_pages_clears_only_them),
         cmocka_unit_test(reused_small_memory_is_zeroed),
         cmocka_unit_test(stats_count_exactly),
         cmocka_unit_test(mcache_life_cycle),

@@ -585,7 +585,6 @@ static atomic_long unwind_walks, unwind_failed, unwind_in_gswitch, unwind_not_go
 static _Atomic unw_word_t bottom_main, bottom_thread;
 static atomic_int unwind_stop;
 
-#if !defined(__SANITIZE_THREAD__)
 /* Is sp on the stack of the current goroutine? (During a switch the
  * current g is already the next one, its m not yet set.) */
 static bool on_goroutine_stack(uintptr_t sp)
@@ -596,7 +595,6 @@ static bool on_goroutine_stack(uintptr_t sp)
     m *mp = gp->m;
     return !mp || gp != mp->g0;
 }
-#endif
 
 /* Walks to the end; returns the start of the last frame's procedure, or 0
  * if the walk failed or did not end within UNWIND_MAX_DEPTH frames. */
@@ -617,27 +615,9 @@ static unw_word_t unwind_walk(unw_cursor_t *c, bool *in_gswitch)
     return 0;
 }
 
-static void unwind_on_sigprof(int sig, siginfo_t *si, void *ucv)
+/* Counts one finished walk: bottom is where it ended (0: it failed). */
+static void unwind_count(unw_word_t bottom, bool goroutine, bool in_gswitch)
 {
-    int saved_errno = errno;
-    unw_cursor_t c;
-    unw_context_t ctx;
-    bool in_gswitch = false, goroutine = false;
-    int rc;
-#if defined(__SANITIZE_THREAD__)
-    unw_getcontext(&ctx);
-    rc = unw_init_local(&c, &ctx);
-#else
-    ucontext_t *uc = ucv;
-#if defined(__x86_64__)
-    goroutine = on_goroutine_stack((uintptr_t)uc->uc_mcontext.gregs[REG_RSP]);
-#else
-    goroutine = on_goroutine_stack((uintptr_t)uc->uc_mcontext.sp);
-#endif
-    (void)ctx;
-    rc = unw_init_local2(&c, (unw_context_t *)uc, UNW_INIT_SIGNAL_FRAME);
-#endif
-    unw_word_t bottom = rc < 0 ? 0 : unwind_walk(&c, &in_gswitch);
     atomic_fetch_add(&unwind_walks, 1);
     if (bottom == 0)
         atomic_fetch_add(&unwind_failed, 1);
@@ -648,6 +628,35 @@ static void unwind_on_sigprof(int sig, siginfo_t *si, void *ucv)
         atomic_fetch_add(&unwind_unknown, 1);
     if (in_gswitch)
         atomic_fetch_add(&unwind_in_gswitch, 1);
+}
+
+/* Walks from the interrupted context a signal handler was given. */
+static void unwind_from_context(ucontext_t *uc)
+{
+    unw_cursor_t c;
+    bool in_gswitch = false;
+    uintptr_t pc, sp;
+    ctx_pc_sp(uc, &pc, &sp);
+    bool goroutine = on_goroutine_stack(sp);
+    int rc = unw_init_local2(&c, (unw_context_t *)uc, UNW_INIT_SIGNAL_FRAME);
+    unw_word_t bottom = rc < 0 ? 0 : unwind_walk(&c, &in_gswitch);
+    unwind_count(bottom, goroutine, in_gswitch);
+}
+
+static void unwind_on_sigprof(int sig, siginfo_t *si, void *ucv)
+{
+    int saved_errno = errno;
+#if defined(__SANITIZE_THREAD__)
+    unw_cursor_t c;
+    unw_context_t ctx;
+    bool in_gswitch = false;
+    unw_getcontext(&ctx);
+    int rc = unw_init_local(&c, &ctx);
+    unw_word_t bottom = rc < 0 ? 0 : unwind_walk(&c, &in_gswitch);
+    unwind_count(bottom, false, in_gswitch);
+#else
+    unwind_from_context(ucv);
+#endif
     errno = saved_errno;
 }
 
@@ -726,33 +735,23 @@ static void *bottom_of_thread(void *arg)
     return NULL;
 }
 
-static void unwind_test(int procs)
+/* Finds where walks may end and zeroes the counters. */
+static void unwind_setup(void)
 {
-    const char *q = getenv("GORT_TEST_QEMU");
-    if (q && *q == '1') {
-        /* qemu-user delivers a signal only between translated blocks, so
-         * samples never land inside gswitch there, and libunwind walks from
-         * its signal contexts were seen to hang (qemu 7.2). */
-        print_message("not under qemu-user: no sample lands inside gswitch there\n");
-        skip();
-    }
     pthread_t t;
     atomic_store(&bottom_main, bottom_here());
     assert_int_equal(pthread_create(&t, NULL, bottom_of_thread, NULL), 0);
     pthread_join(t, NULL);
     assert_true(atomic_load(&bottom_main) != 0 && atomic_load(&bottom_thread) != 0);
-
-    struct sigaction sa = { .sa_sigaction = unwind_on_sigprof, .sa_flags = SA_SIGINFO | SA_RESTART };
-    sigemptyset(&sa.sa_mask);
-    assert_int_equal(sigaction(SIGPROF, &sa, NULL), 0);
     atomic_store(&unwind_walks, 0);
     atomic_store(&unwind_failed, 0);
     atomic_store(&unwind_in_gswitch, 0);
     atomic_store(&unwind_not_gostart, 0);
     atomic_store(&unwind_unknown, 0);
-    run_in_gort(unwind_body, NULL, procs);
-    /* SIG_IGN, not the default (which kills), also drops signals still pending. */
-    signal(SIGPROF, SIG_IGN);
+}
+
+static void unwind_check(void)
+{
     print_message("%ld walks, %ld through gswitch; %ld failed, %ld from a goroutine stack "
                   "not ending in gostart, %ld ending elsewhere\n", atomic_load(&unwind_walks),
                   atomic_load(&unwind_in_gswitch), atomic_load(&unwind_failed),
@@ -763,8 +762,172 @@ static void unwind_test(int procs)
     assert_true(atomic_load(&unwind_walks) > 0);
 }
 
+static void unwind_test(int procs)
+{
+    const char *q = getenv("GORT_TEST_QEMU");
+    if (q && *q == '1') {
+        /* qemu-user delivers a signal only between translated blocks, so
+         * samples never land inside gswitch there, and libunwind walks from
+         * its signal contexts were seen to hang (qemu 7.2). The
+         * every-instruction test below covers qemu. */
+        print_message("not under qemu-user: no sample lands inside gswitch there\n");
+        skip();
+    }
+    unwind_setup();
+    struct sigaction sa = { .sa_sigaction = unwind_on_sigprof, .sa_flags = SA_SIGINFO | SA_RESTART };
+    sigemptyset(&sa.sa_mask);
+    assert_int_equal(sigaction(SIGPROF, &sa, NULL), 0);
+    run_in_gort(unwind_body, NULL, procs);
+    /* SIG_IGN, not the default (which kills), also drops signals still pending. */
+    signal(SIGPROF, SIG_IGN);
+    unwind_check();
+}
+
 static void test_unwind_info_in_gswitch_1p(void **st) { unwind_test(1); }
 static void test_unwind_info_in_gswitch_2p(void **st) { unwind_test(2); }
+
+/* The same bug, checked at every instruction of gswitch: a breakpoint stops
+ * a switch there and the SIGTRAP handler walks from the stopped context.
+ * A trap is synchronous, so unlike the samples above this also runs under
+ * qemu-user. arm64's instructions are 4 bytes: a brk replaces
+ * instruction k for one switch, and the handler puts the original back, so
+ * it executes when the handler returns. x86-64's vary in length: an int3
+ * replaces gswitch's first byte, and the trap flag then stops the switch
+ * after each of its instructions until it leaves gswitch. */
+enum { GSWITCH_MAX = 512 };
+static uintptr_t gswitch_lo, gswitch_hi;
+static uintptr_t trap_addr;                 /* the patched instruction */
+static atomic_bool trap_armed;              /* the patch is in place */
+static atomic_uchar insn_walked[GSWITCH_MAX]; /* offsets a walk started from */
+#if defined(__x86_64__)
+static uint8_t trap_saved;
+#else
+static uint32_t trap_saved;
+#endif
+
+static void trap_restore(void)
+{
+    memcpy((void *)trap_addr, &trap_saved, sizeof trap_saved);
+    __builtin___clear_cache((char *)trap_addr, (char *)trap_addr + sizeof trap_saved);
+    atomic_store(&trap_armed, false);
+}
+
+static void trap_place(uintptr_t at)
+{
+#if defined(__x86_64__)
+    const uint8_t brk = 0xcc;                               /* int3 */
+#else
+    const uint32_t brk = 0xd4200000u | (0x4747u << 5);      /* brk #0x4747 */
+#endif
+    trap_addr = at;
+    memcpy(&trap_saved, (void *)at, sizeof trap_saved);
+    atomic_store(&trap_armed, true);
+    memcpy((void *)at, &brk, sizeof brk);
+    __builtin___clear_cache((char *)at, (char *)at + sizeof brk);
+}
+
+static void walk_at_insn(ucontext_t *uc, uintptr_t pc)
+{
+    atomic_store(&insn_walked[pc - gswitch_lo], 1);
+    unwind_from_context(uc);
+}
+
+static void gswitch_on_sigtrap(int sig, siginfo_t *si, void *ucv)
+{
+    ucontext_t *uc = ucv;
+    uintptr_t pc, sp;
+    ctx_pc_sp(uc, &pc, &sp);
+#if defined(__x86_64__)
+    if (si->si_code == SI_KERNEL && pc == trap_addr + 1) {
+        /* Our int3: undo it and rerun the instruction it replaced. */
+        trap_restore();
+        pc = trap_addr;
+        uc->uc_mcontext.gregs[REG_RIP] = (greg_t)pc;
+    }
+    if (pc >= gswitch_lo && pc < gswitch_hi) {
+        uc->uc_mcontext.gregs[REG_EFL] |= 0x100;           /* TF */
+        walk_at_insn(uc, pc);
+    } else
+        uc->uc_mcontext.gregs[REG_EFL] &= ~(greg_t)0x100;
+#else
+    if (pc != trap_addr)
+        abort();                                            /* not our brk */
+    trap_restore();
+    walk_at_insn(uc, pc);
+#endif
+}
+
+static void every_insn_body(void *arg)
+{
+    struct pingpong pp = { gort_chan_make(sizeof(int64_t), 0),
+                           gort_chan_make(sizeof(int64_t), 0), GORT_WAITGROUP_INIT };
+    gort_waitgroup_add(&pp.done, 1);
+    gort_go(unwind_ponger, &pp);
+#if defined(__x86_64__)
+    uintptr_t step = gswitch_hi - gswitch_lo;               /* one int3, then the trap flag */
+#else
+    uintptr_t step = 4;
+#endif
+    for (uintptr_t at = gswitch_lo; at < gswitch_hi; at += step) {
+        trap_place(at);
+        /* A conditional instruction (the control-register loads) may never
+         * run: give up on it after a while. */
+        for (int64_t i = 0; i < 100 && atomic_load(&trap_armed); i++) {
+            gort_chan_send(pp.ping, &i);
+            gort_chan_recv(pp.pong, &i);
+        }
+        if (atomic_load(&trap_armed))
+            trap_restore();
+    }
+    gort_chan_close(pp.ping);
+    gort_waitgroup_wait(&pp.done);
+}
+
+static void every_insn_test(int procs)
+{
+#if defined(__SANITIZE_THREAD__)
+    /* The handler rewinds the PC over the int3 and sets the trap flag in
+     * its context; a program under TSan resumed mid-instruction instead. */
+    print_message("not under TSan: its handler's context changes are not resumed\n");
+    skip();
+#endif
+    unw_proc_info_t pi;
+    assert_int_equal(unw_get_proc_info_by_ip(unw_local_addr_space, (unw_word_t)gswitch, &pi, NULL), 0);
+    gswitch_lo = pi.start_ip;
+    gswitch_hi = pi.end_ip;
+    assert_true(gswitch_lo == (uintptr_t)gswitch && gswitch_hi - gswitch_lo <= GSWITCH_MAX);
+    for (int i = 0; i < GSWITCH_MAX; i++)
+        atomic_store(&insn_walked[i], 0);
+
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t text_lo = gswitch_lo & ~(page - 1), text_hi = (gswitch_hi + page - 1) & ~(page - 1);
+    assert_int_equal(mprotect((void *)text_lo, text_hi - text_lo,
+                              PROT_READ | PROT_WRITE | PROT_EXEC), 0);
+    unwind_setup();
+    struct sigaction sa = { .sa_sigaction = gswitch_on_sigtrap, .sa_flags = SA_SIGINFO }, old;
+    sigemptyset(&sa.sa_mask);
+    assert_int_equal(sigaction(SIGTRAP, &sa, &old), 0);
+    run_in_gort(every_insn_body, NULL, procs);
+    sigaction(SIGTRAP, &old, NULL);
+    assert_int_equal(mprotect((void *)text_lo, text_hi - text_lo, PROT_READ | PROT_EXEC), 0);
+
+    int walked = 0, insns = 0;
+    for (uintptr_t off = 0; off < gswitch_hi - gswitch_lo; off++)
+        walked += atomic_load(&insn_walked[off]);
+#if defined(__x86_64__)
+    insns = walked;                     /* the steps found the boundaries */
+    assert_true(walked >= 20);          /* the fast path: pushes, loads, pops, ret */
+#else
+    insns = (int)((gswitch_hi - gswitch_lo) / 4);
+    assert_true(walked >= insns - 1);   /* all but the FPCR write, which runs rarely */
+#endif
+    print_message("walked from %d of gswitch's %d instructions\n", walked, insns);
+    unwind_check();
+    assert_true(atomic_load(&unwind_in_gswitch) >= walked);
+}
+
+static void test_unwind_info_at_every_gswitch_insn_1p(void **st) { every_insn_test(1); }
+static void test_unwind_info_at_every_gswitch_insn_2p(void **st) { every_insn_test(2); }
 
 /* ---- Dead Gs recycled through the global stack of batches -----------------
  * Gs freed on one P are reused on another (a P's list goes to the global
@@ -857,6 +1020,8 @@ int main(void)
         cmocka_unit_test(test_direct_switch_fairness_2p),
         cmocka_unit_test(test_unwind_info_in_gswitch_1p),
         cmocka_unit_test(test_unwind_info_in_gswitch_2p),
+        cmocka_unit_test(test_unwind_info_at_every_gswitch_insn_1p),
+        cmocka_unit_test(test_unwind_info_at_every_gswitch_insn_2p),
         cmocka_unit_test(test_gfree_recycled_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

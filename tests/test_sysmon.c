@@ -191,6 +191,18 @@ static NOINLINE uint64_t arith(uint64_t x, int n)
     return x;
 }
 
+#if defined(__SANITIZE_THREAD__)
+/* Under TSan there is no async preemption (docs/sysmon.md): a pure loop
+ * keeps its P until it calls gort, so the scenario cannot pass; the test
+ * says so (test_async_preempt_beats checks what TSan builds do instead). */
+static void run_arith_scenario(int procs)
+{
+    (void)procs;
+    print_message("async preemption is off under TSan (docs/sysmon.md): "
+                  "a pure loop keeps its P; skipped\n");
+    skip();
+}
+#else
 static void arith_worker(void *arg)
 {
     uint64_t x = 1;
@@ -201,20 +213,8 @@ static void arith_worker(void *arg)
     atomic_store(&arith_sink, x);
 }
 
-/* Under TSan there is no async preemption (docs/sysmon.md): such a loop
- * keeps its P until it calls gort, so the scenario cannot pass; the test
- * says so (test_async_preempt_beats checks what TSan builds do instead). */
-static void run_arith_scenario(int procs)
-{
-#if defined(__SANITIZE_THREAD__)
-    (void)procs;
-    print_message("async preemption is off under TSan (docs/sysmon.md): "
-                  "a pure loop keeps its P; skipped\n");
-    skip();
-#else
-    run_scenario(arith_worker, 1, NULL, procs);
+static void run_arith_scenario(int procs) { run_scenario(arith_worker, 1, NULL, procs); }
 #endif
-}
 
 static void test_arith_loop_1p(void **st) { run_arith_scenario(1); }
 static void test_arith_loop_2p(void **st) { run_arith_scenario(2); }

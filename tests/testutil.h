@@ -18,6 +18,8 @@
  *   fails the test, not the suite).
  * send_int()/recv_int(): one int over a channel (recv_int asserts the
  *   channel was not closed).
+ * GORT_TEST_FILTER=pattern runs only the cmocka tests whose names match it
+ *   (cmocka's wildcards), e.g. to loop one test under qemu.
  */
 #ifndef GORT_TESTUTIL_H
 #define GORT_TESTUTIL_H
@@ -36,6 +38,13 @@
 #include <unistd.h>
 
 #include "gort.h"
+
+__attribute__((constructor)) static void test_filter_from_env(void)
+{
+    const char *f = getenv("GORT_TEST_FILTER");
+    if (f && *f)
+        cmocka_set_test_filter(f);
+}
 
 #ifndef nelem
 #define nelem(a)    (sizeof(a) / sizeof((a)[0]))

@@ -11,8 +11,8 @@
 //	alloc8200   make([]byte, 8200)      (a 9472-byte size class)
 //	alloc1m     make([]byte, 1<<20)     (a large object)
 //
-// Go's numbers include its garbage collector (and zeroing of reused
-// memory); gort has no collector yet. BENCH_SCALE (a factor, default 1)
+// Both sides' numbers include their garbage collector and the zeroing of
+// reused memory. BENCH_SCALE (a factor, default 1)
 // scales every count on both sides alike. Arguments name the workloads to
 // run (all by default); the helpers are in bench.go.
 package main
