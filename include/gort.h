@@ -326,6 +326,10 @@ int      gort_set_gc_percent(int pct);
  * stores are safe everywhere. Any thread. */
 void     gort_store_ptr(void *slot, void *val);            /* *(void **)slot = val */
 void     gort_memmove(void *dst, const void *src, size_t n); /* memmove, for memory holding GC pointers */
+/* Collects (as gort_gc), then returns every free heap page to the OS
+ * (debug.FreeOSMemory). Between calls a background scavenger returns free
+ * pages while the resident heap exceeds the heap goal by more than 10%. */
+void     gort_free_os_memory(void);
 /* Keeps the objects p points into alive until this call (runtime.KeepAlive). */
 void     gort_keep_alive(const void *p);
 /* Makes [lo, hi) a root: every 8-byte-aligned word in it is scanned as a

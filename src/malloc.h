@@ -209,6 +209,8 @@ void      pageAlloc_grow(pageAlloc *p, uintptr_t base, uintptr_t size);
 uintptr_t pageAlloc_alloc(pageAlloc *p, uintptr_t npages, uintptr_t *scav);
 void      pageAlloc_free(pageAlloc *p, uintptr_t base, uintptr_t npages);
 pallocData *pageAlloc_chunkOf(pageAlloc *p, uintptr_t chunkIdx);
+uintptr_t pageAlloc_takeUnscavenged(pageAlloc *p, uintptr_t chunkIdx, uintptr_t maxPages, uintptr_t *npages);
+void      pageAlloc_freeScavenged(pageAlloc *p, uintptr_t base, uintptr_t npages);
 
 pallocSum pallocBits_summarize(const uint64_t *b);
 /* Index of the first run of npages free pages at or after searchIdx, or
@@ -331,6 +333,11 @@ void   heapWillWrite(uintptr_t base, size_t len);  /* unprotect for the page tra
 /* Returns an in-use span with no live objects to the page heap (the sweeper's
  * way back; needs allocCount == 0), counting its nfreed objects freed. */
 void   mheap_freeSpan(mspan *s, uintptr_t nfreed);
+/* Returns free pages to the OS, highest first, until about nbytes are (a
+ * run may overshoot) or none is left resident; the bytes returned. */
+uintptr_t mheap_scavenge(uintptr_t nbytes);
+/* How far the heap's resident pages exceed the heap goal plus 10% (0: not). */
+uint64_t mheap_scavengeGoalExcess(void);
 
 /* The span holding p, or NULL if p's page was never in the heap. May be a
  * dead or reused span: check state and bounds (or use spanOfHeap). */

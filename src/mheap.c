@@ -31,6 +31,16 @@
  * a huge buffer allocated across the top of the used pages costs only the
  * pages it touches.
  *
+ * Scavenging (Go: mgcscavenge.go): free pages stay resident until the
+ * scavenger returns them with MADV_DONTNEED, highest addresses first (the
+ * page allocator hands out the lowest, so those are the last to be wanted
+ * again). gort_free_os_memory returns every free page at once, after a
+ * collection. In the background, sysmon calls mheap_scavenge one run at a
+ * time while the heap's retained memory (in use plus free, still resident)
+ * exceeds the heap goal by more than 10%, pacing itself to 1% of one CPU
+ * (Go's bgscavenge and its gcPercentGoal). The lock is dropped for each
+ * madvise: the run is marked in use meanwhile (mpagealloc.c).
+ *
  * mspan and mcache records come from fixallocs: free lists of fixed-size
  * records carved from OS chunks, never returned (Go's fixalloc).
  *
@@ -450,4 +460,91 @@ uintptr_t findObject(uintptr_t p, mspan **sp, uintptr_t *idx)
     *sp = s;
     *idx = mspan_objIndex(s, p);
     return s->startAddr + *idx * s->elemsize;
+}
+
+/* ---- Scavenging ---------------------------------------------------------------------- */
+
+enum { scavRunPages = 64 };   /* one madvise of at most 512 KiB: the lock is never held long */
+
+/* mheap_.lock, in a suspension-free region on a thread the collector stops
+ * (sysmon is not one: it is never stopped, and must not stop itself). */
+static void scavLock(mheap *h)
+{
+    if (gclocal.thread)
+        nosuspend_enter();
+    lock(&h->lock);
+}
+
+static void scavUnlock(mheap *h)
+{
+    unlock(&h->lock);
+    if (gclocal.thread)
+        nosuspend_exit();
+}
+
+/* The highest mapped arena index below `below`, or UINTPTR_MAX. Lock held. */
+static uintptr_t scavNextArena(const mheap *h, uintptr_t below)
+{
+    uintptr_t best = UINTPTR_MAX;
+    for (size_t i = 0; i < h->nallArenas; i++) {
+        uintptr_t ai = h->allArenas[i];
+        if (ai < below && (best == UINTPTR_MAX || ai > best))
+            best = ai;
+    }
+    return best;
+}
+
+/* Returns one run of free pages of chunk ci to the OS; its bytes, or 0 if
+ * the chunk has none resident. Lock held; dropped during the madvise. */
+static uintptr_t scavengeOne(mheap *h, uintptr_t ci)
+{
+    uintptr_t np, base = pageAlloc_takeUnscavenged(&h->pages, ci, scavRunPages, &np);
+    if (!base)
+        return 0;
+    scavUnlock(h);
+    sysUnused((void *)base, np * pageSize);
+    scavLock(h);
+    pageAlloc_freeScavenged(&h->pages, base, np);
+    memstats.heapFree -= np * pageSize;
+    memstats.heapReleased += np * pageSize;
+    return np * pageSize;
+}
+
+uintptr_t mheap_scavenge(uintptr_t nbytes)
+{
+    mheap *h = &mheap_;
+    enum { chunksPerArena = heapArenaBytes / pallocChunkBytes };
+    uintptr_t released = 0;
+    scavLock(h);
+    for (uintptr_t ai = scavNextArena(h, UINTPTR_MAX); ai != UINTPTR_MAX && released < nbytes;
+         ai = scavNextArena(h, ai)) {
+        uintptr_t first = arenaBase(ai) >> logPallocChunkBytes;
+        for (uintptr_t ci = first + chunksPerArena; ci-- > first && released < nbytes;) {
+            uintptr_t n;
+            while (released < nbytes && (n = scavengeOne(h, ci)) != 0)
+                released += n;
+        }
+    }
+    scavUnlock(h);
+    return released;
+}
+
+uint64_t mheap_scavengeGoalExcess(void)
+{
+    uint64_t goal = __atomic_load_n(&memstats.next_gc, __ATOMIC_RELAXED);
+    if (goal == UINT64_MAX)       /* GC off: no goal (Go then scavenges only for a memory limit) */
+        return 0;
+    goal += goal / 10;
+    mheap *h = &mheap_;
+    scavLock(h);
+    uint64_t retained = memstats.heapInUse + memstats.heapFree;
+    scavUnlock(h);
+    return retained > goal ? retained - goal : 0;
+}
+
+void gort_free_os_memory(void)
+{
+    RUNTIME_ENTRY();
+    gort_gc();
+    mheap_scavenge(UINTPTR_MAX);
 }

@@ -37,7 +37,12 @@
  * Next to each chunk's page bitmap is a "scavenged" bitmap: pages the OS does
  * not back. Fresh heap memory starts scavenged; allocating such pages tells
  * the mheap how many bytes stop being "released" (heap_released). The
- * scavenger (a later GC piece) will set these bits when it returns pages.
+ * scavenger (mheap_scavenge) returns free pages to the OS: it takes a run of
+ * free, unscavenged pages as if allocating it (so nobody allocates it while
+ * the lock is dropped for madvise), then frees it with its scavenged bits set.
+ * A scavenged page reads as zero, but the mheap does not rely on it: its
+ * zeroing follows zeroedBase alone, and an OS that ignores the advice (qemu-user
+ * does) leaves old bytes behind.
  *
  * All of it runs under mheap_.lock.
  */
@@ -387,4 +392,37 @@ void pageAlloc_free(pageAlloc *p, uintptr_t base, uintptr_t npages)
         writeRange(pageAlloc_chunkOf(p, c)->pallocBits, lo, hi - lo, false);
     }
     pageAlloc_update(p, base, npages, false);
+}
+
+/* ---- Scavenging ------------------------------------------------------------------ */
+
+/* Takes the highest run of free pages the OS still backs in chunk ci, at
+ * most maxPages long, marking it in use. Its base, and *npages; 0 if there
+ * is none (also for a chunk never grown into: its summary says no page is free). */
+uintptr_t pageAlloc_takeUnscavenged(pageAlloc *p, uintptr_t ci, uintptr_t maxPages, uintptr_t *npages)
+{
+    if (!p->chunks[ci >> pallocChunksL2Bits] || pallocSum_max(p->summary[summaryLevels - 1][ci]) == 0)
+        return 0;
+    const pallocData *d = pageAlloc_chunkOf(p, ci);
+    int w = pallocChunkPages / 64 - 1;
+    while (w >= 0 && (d->pallocBits[w] | d->scavenged[w]) == ~0ULL)
+        w--;
+    if (w < 0)
+        return 0;
+    unsigned top = (unsigned)w * 64 + 63 - (unsigned)__builtin_clzll(~(d->pallocBits[w] | d->scavenged[w]));
+    unsigned lo = top;
+    while (lo > 0 && top - lo + 1 < maxPages &&
+           !(((d->pallocBits[(lo - 1) / 64] | d->scavenged[(lo - 1) / 64]) >> ((lo - 1) % 64)) & 1))
+        lo--;
+    uintptr_t base = chunkBase(ci) + (uintptr_t)lo * pageSize;
+    *npages = top - lo + 1;
+    pageAlloc_allocRange(p, base, *npages);
+    return base;
+}
+
+/* Frees a run taken by pageAlloc_takeUnscavenged, now returned to the OS. */
+void pageAlloc_freeScavenged(pageAlloc *p, uintptr_t base, uintptr_t npages)
+{
+    writeRange(pageAlloc_chunkOf(p, chunkIndex(base))->scavenged, chunkPageIndex(base), (unsigned)npages, true);
+    pageAlloc_free(p, base, npages);
 }

@@ -33,6 +33,9 @@
  *      no M blocks in it (netpollStale, proc.c), so goroutines waiting on
  *      sockets wake even while every P computes. And the forced GC: a
  *      collection when none has run for 2 minutes, see below.
+ *      And the scavenger: free heap pages back to the OS while the heap
+ *      keeps more than its goal plus 10% resident (mheap.c), at most 1%
+ *      of one CPU.
  *   4. GORT_DEBUG=schedtrace=N prints a SCHED line every N ms, in Go's
  *      format; scheddetail=1 adds a line per P, M and visible G.
  *
@@ -269,6 +272,26 @@ static void sysmon_forcegc(int64_t now)
     notewakeup(&forcegc_wake);
 }
 
+/* The background scavenger (Go's bgscavenge, here a step of sysmon): while
+ * the heap keeps more than its goal plus 10% resident, it returns runs of
+ * free pages to the OS, spending 1% of the time that passes (credit, capped
+ * at 1 ms so an idle stretch does not buy a long burst). */
+static void sysmon_scavenge(int64_t now)
+{
+    static int64_t last, credit;
+    enum { maxCreditNS = 1000000 };
+    credit += (now - last) / 100;
+    if (credit > maxCreditNS)
+        credit = maxCreditNS;
+    last = now;
+    while (credit > 0 && mheap_scavengeGoalExcess() > 0) {
+        int64_t t0 = nanotime();
+        if (mheap_scavenge(1) == 0)
+            break;
+        credit -= nanotime() - t0;
+    }
+}
+
 /* ---- schedtrace ------------------------------------------------------------ */
 
 static int64_t starttime;
@@ -375,6 +398,7 @@ static void *sysmon(void *arg)
         netpollStale(now);        /* the network, if nobody polled it for 10 ms */
         idle = retake(now) ? 0 : idle + 1;
         sysmon_forcegc(now);
+        sysmon_scavenge(now);
         if (debug.schedtrace > 0 && lasttrace + debug.schedtrace * 1000000LL <= now) {
             lasttrace = now;
             schedtrace(debug.scheddetail > 0, now);

@@ -19,6 +19,7 @@
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/mman.h>
 
 #define MASK 0x5a5a5a5a5a5a5a5aULL
 static uintptr_t hide(void *p) { return (uintptr_t)p ^ MASK; }
@@ -742,6 +743,127 @@ static void churn_main(void *arg)
 
 static void test_churn_in_bounded_memory(void **st) { run_procs(churn_main, NULL); }
 
+/* ---- Scavenging: free pages go back to the OS ------------------------------------------ */
+
+/* Does MADV_DONTNEED drop a private page here? qemu-user may take the advice
+ * and ignore it; then RSS cannot fall, and only the heap's own count does. */
+static bool dontneed_drops_pages(void)
+{
+    long psz = sysconf(_SC_PAGESIZE);
+    volatile char *p = mmap(NULL, (size_t)psz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(p != MAP_FAILED);
+    p[0] = 1;
+    madvise((void *)p, (size_t)psz, MADV_DONTNEED);
+    bool dropped = p[0] == 0;
+    munmap((void *)p, (size_t)psz);
+    return dropped;
+}
+
+/* A dropped heap: nlarge 1 MiB objects and nsmall 1 KiB ones, every page
+ * written, held only by a registered malloc array, then let go. */
+typedef struct dropheap {
+    void **objs;
+    int nlarge, nsmall;
+    size_t bytes;
+    size_t before;         /* footprint() while it was live */
+    uint64_t released0;    /* heap_released then */
+} dropheap;
+
+static void dropheap_fill(dropheap *d)
+{
+    d->nlarge = scaled(128);
+    d->nsmall = scaled(32) * 1024;
+    d->bytes = ((size_t)d->nlarge << 20) + ((size_t)d->nsmall << 10);
+    d->objs = calloc((size_t)(d->nlarge + d->nsmall), sizeof *d->objs);
+    gort_add_roots(d->objs, d->objs + d->nlarge + d->nsmall);
+    for (int i = 0; i < d->nlarge + d->nsmall; i++) {
+        size_t size = i < d->nlarge ? 1 << 20 : 1 << 10;
+        d->objs[i] = gort_alloc(size);
+        memset(d->objs[i], 0x5a, size);
+    }
+}
+
+static uint64_t heap_released(void)
+{
+    gort_mem_stats ms;
+    gort_read_mem_stats(&ms);
+    return ms.heap_released;
+}
+
+/* Fills d, notes the footprint, and lets it go. */
+static void dropheap_drop(dropheap *d)
+{
+    dropheap_fill(d);
+    d->before = footprint();
+    d->released0 = heap_released();
+    memset(d->objs, 0, (size_t)(d->nlarge + d->nsmall) * sizeof *d->objs);
+    gort_remove_roots(d->objs, d->objs + d->nlarge + d->nsmall);
+    free(d->objs);
+}
+
+/* Memory handed out again after scavenging is zeroed and holds what is
+ * written into it. */
+static void reuse_after_scavenge(size_t bytes)
+{
+    int n = (int)(bytes >> 16);
+    void **objs = calloc((size_t)n, sizeof *objs);
+    gort_add_roots(objs, objs + n);
+    for (int i = 0; i < n; i++) {
+        unsigned char *o = objs[i] = gort_alloc(64 << 10);
+        for (size_t k = 0; k < (64 << 10); k += 4093)
+            assert_int_equal(o[k], 0);
+        memset(o, i & 0xff, 64 << 10);
+    }
+    for (int i = 0; i < n; i++)
+        assert_int_equal(((unsigned char *)objs[i])[(64 << 10) - 1], i & 0xff);
+    gort_remove_roots(objs, objs + n);
+    free(objs);
+}
+
+/* The resident footprint and heap_released after dropping d must show at
+ * least three quarters of it returned (conservative roots may pin a little). */
+static void expect_returned(const dropheap *d)
+{
+    size_t before = d->before, after = footprint();
+    uint64_t released = heap_released() - d->released0;
+    if (released < d->bytes * 3 / 4)
+        fail_msg("heap_released grew by %llu MB of %zu MB dropped", (unsigned long long)(released >> 20),
+                 d->bytes >> 20);
+    if ((SANITIZED || dontneed_drops_pages()) && (after > before || before - after < d->bytes * 3 / 4))
+        fail_msg("%s went from %zu MB to %zu MB after dropping %zu MB", SANITIZED ? "the heap" : "RSS",
+                 before >> 20, after >> 20, d->bytes >> 20);
+}
+
+static void free_os_memory_main(void *arg)
+{
+    dropheap d;
+    dropheap_drop(&d);
+    gort_free_os_memory();
+    expect_returned(&d);
+    reuse_after_scavenge(d.bytes);
+}
+
+static void test_free_os_memory_returns_dropped_heap(void **st) { run_procs(free_os_memory_main, NULL); }
+
+/* Without gort_free_os_memory: after a collection the heap keeps far more
+ * than its goal resident, and sysmon's scavenger returns it, at 1% of a CPU,
+ * within seconds (a minute at most here, under emulation or TSan). */
+static void bg_scavenge_main(void *arg)
+{
+    dropheap d;
+    dropheap_drop(&d);
+    int old = gort_set_gc_percent(100);     /* the goal the scavenger works to */
+    gort_gc();
+    int64_t deadline = nanotime() + 60 * 1000000000LL;
+    while (heap_released() - d.released0 < d.bytes * 3 / 4 && nanotime() < deadline)
+        gort_sleep(10 * 1000000);
+    expect_returned(&d);
+    reuse_after_scavenge(d.bytes);
+    gort_set_gc_percent(old);
+}
+
+static void test_scavenger_returns_dropped_heap_in_background(void **st) { run_procs(bg_scavenge_main, NULL); }
+
 /* A select loop that makes a timer channel every iteration (as Go's
  * `case <-time.After(d)`), always won by a ready channel: the timers and
  * channels it leaves behind are reclaimed once they fired. A pending timer
@@ -1408,6 +1530,8 @@ int main(void)
         cmocka_unit_test(test_parked_goroutines_hold_only_references),
         cmocka_unit_test(test_woken_goroutine_stack_scanned_before_it_runs),
         cmocka_unit_test(test_churn_in_bounded_memory),
+        cmocka_unit_test(test_free_os_memory_returns_dropped_heap),
+        cmocka_unit_test(test_scavenger_returns_dropped_heap_in_background),
         cmocka_unit_test(test_after_in_select_loop_bounded),
         cmocka_unit_test(test_gccheckmark_finds_nothing_missed),
         cmocka_unit_test(test_gcpoison_fills_freed_objects),
