@@ -222,6 +222,7 @@ static NOINLINE void stopTheWorldAnd(bool listData, void (*fn)(void *), void *ar
         startTheWorldGC();
     }
     fn(arg);
+    KEEP_FRAME_UNTIL_HERE(sp);
 }
 
 /* Go's gcControllerState.startCycle: dedicated workers and the fractional

@@ -600,6 +600,12 @@ void gostart(void);
  * callee-saved registers it spilled included (where a local's address is
  * not, on arm64). */
 uintptr_t getsp(void);
+/* Marks the end of the frame a getsp() value describes: a call just before
+ * it is then not a tail call. A tail call restores the callee-saved
+ * registers and pops the frame first, so the callee would run below that
+ * sp with the spilled copies gone, and spill the registers again where a
+ * scan from sp does not look. */
+#define KEEP_FRAME_UNTIL_HERE(sp) __asm__ volatile("" : : "r"(sp) : "memory")
 /* Calls fn(arg) with the stack pointer set to sp (16-byte aligned). */
 void call_with_sp(void *sp, void (*fn)(void *), void *arg);
 /* Lays out a new goroutine's first frame below top so gswitch enters gostart. */
