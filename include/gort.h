@@ -330,6 +330,13 @@ void     gort_memmove(void *dst, const void *src, size_t n); /* memmove, for mem
  * (debug.FreeOSMemory). Between calls a background scavenger returns free
  * pages while the resident heap exceeds the heap goal by more than 10%. */
 void     gort_free_os_memory(void);
+/* Runs fn(obj) on the finalizer goroutine once obj (a gort_alloc block, or
+ * a pointer-free tiny one inside its block) is unreachable, once; what obj
+ * points to stays alive for it, and fn may store obj somewhere to keep it
+ * (runtime.SetFinalizer). fn NULL removes the finalizer. A second one, a
+ * pointer not at the start of a heap block, NULL obj: fatal errors, with
+ * Go's messages. */
+void     gort_set_finalizer(void *obj, void (*fn)(void *obj));
 /* Keeps the objects p points into alive until this call (runtime.KeepAlive). */
 void     gort_keep_alive(const void *p);
 /* Makes [lo, hi) a root: every 8-byte-aligned word in it is scanned as a

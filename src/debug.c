@@ -62,6 +62,7 @@ static const char *const waitReasonStrings[] = {
     [waitReasonPreempted] = "preempted",
     [waitReasonGCWorkerIdle] = "GC worker (idle)",
     [waitReasonForceGCIdle] = "force gc (idle)",
+    [waitReasonFinalizerWait] = "finalizer wait",
     [waitReasonTest] = "test",
 };
 

@@ -139,6 +139,7 @@ struct mspan {
     uintptr_t   dirtyBytes;      /* when allocated from the heap: how far from its start
                                     old data may lie (the rest is fresh, zero) */
     _Atomic uint8_t profiled;    /* holds an object the heap profile sampled (mprof.c) */
+    _Atomic uint8_t hasFinalizer;/* holds a block with a finalizer record (mfinal.c) */
     uint64_t    inlineBits[2][inlineBitsObjects / 64]; /* alloc and mark bits of small spans */
 };
 
@@ -267,6 +268,12 @@ struct mcache {
 uintptr_t nextSample(void);               /* a fresh countdown for mcache.nextSample */
 void mProf_Malloc(void *x, uintptr_t size);/* x was sampled: outside any region */
 void mProf_Free(mspan *s);                /* s (profiled) is being swept: count the dead */
+/* Finalizers (mfinal.c). markFinalizerRoots: with the roots, greys what each
+ * block with a finalizer points to (not the block). finSweep: s
+ * (hasFinalizer) is being swept: queues the finalizers of its unmarked
+ * blocks and marks those blocks, before the marks are counted. */
+void markFinalizerRoots(void);
+void finSweep(mspan *s);
 /* Counts size bytes against c's countdown; true when this allocation is
  * the heap profile's next sample (Go's mallocgc tail, c.nextSample). */
 static inline bool memprofSample(mcache *c, uintptr_t size)

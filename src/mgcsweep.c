@@ -95,6 +95,8 @@ static uintptr_t countMarked(const mspan *s)
 bool mspan_sweep(mspan *s, bool preserve)
 {
     uint8_t sizeclass = spanClass_sizeclass(s->spanclass);
+    if (unlikely(atomic_load_explicit(&s->hasFinalizer, memory_order_relaxed)))
+        finSweep(s);                    /* may mark blocks: before counting */
     uintptr_t nalloc = countMarked(s);
     uintptr_t nfreed = s->allocCount - nalloc;
     GORT_ASSERT(s->allocCount >= nalloc);

@@ -2100,6 +2100,7 @@ int gort_num_goroutine(void)
     int32_t np = atomic_load(&gomaxprocs);
     for (int32_t i = 0; i < np; i++)
         n += atomic_load_explicit(&allp_get(i)->gcount, memory_order_relaxed);
+    n -= fingHidden();                /* a system goroutine while it waits */
     return n < 0 ? 0 : (int)n;
 }
 

@@ -728,6 +728,7 @@ static void scanGs(bool (*skip)(g *))
 /* Globals, registered ranges and the Ps. */
 static void markGlobalRoots(void)
 {
+    markFinalizerRoots();
     /* After a barrier-mode mark, the checkmark follows stale words in these
      * roots without reporting (mgcmark.c): every root but registered ranges. */
     work.checkmarkLenient = work.checkmark && work.concurrent && !work.pageTracking;

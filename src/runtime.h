@@ -151,9 +151,11 @@ enum waitreason {            /* what a parked G waits for (Go's waitReason; wait
     waitReasonSleep, waitReasonSyncMutexLock, waitReasonSyncRWMutexLock,
     waitReasonSyncRWMutexRLock, waitReasonSemacquire, waitReasonSyncCondWait,
     waitReasonSyncWaitGroupWait, waitReasonIOWait, waitReasonPreempted,
-    waitReasonGCWorkerIdle, waitReasonForceGCIdle, waitReasonTest,
+    waitReasonGCWorkerIdle, waitReasonForceGCIdle, waitReasonFinalizerWait, waitReasonTest,
 };
 const char *waitreason_string(enum waitreason r);
+/* The finalizer goroutine is parked: a system goroutine then (mfinal.c). */
+bool fingHidden(void);
 
 typedef struct stack { uintptr_t lo, hi; } stack; /* [lo, hi); lo includes the guard page */
 

@@ -857,6 +857,7 @@ static void reuse_after_scavenge(size_t bytes)
         assert_int_equal(((unsigned char *)objs[i])[(64 << 10) - 1], i & 0xff);
     gort_remove_roots(objs, objs + n);
     free(objs);
+    gort_gc();                      /* the next test starts from a small heap */
 }
 
 /* The resident footprint and heap_released after dropping d must show at
@@ -902,6 +903,236 @@ static void bg_scavenge_main(void *arg)
 }
 
 static void test_scavenger_returns_dropped_heap_in_background(void **st) { run_procs(bg_scavenge_main, NULL); }
+
+/* ---- Finalizers ---------------------------------------------------------------------- */
+
+typedef struct finobj {
+    uint64_t magic;
+    struct finobj *ref;
+    uint64_t pad[6];
+} finobj;
+#define FINMAGIC 0xf1a1f1a1f1a1f1a1ull
+
+static atomic_int finRuns, finBad;
+
+static void count_finalizer(void *obj)
+{
+    if (((finobj *)obj)->magic != FINMAGIC)
+        atomic_fetch_add(&finBad, 1);
+    atomic_fetch_add(&finRuns, 1);
+}
+
+static finobj *new_finobj(void (*fn)(void *))
+{
+    finobj *o = gort_alloc(sizeof *o);
+    o->magic = FINMAGIC;
+    if (fn)
+        gort_set_finalizer(o, fn);
+    return o;
+}
+
+/* Collects until `want` finalizers have run, or 20 s (a minute under
+ * emulation) pass; the count. */
+static int collect_until_finalized(int want)
+{
+    int64_t deadline = nanotime() + (qemu ? 60 : 20) * 1000000000LL;
+    while (atomic_load(&finRuns) < want && nanotime() < deadline) {
+        clear_stack_below();
+        gort_gc();
+        gort_sleep(1000000);
+    }
+    return atomic_load(&finRuns);
+}
+
+typedef struct finmaker {
+    int n;
+    gort_waitgroup *wg;
+} finmaker;
+
+static NOINLINE void make_dropped_finobjs(int n)
+{
+    for (int i = 0; i < n; i++)
+        (void)new_finobj(count_finalizer);
+}
+
+static void finmaker_main(void *arg)
+{
+    finmaker *fm = arg;
+    make_dropped_finobjs(fm->n);
+    churn(256 << 10);
+    gort_waitgroup_done(fm->wg);
+}
+
+/* Four goroutines make objects with finalizers and drop them while cycles
+ * run; 100 more stay reachable from a registered array. Every dropped one
+ * is finalized exactly once, with its contents intact, and no reachable one
+ * is; then the reachable ones are dropped, half of them with the finalizer
+ * removed first, and only the other half run. */
+static void finalizers_main(void *arg)
+{
+    enum { NKEPT = 100 };
+    int n = scaled(4000) / 4 * 4;
+    atomic_store(&finRuns, 0);
+    atomic_store(&finBad, 0);
+    finobj **kept = calloc(NKEPT, sizeof *kept);
+    gort_add_roots(kept, kept + NKEPT);
+    for (int i = 0; i < NKEPT; i++)
+        kept[i] = new_finobj(count_finalizer);
+    gort_waitgroup wg = { 0 };
+    finmaker fm = { n / 4, &wg };
+    gort_waitgroup_add(&wg, 4);
+    for (int i = 0; i < 4; i++)
+        gort_go(finmaker_main, &fm);
+    gort_waitgroup_wait(&wg);
+    assert_int_equal(collect_until_finalized(n), n);
+    gort_gc();
+    gort_gc();
+    assert_int_equal(atomic_load(&finRuns), n);       /* once each, none of the kept */
+    assert_int_equal(atomic_load(&finBad), 0);
+    for (int i = 0; i < NKEPT; i += 2)
+        gort_set_finalizer(kept[i], NULL);
+    memset(kept, 0, NKEPT * sizeof *kept);
+    assert_int_equal(collect_until_finalized(n + NKEPT / 2), n + NKEPT / 2);
+    gort_gc();
+    gort_gc();
+    assert_int_equal(atomic_load(&finRuns), n + NKEPT / 2);
+    gort_remove_roots(kept, kept + NKEPT);
+    free(kept);
+}
+
+static void test_finalizers_run_once_when_unreachable(void **st) { run_procs(finalizers_main, NULL); }
+
+/* A finalizer that stores its object in a global brings it back: the
+ * object and what it points to stay intact through later cycles, and the
+ * finalizer does not run again. */
+static finobj *_Atomic resurrected;
+
+static void resurrect_finalizer(void *obj)
+{
+    atomic_store(&resurrected, (finobj *)obj);
+    atomic_fetch_add(&finRuns, 1);
+}
+
+static NOINLINE uintptr_t make_pair_hidden(void)
+{
+    finobj *a = new_finobj(NULL), *b = new_finobj(NULL);
+    a->ref = b;
+    gort_set_finalizer(a, resurrect_finalizer);
+    return hide(a);
+}
+
+static void resurrection_main(void *arg)
+{
+    atomic_store(&finRuns, 0);
+    atomic_store(&resurrected, NULL);
+    uintptr_t h = make_pair_hidden();
+    assert_int_equal(collect_until_finalized(1), 1);
+    finobj *a = atomic_load(&resurrected);
+    assert_ptr_equal(a, unhide(h));
+    for (int i = 0; i < 3; i++) {
+        churn(1 << 20);
+        gort_gc();
+    }
+    assert_true(slot_live((uintptr_t)a) && slot_live((uintptr_t)a->ref));
+    assert_true(a->magic == FINMAGIC && a->ref->magic == FINMAGIC);
+    atomic_store(&resurrected, NULL);
+    a = NULL;
+    for (int i = 0; i < 3; i++)
+        gort_gc();
+    gort_sleep(10 * 1000000);
+    assert_int_equal(atomic_load(&finRuns), 1);
+}
+
+static void test_finalizer_resurrects_object_and_referents(void **st) { run_procs(resurrection_main, NULL); }
+
+/* Finalizers run on a goroutine: one may block on a channel until the
+ * program receives. */
+static gort_chan *finChan;
+
+static void sending_finalizer(void *obj)
+{
+    int v = ((finobj *)obj)->magic == FINMAGIC ? 1 : -1;
+    gort_chan_send(finChan, &v);
+}
+
+static NOINLINE void drop_sending_finobj(void) { (void)new_finobj(sending_finalizer); }
+
+static void blocking_finalizer_main(void *arg)
+{
+    finChan = gort_chan_make(sizeof(int), 0);
+    drop_sending_finobj();
+    int64_t deadline = nanotime() + (qemu ? 60 : 20) * 1000000000LL;
+    int v = 0;
+    bool ok = false;
+    while (!gort_chan_try_recv(finChan, &v, &ok) && nanotime() < deadline) {
+        clear_stack_below();
+        gort_gc();
+        gort_sleep(1000000);
+    }
+    assert_int_equal(v, 1);
+}
+
+static void test_finalizer_runs_on_a_goroutine_that_may_block(void **st)
+{
+    run_procs(blocking_finalizer_main, NULL);
+}
+
+/* Misuse is a fatal error with Go's message (forked children: these run
+ * before this process starts the runtime). */
+static void set_twice_child(void *arg)
+{
+    finobj *o = new_finobj(count_finalizer);
+    gort_set_finalizer(o, count_finalizer);
+}
+
+static void set_interior_child(void *arg) { gort_set_finalizer(&new_finobj(NULL)->ref, count_finalizer); }
+
+static void set_malloc_child(void *arg)
+{
+    static uint64_t notheap[4];
+    gort_set_finalizer(notheap, count_finalizer);
+}
+
+static void set_nil_child(void *arg) { gort_set_finalizer(NULL, count_finalizer); }
+
+/* Once its finalizer has run and it waits again, the finalizer goroutine is
+ * a system goroutine: only the main goroutine is counted. */
+static void fing_count_child(void *arg)
+{
+    finChan = gort_chan_make(sizeof(int), 1);
+    drop_sending_finobj();
+    int v = 0;
+    bool ok = false;
+    for (int i = 0; i < 2000 && !gort_chan_try_recv(finChan, &v, &ok); i++) {
+        clear_stack_below();
+        gort_gc();
+        gort_sleep(1000000);
+    }
+    for (int i = 0; i < 2000 && gort_num_goroutine() != 1; i++)
+        gort_sleep(1000000);       /* until it has parked again */
+    _exit(v == 1 && gort_num_goroutine() == 1 ? 0 : 1);
+}
+
+static void test_waiting_finalizer_goroutine_is_not_counted(void **st)
+{
+    child_result r = run_main_child(fing_count_child, 2);
+    if (r.exit_status != 0)
+        print_error("child status %d, stderr:\n%s\n", r.exit_status, r.err);
+    assert_int_equal(r.exit_status, 0);
+}
+
+static void test_finalizer_misuse_is_fatal(void **st)
+{
+    child_result r = run_main_child(set_twice_child, 1);
+    assert_child_died_with(r, "fatal error: runtime.SetFinalizer: finalizer already set");
+    r = run_main_child(set_interior_child, 1);
+    assert_child_died_with(r, "fatal error: runtime.SetFinalizer: pointer not at beginning of allocated block");
+    r = run_main_child(set_malloc_child, 1);
+    assert_child_died_with(r, "fatal error: runtime.SetFinalizer: pointer not in allocated block");
+    r = run_main_child(set_nil_child, 1);
+    assert_child_died_with(r, "fatal error: runtime.SetFinalizer: first argument is nil");
+    assert_non_null(strstr(r.err, "goroutine "));      /* with a traceback */
+}
 
 /* A select loop that makes a timer channel every iteration (as Go's
  * `case <-time.After(d)`), always won by a ready channel: the timers and
@@ -1555,6 +1786,8 @@ int main(void)
         /* forked children first, before this process starts the runtime */
         cmocka_unit_test(test_gccheckmark_catches_missed_rescan),
         cmocka_unit_test(test_fallback_to_stw_said_once),
+        cmocka_unit_test(test_finalizer_misuse_is_fatal),
+        cmocka_unit_test(test_waiting_finalizer_goroutine_is_not_counted),
         cmocka_unit_test(test_unreachable_objects_are_freed),
         cmocka_unit_test(test_stack_roots),
         cmocka_unit_test(test_interior_pointers),
@@ -1572,6 +1805,9 @@ int main(void)
         cmocka_unit_test(test_churn_in_bounded_memory),
         cmocka_unit_test(test_free_os_memory_returns_dropped_heap),
         cmocka_unit_test(test_scavenger_returns_dropped_heap_in_background),
+        cmocka_unit_test(test_finalizers_run_once_when_unreachable),
+        cmocka_unit_test(test_finalizer_resurrects_object_and_referents),
+        cmocka_unit_test(test_finalizer_runs_on_a_goroutine_that_may_block),
         cmocka_unit_test(test_after_in_select_loop_bounded),
         cmocka_unit_test(test_gccheckmark_finds_nothing_missed),
         cmocka_unit_test(test_gcpoison_fills_freed_objects),
