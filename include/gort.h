@@ -328,8 +328,17 @@ void     gort_store_ptr(void *slot, void *val);            /* *(void **)slot = v
 void     gort_memmove(void *dst, const void *src, size_t n); /* memmove, for memory holding GC pointers */
 /* Collects (as gort_gc), then returns every free heap page to the OS
  * (debug.FreeOSMemory). Between calls a background scavenger returns free
- * pages while the resident heap exceeds the heap goal by more than 10%. */
+ * pages while the resident heap exceeds the heap goal by more than 10%, or
+ * all the runtime keeps resident 95% of the memory limit. */
 void     gort_free_os_memory(void);
+/* The soft memory limit in bytes (debug.SetMemoryLimit): the collector
+ * keeps the runtime's resident memory under it, even with GC off, by
+ * lowering the heap goal (never below the live heap: a limit under that
+ * makes cycles run back to back; there is no 50% CPU cap as in Go). A
+ * negative limit only reads it. Returns the previous one; INT64_MAX means
+ * none, the default unless GORT_MEMLIMIT is set (bytes, or with a B, KiB,
+ * MiB, GiB or TiB suffix, or "off"; malformed: fatal error). */
+int64_t  gort_set_memory_limit(int64_t limit);
 /* Runs fn(obj) on the finalizer goroutine once obj (a gort_alloc block, or
  * a pointer-free tiny one inside its block) is unreachable, once; what obj
  * points to stays alive for it, and fn may store obj somewhere to keep it

@@ -343,7 +343,8 @@ void   mheap_freeSpan(mspan *s, uintptr_t nfreed);
 /* Returns free pages to the OS, highest first, until about nbytes are (a
  * run may overshoot) or none is left resident; the bytes returned. */
 uintptr_t mheap_scavenge(uintptr_t nbytes);
-/* How far the heap's resident pages exceed the heap goal plus 10% (0: not). */
+/* How far the heap's resident pages exceed the heap goal plus 10%, or the
+ * runtime's resident memory 95% of the memory limit (the larger; 0: not). */
 uint64_t mheap_scavengeGoalExcess(void);
 
 /* The span holding p, or NULL if p's page was never in the heap. May be a
@@ -394,8 +395,8 @@ typedef struct mstats {
     _Atomic uint64_t smallFreeCount[numSizeClasses]; /* kept by the sweeper */
     _Atomic uint64_t largeFree, largeFreeCount;
 
-    uint64_t    heapInUse;       /* bytes in in-use spans      } mheap_.lock */
-    uint64_t    heapFree;        /* free, resident pages       } */
+    uint64_t    heapInUse;       /* bytes in in-use spans      } changed atomically */
+    uint64_t    heapFree;        /* free, resident pages       } under mheap_.lock */
     uint64_t    heapReleased;    /* free pages not resident    } */
 
     uint64_t    mspan_sys, mcache_sys, buckhash_sys, gcMiscSys, other_sys;
@@ -691,6 +692,11 @@ extern _Atomic uint32_t sweepActive;     /* sweeps in progress */
 /* The heap goal after a cycle that marked `marked` bytes (mgcpacer.c). */
 void   gcControllerCommit(uint64_t marked, uint64_t stacks, uint64_t globals);
 extern int32_t gcPercent;                /* GOGC; < 0: off */
+extern _Atomic int64_t gcMemoryLimit;    /* GOMEMLIMIT; INT64_MAX: none */
+/* Resident memory outside the heap's pages: stacks, records, GC metadata,
+ * buckets; the heap's resident pages, in use and free (mstats.c). */
+uint64_t nonHeapSys(void);
+uint64_t heapResidentBytes(void);
 void   gcControllerInit(void);           /* reads GORT_GC */
 /* Bytes of allocation that one byte of scan work pays for, for a cycle
  * starting at heapLive (Go's assistBytesPerWork). */

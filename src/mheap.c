@@ -37,8 +37,9 @@
  * again). gort_free_os_memory returns every free page at once, after a
  * collection. In the background, sysmon calls mheap_scavenge one run at a
  * time while the heap's retained memory (in use plus free, still resident)
- * exceeds the heap goal by more than 10%, pacing itself to 1% of one CPU
- * (Go's bgscavenge and its gcPercentGoal). The lock is dropped for each
+ * exceeds the heap goal by more than 10%, or all the runtime keeps resident
+ * exceeds 95% of the memory limit, pacing itself to 1% of one CPU (Go's
+ * bgscavenge, its gcPercentGoal and memoryLimitGoal). The lock is dropped for each
  * madvise: the run is marked in use meanwhile (mpagealloc.c).
  *
  * mspan and mcache records come from fixallocs: free lists of fixed-size
@@ -260,7 +261,7 @@ static uintptr_t mheap_sysAlloc(mheap *h, uintptr_t n, uintptr_t *size)
  * pages are untouched, so they count as released (not resident). */
 static void mheap_growInto(mheap *h, uintptr_t base, uintptr_t limit)
 {
-    memstats.heapReleased += limit - base;
+    __atomic_fetch_add(&memstats.heapReleased, limit - base, __ATOMIC_RELAXED);
     pageAlloc_grow(&h->pages, base, limit - base);
 }
 
@@ -387,9 +388,9 @@ mspan *mheap_alloc(uintptr_t npages, spanClass spanclass)
     }
     mspan *s = fixalloc_alloc(&h->spanalloc);
     uint64_t *bits = outOfLine ? fixalloc_alloc(&h->bitsalloc) : NULL;
-    memstats.heapReleased -= scav;
-    memstats.heapFree -= nbytes - scav;
-    memstats.heapInUse += nbytes;
+    __atomic_fetch_sub(&memstats.heapReleased, scav, __ATOMIC_RELAXED);
+    __atomic_fetch_sub(&memstats.heapFree, nbytes - scav, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&memstats.heapInUse, nbytes, __ATOMIC_RELAXED);
     unlock(&h->lock);
 
     mspan_init(s, base, npages, spanclass, bits);
@@ -441,8 +442,8 @@ void mheap_freeSpan(mspan *s, uintptr_t nfreed)
     }
     mheap_markInUse(s, false);
     atomic_store_explicit(&s->state, mSpanDead, memory_order_release);
-    memstats.heapFree += nbytes;
-    memstats.heapInUse -= nbytes;
+    __atomic_fetch_add(&memstats.heapFree, nbytes, __ATOMIC_RELAXED);
+    __atomic_fetch_sub(&memstats.heapInUse, nbytes, __ATOMIC_RELAXED);
     pageAlloc_free(&h->pages, s->startAddr, s->npages);
     /* Sweeping swaps the two halves of the bits' block: free the lower one. */
     uint64_t *bits = s->allocBits < s->gcmarkBits ? s->allocBits : s->gcmarkBits;
@@ -505,8 +506,8 @@ static uintptr_t scavengeOne(mheap *h, uintptr_t ci)
     sysUnused((void *)base, np * pageSize);
     scavLock(h);
     pageAlloc_freeScavenged(&h->pages, base, np);
-    memstats.heapFree -= np * pageSize;
-    memstats.heapReleased += np * pageSize;
+    __atomic_fetch_sub(&memstats.heapFree, np * pageSize, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&memstats.heapReleased, np * pageSize, __ATOMIC_RELAXED);
     return np * pageSize;
 }
 
@@ -531,15 +532,17 @@ uintptr_t mheap_scavenge(uintptr_t nbytes)
 
 uint64_t mheap_scavengeGoalExcess(void)
 {
+    uint64_t retained = heapResidentBytes(), excess = 0;
     uint64_t goal = __atomic_load_n(&memstats.next_gc, __ATOMIC_RELAXED);
-    if (goal == UINT64_MAX)       /* GC off: no goal (Go then scavenges only for a memory limit) */
-        return 0;
-    goal += goal / 10;
-    mheap *h = &mheap_;
-    scavLock(h);
-    uint64_t retained = memstats.heapInUse + memstats.heapFree;
-    scavUnlock(h);
-    return retained > goal ? retained - goal : 0;
+    if (goal != UINT64_MAX && retained > goal + goal / 10)
+        excess = retained - goal - goal / 10;
+    int64_t limit = atomic_load(&gcMemoryLimit);
+    if (limit != INT64_MAX) {
+        uint64_t mapped = retained + nonHeapSys(), target = (uint64_t)limit / 100 * 95;
+        if (mapped > target && mapped - target > excess)
+            excess = mapped - target;
+    }
+    return excess;
 }
 
 void gort_free_os_memory(void)

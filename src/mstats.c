@@ -85,6 +85,21 @@ static uint64_t readSmallAllocs(uint64_t nsmall[numSizeClasses])
 
 static uint64_t loadSys(uint64_t *v) { return __atomic_load_n(v, __ATOMIC_RELAXED); }
 
+uint64_t nonHeapSys(void)
+{
+    return atomic_load(&stack_sys_bytes) + loadSys(&memstats.mspan_sys) + loadSys(&memstats.mcache_sys) +
+           loadSys(&memstats.buckhash_sys) + loadSys(&memstats.gcMiscSys) + loadSys(&memstats.other_sys);
+}
+
+/* No lock: the heap counters change atomically (under mheap_.lock, which
+ * these readers, the pacer in a stop and sysmon, cannot take); a sum torn
+ * between two changes only steers the pacer and the scavenger a little. */
+uint64_t heapResidentBytes(void)
+{
+    return __atomic_load_n(&memstats.heapInUse, __ATOMIC_RELAXED) +
+           __atomic_load_n(&memstats.heapFree, __ATOMIC_RELAXED);
+}
+
 void gort_read_mem_stats(gort_mem_stats *st)
 {
     RUNTIME_ENTRY();

@@ -34,8 +34,8 @@
  *      sockets wake even while every P computes. And the forced GC: a
  *      collection when none has run for 2 minutes, see below.
  *      And the scavenger: free heap pages back to the OS while the heap
- *      keeps more than its goal plus 10% resident (mheap.c), at most 1%
- *      of one CPU.
+ *      keeps more than its goal plus 10% resident, or the runtime more
+ *      than 95% of the memory limit (mheap.c), at most 1% of one CPU.
  *   4. GORT_DEBUG=schedtrace=N prints a SCHED line every N ms, in Go's
  *      format; scheddetail=1 adds a line per P, M and visible G.
  *
@@ -273,7 +273,7 @@ static void sysmon_forcegc(int64_t now)
 }
 
 /* The background scavenger (Go's bgscavenge, here a step of sysmon): while
- * the heap keeps more than its goal plus 10% resident, it returns runs of
+ * mheap_scavengeGoalExcess says too much is resident, it returns runs of
  * free pages to the OS, spending 1% of the time that passes (credit, capped
  * at 1 ms so an idle stretch does not buy a long burst). */
 static void sysmon_scavenge(int64_t now)

@@ -904,6 +904,81 @@ static void bg_scavenge_main(void *arg)
 
 static void test_scavenger_returns_dropped_heap_in_background(void **st) { run_procs(bg_scavenge_main, NULL); }
 
+/* ---- The soft memory limit ------------------------------------------------------------ */
+
+/* With GC off, a memory limit alone keeps the heap bounded: 600 MB (less
+ * under qemu and the sanitizers) of 1 KiB objects with 8 MB live, under a
+ * limit of what is resident outside the heap plus 64 MB. Collections run,
+ * and from the third on the heap in use stays within a quarter over the
+ * limit (it is soft: marking beside the program lets allocation run on
+ * meanwhile, and the first cycle after GC was off has no scan estimate to
+ * pace assists by; it overshoots, 109 MB here in concurrent mode). */
+static void memlimit_main(void *arg)
+{
+    enum { NLIVE = 8192 };
+    int pct = gort_set_gc_percent(-1);
+    gort_gc();
+    gort_mem_stats ms;
+    gort_read_mem_stats(&ms);
+    uint64_t nonheap = ms.sys - ms.heap_sys, heapRoom = 64u << 20;
+    uint32_t gcs = ms.num_gc;
+    int64_t old = gort_set_memory_limit((int64_t)(nonheap + heapRoom));
+    assert_int_equal(old, INT64_MAX);
+    assert_int_equal(gort_set_memory_limit(-1), (int64_t)(nonheap + heapRoom));
+    void **live = calloc(NLIVE, sizeof *live);
+    gort_add_roots(live, live + NLIVE);
+    size_t total = (size_t)scaled(600) << 20, peak = 0;
+    for (size_t done = 0, i = 0; done < total; done += 1024, i++) {
+        live[i % NLIVE] = gort_alloc(1024);
+        if (i % 4096 == 0) {
+            gort_read_mem_stats(&ms);
+            if (ms.num_gc - gcs >= 2)
+                peak = ms.heap_inuse > peak ? ms.heap_inuse : peak;
+        }
+    }
+    gort_remove_roots(live, live + NLIVE);
+    free(live);
+    gort_read_mem_stats(&ms);
+    assert_int_equal(gort_set_memory_limit(INT64_MAX), (int64_t)(nonheap + heapRoom));
+    gort_set_gc_percent(pct);
+    assert_true(ms.num_gc - gcs >= 4);
+    if (peak > heapRoom + heapRoom / 4)
+        fail_msg("heap in use reached %zu MB under a %llu MB heap limit", peak >> 20,
+                 (unsigned long long)(heapRoom >> 20));
+}
+
+static void test_memory_limit_bounds_heap_with_gc_off(void **st) { run_procs(memlimit_main, NULL); }
+
+/* GORT_MEMLIMIT sets the limit at start (Go's GOMEMLIMIT syntax); a
+ * malformed value is a fatal error. */
+static int64_t memlimitWant;
+
+static void memlimit_env_child(void *arg) { _exit(gort_set_memory_limit(-1) == memlimitWant ? 0 : 1); }
+
+static child_result run_with_memlimit(const char *value, int64_t want)
+{
+    memlimitWant = want;
+    setenv("GORT_MEMLIMIT", value, 1);
+    child_result r = run_main_child(memlimit_env_child, 1);
+    unsetenv("GORT_MEMLIMIT");
+    return r;
+}
+
+static void test_memory_limit_from_environment(void **st)
+{
+    static const struct { const char *value; int64_t want; } ok[] = {
+        { "100MiB", 100 << 20 }, { "12345", 12345 }, { "7B", 7 }, { "3GiB", 3LL << 30 }, { "off", INT64_MAX },
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        child_result r = run_with_memlimit(ok[i].value, ok[i].want);
+        if (r.exit_status != 0)
+            print_error("GORT_MEMLIMIT=%s: child status %d, stderr:\n%s\n", ok[i].value, r.exit_status, r.err);
+        assert_int_equal(r.exit_status, 0);
+    }
+    child_result r = run_with_memlimit("12MB", 0);
+    assert_child_died_with(r, "fatal error: malformed GORT_MEMLIMIT");
+}
+
 /* ---- Finalizers ---------------------------------------------------------------------- */
 
 typedef struct finobj {
@@ -1788,6 +1863,7 @@ int main(void)
         cmocka_unit_test(test_fallback_to_stw_said_once),
         cmocka_unit_test(test_finalizer_misuse_is_fatal),
         cmocka_unit_test(test_waiting_finalizer_goroutine_is_not_counted),
+        cmocka_unit_test(test_memory_limit_from_environment),
         cmocka_unit_test(test_unreachable_objects_are_freed),
         cmocka_unit_test(test_stack_roots),
         cmocka_unit_test(test_interior_pointers),
@@ -1805,6 +1881,7 @@ int main(void)
         cmocka_unit_test(test_churn_in_bounded_memory),
         cmocka_unit_test(test_free_os_memory_returns_dropped_heap),
         cmocka_unit_test(test_scavenger_returns_dropped_heap_in_background),
+        cmocka_unit_test(test_memory_limit_bounds_heap_with_gc_off),
         cmocka_unit_test(test_finalizers_run_once_when_unreachable),
         cmocka_unit_test(test_finalizer_resurrects_object_and_referents),
         cmocka_unit_test(test_finalizer_runs_on_a_goroutine_that_may_block),
