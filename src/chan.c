@@ -52,7 +52,23 @@ enum { maxElemSize = 1 << 16 };         /* Go's limit on a channel's element siz
 
 #define hchanSize ((sizeof(hchan) + alignof(max_align_t) - 1) & ~(alignof(max_align_t) - 1))
 
-static hchan *tochan(gort_chan *c) { return (hchan *)c; }
+void badchan(const void *c)
+{
+    gopanic("channel %p used after the collector freed it: keep a channel's pointer where the "
+            "collector looks (goroutine stacks, globals, GC memory, gort_add_roots ranges), "
+            "not only in malloc memory", c);
+}
+
+void chanSweepFreed(mspan *s)
+{
+    for (uintptr_t i = 0; i < s->nelems; i++) {
+        bool alloc = i < s->freeindex || ((s->allocBits[i / 64] >> (i % 64)) & 1);
+        bool marked = (s->gcmarkBits[i / 64] >> (i % 64)) & 1;
+        if (alloc && !marked)
+            atomic_store_explicit(&((hchan *)(s->startAddr + i * s->elemsize))->magic, 0,
+                                  memory_order_relaxed);
+    }
+}
 
 /* ---- Wait queues ------------------------------------------------------------ */
 
@@ -397,6 +413,8 @@ static hchan *makechan(size_t elem_size, size_t cap, bool noscan)
     hchan *c = mallocgc(size, NULL, noscan ? MALLOC_NOSCAN : 0);
     c->elemsize = elem_size;
     c->dataqsiz = cap;
+    atomic_store_explicit(&c->magic, hchanMagic, memory_order_relaxed);
+    atomic_store_explicit(&spanOfHeap((uintptr_t)c)->hasChan, 1, memory_order_relaxed);
     return c;
 }
 

@@ -25,6 +25,7 @@ typedef struct waitq { sudog *first, *last; } waitq;
 typedef struct hchan {
     mutex            lock;      /* guards all of the below and the sudogs queued here */
     _Atomic uint32_t closed;
+    _Atomic uint32_t magic;     /* hchanMagic while the block is a live channel */
     _Atomic size_t   qcount;    /* elements in buf (read unlocked by fast paths) */
     size_t           dataqsiz;  /* capacity; immutable */
     size_t           elemsize;  /* immutable; may be 0 */
@@ -33,6 +34,22 @@ typedef struct hchan {
     waitq            recvq;     /* blocked receivers */
     waitq            sendq;     /* blocked senders */
 } hchan;
+
+/* A collected channel. The collector can free a channel the program still
+ * uses when its only pointer lies where it does not look (malloc memory);
+ * the sweeper clears the magic word of every channel block it frees
+ * (chanSweepFreed), so an operation on one panics, naming that cause,
+ * instead of corrupting what reuses the memory. (Once a new channel reuses
+ * the block, the check cannot tell.) */
+enum { hchanMagic = 0x6e616863 };     /* "chan" */
+NORETURN void badchan(const void *c);
+static inline hchan *tochan(gort_chan *c)
+{
+    hchan *h = (hchan *)c;
+    if (h && unlikely(atomic_load_explicit(&h->magic, memory_order_relaxed) != hchanMagic))
+        badchan(h);
+    return h;
+}
 
 /* ---- Wait queues (chan.c); the channel's lock held ------------------------ */
 

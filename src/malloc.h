@@ -140,6 +140,7 @@ struct mspan {
                                     old data may lie (the rest is fresh, zero) */
     _Atomic uint8_t profiled;    /* holds an object the heap profile sampled (mprof.c) */
     _Atomic uint8_t hasFinalizer;/* holds a block with a finalizer record (mfinal.c) */
+    _Atomic uint8_t hasChan;     /* has held a channel (chan.c's chanSweepFreed) */
     uint64_t    inlineBits[2][inlineBitsObjects / 64]; /* alloc and mark bits of small spans */
 };
 
@@ -274,6 +275,8 @@ void mProf_Free(mspan *s);                /* s (profiled) is being swept: count 
  * blocks and marks those blocks, before the marks are counted. */
 void markFinalizerRoots(void);
 void finSweep(mspan *s);
+/* s (hasChan) is being swept: marks its freed blocks as dead channels (chan.c). */
+void chanSweepFreed(mspan *s);
 /* Counts size bytes against c's countdown; true when this allocation is
  * the heap profile's next sample (Go's mallocgc tail, c.nextSample). */
 static inline bool memprofSample(mcache *c, uintptr_t size)

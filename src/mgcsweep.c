@@ -103,6 +103,8 @@ bool mspan_sweep(mspan *s, bool preserve)
     if (nfreed) {
         if (unlikely(atomic_load_explicit(&s->profiled, memory_order_relaxed)))
             mProf_Free(s);              /* the heap profile counts its samples' frees */
+        if (unlikely(atomic_load_explicit(&s->hasChan, memory_order_relaxed)))
+            chanSweepFreed(s);          /* before poisoning, which overwrites it anyway */
         if (debug.gcpoison)
             poisonFreed(s);
         s->needzero = 1;

@@ -295,9 +295,11 @@ int gort_select(gort_select_case *cases, size_t n, bool block)
     RUNTIME_ENTRY();
     foreignenter();
     gopreempt_check();
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         if (cases[i].dir != GORT_SEND && cases[i].dir != GORT_RECV)
             gopanic("gort_select: case %zu has invalid dir %d", i, cases[i].dir);
+        (void)tochan(cases[i].chan);    /* a collected channel panics here */
+    }
     if (n == 0) {
         if (block)
             waitforever(waitReasonSelectNoCases);

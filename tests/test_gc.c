@@ -904,6 +904,40 @@ static void bg_scavenge_main(void *arg)
 
 static void test_scavenger_returns_dropped_heap_in_background(void **st) { run_procs(bg_scavenge_main, NULL); }
 
+/* ---- A collected channel still in use ------------------------------------------------ */
+
+/* Channels whose only pointers are in malloc memory are collected; an
+ * operation on one of them then panics, naming the likely cause, instead of
+ * running on freed memory (a forked child: it dies). */
+static NOINLINE void make_chans_in_malloc(gort_chan **slots, int n)
+{
+    for (int i = 0; i < n; i++)
+        slots[i] = gort_chan_make(sizeof(int), 1);
+}
+
+static void freed_chan_child(void *arg)
+{
+    enum { N = 64 };
+    gort_chan **slots = malloc(N * sizeof *slots);
+    make_chans_in_malloc(slots, N);
+    clear_stack_below();
+    gort_gc();
+    for (int i = 0; i < N; i++)
+        if (!slot_live((uintptr_t)slots[i])) {
+            int v = 1;
+            gort_chan_send(slots[i], &v);
+            _exit(4);                       /* it ran on freed memory */
+        }
+    _exit(3);                               /* none was freed */
+}
+
+static void test_collected_channel_op_panics(void **st)
+{
+    child_result r = run_main_child(freed_chan_child, 1);
+    assert_child_died_with(r, "used after the collector freed it");
+    assert_non_null(strstr(r.err, "not only in malloc memory"));
+}
+
 /* ---- The soft memory limit ------------------------------------------------------------ */
 
 /* With GC off, a memory limit alone keeps the heap bounded: 600 MB (less
@@ -1864,6 +1898,7 @@ int main(void)
         cmocka_unit_test(test_finalizer_misuse_is_fatal),
         cmocka_unit_test(test_waiting_finalizer_goroutine_is_not_counted),
         cmocka_unit_test(test_memory_limit_from_environment),
+        cmocka_unit_test(test_collected_channel_op_panics),
         cmocka_unit_test(test_unreachable_objects_are_freed),
         cmocka_unit_test(test_stack_roots),
         cmocka_unit_test(test_interior_pointers),
