@@ -102,14 +102,24 @@ static bool fingCommit(g *gp, void *arg)
     return empty;
 }
 
+/* The queue, emptied. NOINLINE: finLock reaches gclocal, a thread-local,
+ * and runfinq's loop switches goroutines (gopark, the finalizers), so it
+ * may run on another thread each time round: inlined, the compiler could
+ * keep the first thread's gclocal address across the loop (runtime.h). */
+static NOINLINE finalizer *takefinq(void)
+{
+    finLock();
+    finalizer *q = finq;
+    finq = NULL;
+    finUnlock();
+    return q;
+}
+
 static void runfinq(void *arg)
 {
     (void)arg;
     for (;;) {
-        finLock();
-        finalizer *q = finq;
-        finq = NULL;
-        finUnlock();
+        finalizer *q = takefinq();
         if (!q) {
             gopark(fingCommit, NULL, waitReasonFinalizerWait);
             continue;
