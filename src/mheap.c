@@ -66,13 +66,23 @@ void fixalloc_init(fixalloc *f, size_t size, uint64_t *stat)
     f->stat = stat;
 }
 
+/* Clears a recycled record with atomic stores: a marker may look up a free
+ * page in the span table, find the stale record of the span that was there,
+ * and read its state (atomically, then nothing else unless the state says
+ * published) just as the record is recycled. */
+static void fixalloc_clear(void *v, size_t size)
+{
+    for (size_t i = 0; i < size / 8; i++)
+        __atomic_store_n((uint64_t *)v + i, 0, __ATOMIC_RELAXED);
+}
+
 void *fixalloc_alloc(fixalloc *f)
 {
     void *v;
     if (f->list) {
         v = f->list;
         f->list = *(void **)v;
-        memset(v, 0, f->size);
+        fixalloc_clear(v, f->size);
     } else {
         if (f->nchunk < f->size) {
             f->chunk = (uintptr_t)sysAlloc(fixAllocChunk, f->stat);
