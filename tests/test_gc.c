@@ -1029,9 +1029,14 @@ typedef struct finobj {
 
 static atomic_int finRuns, finBad;
 
+/* pad[1] marks objects whose finalizer must not run (still reachable, or
+ * removed); pad[0] counts the runs of each. */
+enum { FIN_MUST_NOT_RUN = 1 };
+
 static void count_finalizer(void *obj)
 {
-    if (((finobj *)obj)->magic != FINMAGIC)
+    finobj *o = obj;
+    if (o->magic != FINMAGIC || o->pad[1] == FIN_MUST_NOT_RUN || o->pad[0]++ != 0)
         atomic_fetch_add(&finBad, 1);
     atomic_fetch_add(&finRuns, 1);
 }
@@ -1078,10 +1083,12 @@ static void finmaker_main(void *arg)
 }
 
 /* Four goroutines make objects with finalizers and drop them while cycles
- * run; 100 more stay reachable from a registered array. Every dropped one
- * is finalized exactly once, with its contents intact, and no reachable one
+ * run; 100 more stay reachable from a registered array. The dropped ones
+ * are finalized, each once, with its contents intact, and no reachable one
  * is; then the reachable ones are dropped, half of them with the finalizer
- * removed first, and only the other half run. */
+ * removed first, and only the other half run. The counts allow 1% (one in
+ * the second half) to stay pinned by a stale conservative root: under qemu
+ * one of 400 once outlived a minute of cycles. */
 static void finalizers_main(void *arg)
 {
     enum { NKEPT = 100 };
@@ -1090,26 +1097,32 @@ static void finalizers_main(void *arg)
     atomic_store(&finBad, 0);
     finobj **kept = calloc(NKEPT, sizeof *kept);
     gort_add_roots(kept, kept + NKEPT);
-    for (int i = 0; i < NKEPT; i++)
+    for (int i = 0; i < NKEPT; i++) {
         kept[i] = new_finobj(count_finalizer);
+        kept[i]->pad[1] = FIN_MUST_NOT_RUN;
+    }
     gort_waitgroup wg = { 0 };
     finmaker fm = { n / 4, &wg };
     gort_waitgroup_add(&wg, 4);
     for (int i = 0; i < 4; i++)
         gort_go(finmaker_main, &fm);
     gort_waitgroup_wait(&wg);
-    assert_int_equal(collect_until_finalized(n), n);
+    int ran = collect_until_finalized(n - n / 100);
+    assert_true(ran >= n - n / 100 && ran <= n);
     gort_gc();
     gort_gc();
-    assert_int_equal(atomic_load(&finRuns), n);       /* once each, none of the kept */
-    assert_int_equal(atomic_load(&finBad), 0);
-    for (int i = 0; i < NKEPT; i += 2)
-        gort_set_finalizer(kept[i], NULL);
+    assert_int_equal(atomic_load(&finBad), 0);       /* once each, none of the kept */
+    ran = atomic_load(&finRuns);
+    for (int i = 0; i < NKEPT; i++)
+        if (i % 2 == 0)
+            gort_set_finalizer(kept[i], NULL);      /* stays marked: must not run */
+        else
+            kept[i]->pad[1] = 0;
     memset(kept, 0, NKEPT * sizeof *kept);
-    assert_int_equal(collect_until_finalized(n + NKEPT / 2), n + NKEPT / 2);
+    assert_true(collect_until_finalized(ran + NKEPT / 2 - 1) >= ran + NKEPT / 2 - 1);
     gort_gc();
     gort_gc();
-    assert_int_equal(atomic_load(&finRuns), n + NKEPT / 2);
+    assert_int_equal(atomic_load(&finBad), 0);
     gort_remove_roots(kept, kept + NKEPT);
     free(kept);
 }
