@@ -696,16 +696,6 @@ BOTH(thread_mixed)
  * only the pages actually used. Element types Go's compiler rejects
  * (>= 64 KiB) and buffers beyond the allocation limit panic as in Go. */
 
-static long resident_bytes(void)
-{
-    long size = 0, resident = 0;
-    FILE *f = fopen("/proc/self/statm", "r");
-    assert_non_null(f);
-    assert_int_equal(fscanf(f, "%ld %ld", &size, &resident), 2);
-    fclose(f);
-    return resident * sysconf(_SC_PAGESIZE);
-}
-
 /* Neither making a big pointer-free channel nor a collection while it holds
  * a few values commits its buffer: the allocator leaves fresh pages alone
  * and the collector does not read a noscan object (on the kernel here a

@@ -739,14 +739,7 @@ static size_t footprint(void)
     gort_read_mem_stats(&ms);
     return ms.heap_sys - ms.heap_released;
 #else
-    long pages = 0, rss = 0;
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (f) {
-        if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
-            rss = 0;
-        fclose(f);
-    }
-    return (size_t)rss * (size_t)sysconf(_SC_PAGESIZE);
+    return (size_t)resident_bytes();
 #endif
 }
 

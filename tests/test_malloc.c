@@ -265,16 +265,6 @@ static void reused_large_memory_is_zeroed(void **state)
  * was memset from end to end, committing all of it (test_chan's 1 GiB
  * channel buffer grew RSS by 1 GiB under qemu). Now only the used pages are
  * cleared. */
-static long resident_bytes(void)
-{
-    long size = 0, resident = 0;
-    FILE *f = fopen("/proc/self/statm", "r");
-    assert_non_null(f);
-    assert_int_equal(fscanf(f, "%ld %ld", &size, &resident), 2);
-    fclose(f);
-    return resident * sysconf(_SC_PAGESIZE);
-}
-
 /* Makes [p, p+used) the only pages of [p, p+n) ever handed out, as after a
  * span of used bytes at the top of the used pages was freed: what the
  * arenas' zeroedBase says of pages never written is true. */

@@ -16,6 +16,7 @@
  * run_main_child(): run_child of a whole program: body as the main
  *   goroutine, with procs Ps (0: the default) and a 20 s alarm (a hang
  *   fails the test, not the suite).
+ * resident_bytes(): the process's RSS, from /proc/self/statm.
  * send_int()/recv_int(): one int over a channel (recv_int asserts the
  *   channel was not closed).
  * GORT_TEST_FILTER=pattern runs only the cmocka tests whose names match it
@@ -94,6 +95,17 @@ static inline int scaled(int n)
         n = 2000;     /* TSan counts each goroutine (fiber) as a thread: 8128 at most */
 #endif
     return n;
+}
+
+/* The process's resident set (RSS) in bytes, from /proc/self/statm. */
+static inline long resident_bytes(void)
+{
+    long size = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    assert_non_null(f);
+    assert_int_equal(fscanf(f, "%ld %ld", &size, &resident), 2);
+    fclose(f);
+    return resident * sysconf(_SC_PAGESIZE);
 }
 
 typedef struct child_result {
