@@ -543,18 +543,31 @@ static void test_custom_and_sizes(void **st)
     assert_int_equal(gort_map_len(bytes), 256);
 }
 
-/* A size hint builds the directory up front; the map behaves the same. */
+/* Distinct tables in a map's directory. */
+static size_t table_count(const gort_map *m)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < m->dirLen; i++)
+        n += i == 0 || map_directoryAt(m, i) != map_directoryAt(m, i - 1);
+    return n;
+}
+
+/* A size hint builds the directory up front; the map behaves the same.
+ * The hint sizes tables for the average load, so a table the hash happens
+ * to give more than 7/8 of 1024 slots (a 4-sigma draw among 128 tables,
+ * as in Go) still splits: allow a few, where no hint would build them all. */
 static void test_hint(void **st)
 {
     gort_map *m = gort_map_make_noscan(8, 8, 100000);
     assert_true(m->dirLen >= 128);
-    size_t dirLen = m->dirLen;
+    size_t tables = table_count(m);
+    assert_int_equal(tables, m->dirLen);
     for (uint64_t i = 0; i < 100000; i++)
         *(uint64_t *)gort_map_assign(m, &i) = i;
-    assert_int_equal(m->dirLen, dirLen);   /* the hint was enough: no split */
+    assert_in_range(table_count(m), tables, tables + 4);
     for (uint64_t i = 0; i < 100000; i++)
         assert_int_equal(*(uint64_t *)gort_map_get(m, &i), i);
-    assert_null(gort_map_get(gort_map_make(8, 8, (size_t)-1), &dirLen));  /* absurd hint: empty map */
+    assert_null(gort_map_get(gort_map_make(8, 8, (size_t)-1), &tables));  /* absurd hint: empty map */
 }
 
 /* Many readers on one map at once are fine (as in Go), on 2 Ps. */
