@@ -782,6 +782,27 @@ static struct {
     _Atomic uint32_t wake;          /* futex word, bumped to wake it */
 } timerSleeper;
 
+void (*timersleepTestGap)(void);
+
+/* Publishes in timerSleeper.until the time the sleeper will sleep to.
+ * wakeNetPoller wakes the sleeper only for a timer due before `until`, so
+ * `until` must be the very deadline slept to: publish, read the timers
+ * again, and repeat until the two agree. A timer added before that last
+ * read is in it; one added after sees the published `until`. */
+static int64_t publishSleepUntil(int64_t next)
+{
+    for (;;) {
+        atomic_store(&timerSleeper.until, next);
+        void (*gap)(void) = __atomic_load_n(&timersleepTestGap, __ATOMIC_RELAXED);
+        if (gap)
+            gap();
+        int64_t again = nobarrierWakeTime();
+        if (again == next)
+            return next;
+        next = again;
+    }
+}
+
 /* An M about to stop found no work. If timers are pending and no other M
  * sleeps on them, sleep until the earliest, then take an idle P to run it.
  * Returns true holding a P (the caller looks for work again). */
@@ -794,8 +815,7 @@ static bool timersleep(m *mp)
     if (!atomic_compare_exchange_strong(&timerSleeper.sleeping, &zero, 1))
         return false;
     uint32_t w = atomic_load(&timerSleeper.wake);
-    atomic_store(&timerSleeper.until, next);
-    next = nobarrierWakeTime();       /* a timer added before `until` was set */
+    next = publishSleepUntil(next);
     int64_t now = nanotime();
     if (next != 0 && next > now)
         futexsleep(&timerSleeper.wake, w, next - now);

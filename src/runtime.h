@@ -151,7 +151,7 @@ enum waitreason {            /* what a parked G waits for (Go's waitReason; wait
     waitReasonSleep, waitReasonSyncMutexLock, waitReasonSyncRWMutexLock,
     waitReasonSyncRWMutexRLock, waitReasonSemacquire, waitReasonSyncCondWait,
     waitReasonSyncWaitGroupWait, waitReasonIOWait, waitReasonPreempted,
-    waitReasonGCWorkerIdle, waitReasonForceGCIdle, waitReasonFinalizerWait, waitReasonTest,
+    waitReasonFinalizerWait, waitReasonTest,
 };
 const char *waitreason_string(enum waitreason r);
 /* The finalizer goroutine is parked: a system goroutine then (mfinal.c). */
@@ -493,6 +493,9 @@ void runtime_init(void);             /* idempotent */
 /* Called by time.c: wake an M sleeping until a timer, because an earlier
  * timer was added. */
 void wakeNetPoller(int64_t when);
+/* Tests: called by the M going to sleep until the next timer, between
+ * publishing that deadline and reading the timers again (proc.c). */
+extern void (*timersleepTestGap)(void);
 /* An M blocks in netpoll: if it would sleep past `when`, break its poll.
  * False if no M blocks in netpoll (proc.c). */
 bool netpollBreakFor(int64_t when);

@@ -4,11 +4,13 @@
  * semantics: no stale value after either returns), AfterFunc, tickers with
  * stop and reset; timers used from a thread that is not a goroutine; an
  * idle runtime sleeps (no spinning) until its next timer. Regression tests
- * for three bugs: timer reset races, huge durations fire at once, timers
- * before the runtime starts (with every other public entry point).
+ * for four bugs: timer reset races, huge durations fire at once, timers
+ * before the runtime starts (with every other public entry point), the
+ * timer sleeper sleeping past the deadline it published.
  * Bodies run with 1 P and 2 Ps.
  */
 #include "testutil.h"
+#include "runtime.h"     /* timersleepTestGap */
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -701,6 +703,76 @@ static void thread_timer_body(void *arg)
 }
 BOTH(thread_timer)
 
+/* ---- Regression: the timer sleeper slept past the deadline it published ------------- */
+
+/*
+ * The M asleep until the next timer published the earliest timer it saw,
+ * read the timers again and slept to what it read then. When the earliest
+ * timer moved later in between, it slept (here: an hour) past the deadline
+ * it had published, and wakeNetPoller, which wakes it only for a timer due
+ * before that deadline, let every later timer wait the hour. Seen as a hang
+ * of test_timers_before_the_runtime_starts under TSan. The test hook holds
+ * the sleeper between publishing and reading while a thread that is not a
+ * goroutine moves the timer from 1 ms to an hour; a 50 ms timer added once
+ * the sleeper has gone to sleep must still fire. One P, so that no other M runs the timers meanwhile.
+ */
+static _Atomic int gap_state;        /* 0 idle, 1 armed, 2 sleeper held, 3 timer moved */
+
+static void hold_sleeper_once(void)
+{
+    int armed = 1;
+    if (!atomic_compare_exchange_strong(&gap_state, &armed, 2))
+        return;
+    int64_t t0 = gort_nanotime();     /* the world must not wait for ever */
+    while (atomic_load(&gap_state) == 2 && gort_nanotime() - t0 < 5 * GORT_SECOND)
+        sched_yield();
+}
+
+static void *move_timer_later(void *done)
+{
+    gort_timer *t = gort_timer_new(GORT_HOUR);
+    atomic_store(&gap_state, 1);
+    gort_timer_reset(t, GORT_MILLISECOND);             /* wakes an M: it sleeps to 1 ms */
+    int64_t t0 = gort_nanotime();
+    while (atomic_load(&gap_state) != 2 && gort_nanotime() - t0 < 5 * GORT_SECOND)
+        sched_yield();
+    bool held = atomic_load(&gap_state) == 2;
+    gort_timer_reset(t, GORT_HOUR);
+    atomic_store(&gap_state, 3);
+    struct timespec ms = { 0, 1000 * 1000 }, settle = { 0, 20 * 1000 * 1000 };
+    nanosleep(&settle, NULL);          /* the sleeper reads the timers and sleeps */
+    /* The hang was here; poll instead of blocking, so that a lost timer
+     * fails the test rather than hanging it. */
+    gort_chan *after = gort_after(50 * GORT_MILLISECOND);
+    int64_t v;
+    t0 = gort_nanotime();
+    while (!gort_chan_try_recv(after, &v, NULL) && gort_nanotime() - t0 < lost_after())
+        nanosleep(&ms, NULL);
+    gort_timer_stop(t);
+    int fired = held && gort_nanotime() - t0 < lost_after();
+    gort_chan_send(done, &fired);      /* cmocka asserts only on the test's thread */
+    return NULL;
+}
+
+static void sleeper_deadline_body(void *unused)
+{
+    gort_chan *done = gort_chan_make(sizeof(int), 0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, move_timer_later, done), 0);
+    int fired = 0;
+    gort_chan_recv(done, &fired);
+    pthread_join(th, NULL);
+    assert_true(fired);
+}
+
+static void test_timer_sleeper_sleeps_to_the_deadline_it_published(void **st)
+{
+    atomic_store(&gap_state, 0);
+    __atomic_store_n(&timersleepTestGap, hold_sleeper_once, __ATOMIC_SEQ_CST);
+    run_in_gort(sleeper_deadline_body, NULL, 1);
+    __atomic_store_n(&timersleepTestGap, NULL, __ATOMIC_SEQ_CST);
+}
+
 /* ---- An idle runtime sleeps until its next timer ------------------------------------- */
 
 static int64_t cputime(void)
@@ -738,6 +810,7 @@ int main(void)
         BOTH_TESTS(thread_timer),
         BOTH_TESTS(idle),
         BOTH_TESTS(timer_reset_races),
+        cmocka_unit_test(test_timer_sleeper_sleeps_to_the_deadline_it_published),
         BOTH_TESTS(huge_durations_fire_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
