@@ -101,7 +101,8 @@ machine_info() {
     echo "gort:    $(git -C "$root" describe --always --dirty 2>/dev/null || echo '?')"
     echo "go:      $([ -n "$GO" ] && "$GO" version 2>/dev/null || echo 'not found') ($GO; the newest Go on this machine)"
     echo "gcc:     $(gcc --version 2>/dev/null | head -n1 || echo 'not found')"
-    echo "load:    $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null) (1/5/15 min; above the CPU count, expect noise)"
+    local load; load=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
+    echo "load:    $load (1/5/15 min)$(awk -v n="$(nproc)" '$1 > n { print "; above the CPU count: expect noise" }' <<<"$load")"
     echo "rounds:  $rounds${BENCH_SCALE:+, BENCH_SCALE=$BENCH_SCALE}${quick:+ (GORT_BENCH_QUICK: a smoke run, not a measurement)}${BENCH_WRAP:+, every binary under: $BENCH_WRAP}"
 }
 

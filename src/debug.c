@@ -60,8 +60,6 @@ static const char *const waitReasonStrings[] = {
     [waitReasonSyncWaitGroupWait] = "sync.WaitGroup.Wait",
     [waitReasonIOWait] = "IO wait",
     [waitReasonPreempted] = "preempted",
-    [waitReasonGCWorkerIdle] = "GC worker (idle)",
-    [waitReasonForceGCIdle] = "force gc (idle)",
     [waitReasonFinalizerWait] = "finalizer wait",
     [waitReasonTest] = "test",
 };

@@ -156,9 +156,7 @@ static void walk_saved(dumpbuf *b, gdump *d, g *gp)
 
 static bool is_system_goroutine(g *gp, uint32_t status)
 {
-    return status == Gwaiting && (gp->waitreason == waitReasonGCWorkerIdle ||
-                                  gp->waitreason == waitReasonForceGCIdle ||
-                                  gp->waitreason == waitReasonFinalizerWait);
+    return status == Gwaiting && gp->waitreason == waitReasonFinalizerWait;
 }
 
 /* forEachGStopped's function: records gp (world stopped; see the top). */

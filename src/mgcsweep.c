@@ -182,7 +182,7 @@ void finishsweep(void)
 void gcSweepPace(void)
 {
     uint64_t live = atomic_load(&gcHeapLive), trigger = atomic_load(&gcTrigger);
-    uint64_t pages = memstats.heapInUse / pageSize;
+    uint64_t pages = __atomic_load_n(&memstats.heapInUse, __ATOMIC_RELAXED) / pageSize;
     atomic_store(&pagesSwept, 0);
     sweepHeapLiveBasis = live;
     /* Go keeps 1 MiB of slack, so the sweep is done before the trigger. */
