@@ -150,12 +150,22 @@ mspan *mcentral_sweepForAlloc(mcentral *c)
 static _Atomic uint32_t sweepNext;      /* the class where the last span was found */
 static _Atomic uint64_t pagesSwept;     /* by sweepone since the cycle ended */
 static double sweepPagesPerByte;        /* the proportional sweep's rate; 0: off */
+/* The sweepgen whose sweep found no span left (Go's sweep.active drained
+ * mark): from then on sweepone answers at once instead of locking every
+ * class's mcentral, which the proportional sweep would do on every span
+ * an mcache takes once the sweep is done. A new cycle bumps sweepgen. */
+static _Atomic uint32_t sweepDrainedGen = UINT32_MAX;
 static uint64_t sweepHeapLiveBasis;     /* heapLive when the rate was set */
 
 bool sweepone(void)
 {
     bool found = false;
-    nosuspend_enter();
+    nosuspend_enter();                  /* sweepgen cannot change in here */
+    uint32_t gen = mheap_.sweepgen;
+    if (atomic_load_explicit(&sweepDrainedGen, memory_order_relaxed) == gen) {
+        nosuspend_exit();
+        return false;
+    }
     uint32_t start = atomic_load_explicit(&sweepNext, memory_order_relaxed);
     for (uint32_t k = 0; k < numSpanClasses && !found; k++) {
         uint32_t i = (start + k) % numSpanClasses;
@@ -167,6 +177,8 @@ bool sweepone(void)
             found = true;
         }
     }
+    if (!found)
+        atomic_store_explicit(&sweepDrainedGen, gen, memory_order_relaxed);
     nosuspend_exit();
     return found;
 }

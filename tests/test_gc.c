@@ -1374,6 +1374,46 @@ static void percent_main(void *arg)
 
 static void test_set_gc_percent(void **st) { run_in_gort(percent_main, NULL, 2); }
 
+/* Regression: once the sweep was done, every span an mcache took
+ * (deductSweepCredit, still behind its page target) called sweepone, which
+ * locked all 136 classes' mcentrals to find nothing: a quarter of the CPU
+ * of bench/gcserver. A drained sweep must answer without any of those
+ * locks: a thread holds class 0's lock, and sweepone must return before
+ * that thread lets go of it. */
+static mutex *held_central;
+static _Atomic int central_state;     /* 1 held, 2 released */
+
+static void *hold_central_lock(void *arg)
+{
+    lock(held_central);
+    atomic_store(&central_state, 1);
+    struct timespec ts = { 0, 300 * 1000 * 1000 };
+    nanosleep(&ts, NULL);
+    atomic_store(&central_state, 2);
+    unlock(held_central);
+    return NULL;
+}
+
+static void drained_sweep_main(void *arg)
+{
+    int old = gort_set_gc_percent(-1);     /* no cycle starts a new sweep meanwhile */
+    churn(16 << 20);
+    gort_gc();                             /* returns after its sweep is done */
+    assert_false(sweepone());
+    held_central = &mheap_.central[0].lock;
+    atomic_store(&central_state, 0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, hold_central_lock, NULL), 0);
+    while (atomic_load(&central_state) == 0)
+        sched_yield();
+    assert_false(sweepone());
+    assert_int_equal(atomic_load(&central_state), 1);   /* it did not wait for the lock */
+    pthread_join(th, NULL);
+    gort_set_gc_percent(old);
+}
+
+static void test_drained_sweep_takes_no_central_lock(void **st) { run_in_gort(drained_sweep_main, NULL, 2); }
+
 /* Sends fd 2 to a temporary file (returned, to be read back) until
  * stderr_back(*saved). */
 static FILE *stderr_to_tmpfile(int *saved)
@@ -1936,6 +1976,7 @@ int main(void)
         cmocka_unit_test(test_gcpoison_fills_freed_objects),
         cmocka_unit_test(test_stats_after_gc),
         cmocka_unit_test(test_set_gc_percent),
+        cmocka_unit_test(test_drained_sweep_takes_no_central_lock),
         cmocka_unit_test(test_gctrace_line),
         cmocka_unit_test(test_gctrace_line_survives_next_cycle_start),
         cmocka_unit_test(test_destroyed_p_sudog_cache),
