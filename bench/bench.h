@@ -9,6 +9,7 @@
  *              shrinks by BENCH_SCALE like a count;
  *   report()   prints the `BENCH <workload> <ns-per-op>` line run.sh reads;
  *   now_ns()   the monotonic clock of the benches that do not link gort;
+ *   vmhwm_kib() the peak resident set, for the collector benches;
  *   wanted()   the workload filter: `bench/chan pingpong mpmc` runs only
  *              those two workloads (for profiling one of them); no
  *              arguments, as run.sh calls every bench, runs them all.
@@ -62,6 +63,20 @@ static inline int64_t now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The peak resident set (VmHWM), in KiB. */
+static inline long vmhwm_kib(void)
+{
+    char line[256];
+    long v = 0;
+    FILE *f = fopen("/proc/self/status", "r");
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "VmHWM:", 6) == 0)
+            v = strtol(line + 6, NULL, 10);
+    if (f)
+        fclose(f);
+    return v;
 }
 
 /* The command line, kept by bench_args() for wanted(). */

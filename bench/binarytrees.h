@@ -42,17 +42,3 @@ static long binarytrees(int maxDepth)
     }
     return checksum + check(longLived);
 }
-
-/* The peak resident set (VmHWM), in KiB. */
-static long vmhwm_kib(void)
-{
-    char line[256];
-    long v = 0;
-    FILE *f = fopen("/proc/self/status", "r");
-    while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, "VmHWM:", 6) == 0)
-            v = strtol(line + 6, NULL, 10);
-    if (f)
-        fclose(f);
-    return v;
-}

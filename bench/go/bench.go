@@ -10,15 +10,18 @@
 //	report  prints the `BENCH <workload> <ns-per-op>` line run.sh reads
 //	        (reportNs: the same for a time measured elsewhere, as bench.h's
 //	        report, e.g. by a load generator in another process);
+//	vmhwmKiB the peak resident set, for the collector benches;
 //	wanted  the workload filter: `bench-go/chan pingpong mpmc` runs only
 //	        those two workloads (for profiling one of them); no arguments,
 //	        as run.sh calls every twin, runs them all.
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -65,4 +68,21 @@ func wanted(name string) bool {
 		}
 	}
 	return false
+}
+
+// vmhwmKiB is the peak resident set (VmHWM), in KiB.
+func vmhwmKiB() int64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if strings.HasPrefix(s.Text(), "VmHWM:") {
+			v, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(s.Text()[6:], "kB")), 10, 64)
+			return v
+		}
+	}
+	return 0
 }

@@ -3,11 +3,8 @@
 package main
 
 import (
-	"bufio"
 	"os"
 	"runtime"
-	"strconv"
-	"strings"
 	"time"
 )
 
@@ -27,22 +24,6 @@ func check(n *node) int64 {
 		return 1
 	}
 	return 1 + check(n.l) + check(n.r)
-}
-
-func vmhwmKiB() int64 {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		if strings.HasPrefix(s.Text(), "VmHWM:") {
-			v, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(s.Text()[6:], "kB")), 10, 64)
-			return v
-		}
-	}
-	return 0
 }
 
 var checksum int64
