@@ -1261,7 +1261,7 @@ static void test_finalizer_misuse_is_fatal(void **st)
  * yields now and then, as a server loop blocks now and then. */
 static void after_main(void *arg)
 {
-    int n = qemu ? 100000 : scaled(1000000);
+    int n = scaled(10000000);            /* the 10 million; fewer under qemu and sanitizers */
     gort_chan *ready = gort_chan_make(sizeof(int), 1);
     gort_mem_stats ms;
     uint64_t maxInuse = 0;
