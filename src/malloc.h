@@ -658,6 +658,19 @@ static inline void typedmemclr(void *dst, size_t n)
 }
 /* Time spent in assists, for gctrace's CPU figures (mgc.c). */
 void gcAddAssistTime(int64_t ns);
+/* ns of CPU the collector used so far: ended cycles' (pauses times the Ps,
+ * assists, background workers) and the current cycle's assists and workers
+ * (mgc.c). It can fall back a little as a cycle ends. */
+int64_t gcCPUTimeNow(void);
+/* The background workers' part of it, which runs on threads of its own
+ * rather than on Ps (mgc.c). */
+int64_t gcBgCPUTimeNow(void);
+
+/* The GC CPU limiter (mgclimit.c): sysmon updates it; while it is on,
+ * allocations skip their assists. */
+void gcCPULimiterUpdate(int64_t now);
+bool gcCPULimiting(void);
+uint64_t gcCPULimiterEnabledCount(void);  /* times it went on (tests, gctrace) */
 
 /* Side marking, for the goroutine-leak pass (mgcleak.c): with the world
  * stopped and no cycle under way, marks into the checkmark bits, leaving the

@@ -161,6 +161,24 @@ static cycleTimes cur;               /* the cycle under way (written by its stop
 
 void gcAddAssistTime(int64_t ns) { atomic_fetch_add(&cur.assistTime, ns); }
 
+static _Atomic int64_t gcBgTime;     /* ns of background workers' CPU, all cycles */
+
+static void addBgTime(int64_t ns)
+{
+    atomic_fetch_add(&cur.bgTime, ns);
+    atomic_fetch_add(&gcBgTime, ns);
+}
+
+int64_t gcBgCPUTimeNow(void) { return atomic_load(&gcBgTime); }
+
+int64_t gcCPUTimeNow(void)
+{
+    int64_t t = atomic_load(&gcCPUTime);
+    if (atomic_load(&gcphase) != _GCoff)   /* the cycle under way, pauses not yet in */
+        t += atomic_load(&cur.assistTime) + atomic_load(&cur.bgTime);
+    return t;
+}
+
 /* The gctrace line of the cycle t, formatted into line (gctraceLineMax
  * bytes) while the world is still stopped: once it starts again the next
  * cycle may begin and reset cur, numgc and work before the line is printed. */
@@ -269,7 +287,7 @@ static void runMarkWorker(bool dedicated)
         gcMarkStackJobs();
         uint64_t done = gcDrain(dedicated ? 0 : 256 << 10, false);
         atomic_fetch_add(&gcBgScanCredit, (int64_t)done);
-        atomic_fetch_add(&cur.bgTime, threadcputime() - c0);
+        addBgTime(threadcputime() - c0);
         if (gcw_empty(&gclocal.gcw) && !gcWorkAvailable() && !gcMarkDone())
             futexsleep(&gcphase, _GCmark, 100 * 1000);
     }
@@ -476,7 +494,7 @@ bool gcMarkDone(void)
         if (work.pageTracking) {      /* its CPU counts as background marking */
             int64_t c0 = threadcputime();
             gcconcPreclean();
-            atomic_fetch_add(&cur.bgTime, threadcputime() - c0);
+            addBgTime(threadcputime() - c0);
             st.asked = nanotime();
         }
         stopTheWorldAnd(work.pageTracking, gcMarkDoneStopped, &st);

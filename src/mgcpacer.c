@@ -33,8 +33,9 @@
  * cache records, GC metadata, profiling buckets); overage how far the
  * resident total already exceeds the limit; headroom 3% of the rest (at
  * least 1 MiB), for what grows before the next cycle ends. The goal never
- * drops below the marked heap: then cycles run back to back. (Go caps the
- * collector at 50% of the CPU in that case; gort has no such limiter.)
+ * drops below the marked heap: then cycles run back to back, and the GC CPU
+ * limiter (mgclimit.c) keeps the collector to about half the CPU by
+ * turning assists off.
  * Free resident heap pages count against the limit too: the scavenger
  * returns them while the resident total exceeds 95% of it (mheap.c).
  * Unlike Go, fragmentation inside spans is part of the heap here, not of

@@ -399,6 +399,7 @@ static void *sysmon(void *arg)
         idle = retake(now) ? 0 : idle + 1;
         sysmon_forcegc(now);
         sysmon_scavenge(now);
+        gcCPULimiterUpdate(now);
         if (debug.schedtrace > 0 && lasttrace + debug.schedtrace * 1000000LL <= now) {
             lasttrace = now;
             schedtrace(debug.scheddetail > 0, now);

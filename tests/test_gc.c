@@ -62,10 +62,10 @@ static NOINLINE void churn(size_t n)
     }
 }
 
-/* A linked list of n nodes; only the head is returned. */
+/* A linked list of n nodes (list_intact checks it). */
 typedef struct node { struct node *next; uint64_t payload[6]; } node;
 
-static NOINLINE uintptr_t make_list_hidden(int n)
+static NOINLINE node *make_list(int n)
 {
     node *head = NULL;
     for (int i = 0; i < n; i++) {
@@ -75,8 +75,11 @@ static NOINLINE uintptr_t make_list_hidden(int n)
             x->payload[k] = (uint64_t)i * 1000 + (uint64_t)k;
         head = x;
     }
-    return hide(head);
+    return head;
 }
+
+/* The same; only the hidden head is returned. */
+static NOINLINE uintptr_t make_list_hidden(int n) { return hide(make_list(n)); }
 
 static bool list_intact(node *head, int n)
 {
@@ -1414,6 +1417,54 @@ static void drained_sweep_main(void *arg)
 
 static void test_drained_sweep_takes_no_central_lock(void **st) { run_in_gort(drained_sweep_main, NULL, 2); }
 
+/* The GC CPU limiter (mgclimit.c): a memory limit a quarter of the live
+ * heap makes cycles run back to back with every allocation owing an assist.
+ * The limiter must turn on, and once it has, the collector's share of the
+ * CPU over the next two seconds stays near half (without it, assists took most of the rest). In
+ * stw mode (qemu) there are no assists to turn off: the limiter turns on,
+ * and the pauses take what they take. */
+static _Atomic bool limiter_stop;
+static gort_waitgroup limiter_wg;
+static node *limiter_live;             /* a global: a root */
+
+static void limiter_churn(void *arg)
+{
+    while (!atomic_load(&limiter_stop))
+        churn(1 << 20);
+    gort_waitgroup_done(&limiter_wg);
+}
+
+static void limiter_main(void *arg)
+{
+    int n = 1 << 19;                               /* 32 MB of 56-byte list nodes */
+    limiter_live = make_list(n);
+    int64_t old = gort_set_memory_limit(7 << 20);
+    atomic_store(&limiter_stop, false);
+    gort_waitgroup_add(&limiter_wg, 2);
+    for (int i = 0; i < 2; i++)
+        gort_go(limiter_churn, NULL);
+    int64_t t0 = gort_nanotime();
+    while (gcCPULimiterEnabledCount() == 0 && gort_nanotime() - t0 < 20 * GORT_SECOND)
+        gort_sleep(10 * GORT_MILLISECOND);
+    int64_t t1 = gort_nanotime(), g1 = gcCPUTimeNow(), b1 = gcBgCPUTimeNow();
+    gort_sleep(2 * GORT_SECOND);
+    int64_t t2 = gort_nanotime(), g2 = gcCPUTimeNow(), b2 = gcBgCPUTimeNow();
+    atomic_store(&limiter_stop, true);
+    gort_waitgroup_wait(&limiter_wg);
+    gort_set_memory_limit(old);
+    assert_true(gcCPULimiterEnabledCount() > 0);
+    /* The limiter's measure: the Ps (all busy) and the background workers'
+     * threads besides them. */
+    double share = (double)(g2 - g1) / (double)((t2 - t1) * gort_gomaxprocs(0) + (b2 - b1));
+    print_message("GC share of the CPU with the limiter on: %.2f\n", share);
+    if (gcConcurrentMark() && share > 0.6)
+        fail_msg("the collector took %.0f%% of the CPU with the limiter on", share * 100);
+    assert_true(list_intact(limiter_live, n));
+    limiter_live = NULL;
+}
+
+static void test_gc_cpu_limiter_caps_the_collector(void **st) { run_in_gort(limiter_main, NULL, 2); }
+
 /* Sends fd 2 to a temporary file (returned, to be read back) until
  * stderr_back(*saved). */
 static FILE *stderr_to_tmpfile(int *saved)
@@ -1977,6 +2028,7 @@ int main(void)
         cmocka_unit_test(test_stats_after_gc),
         cmocka_unit_test(test_set_gc_percent),
         cmocka_unit_test(test_drained_sweep_takes_no_central_lock),
+        cmocka_unit_test(test_gc_cpu_limiter_caps_the_collector),
         cmocka_unit_test(test_gctrace_line),
         cmocka_unit_test(test_gctrace_line_survives_next_cycle_start),
         cmocka_unit_test(test_destroyed_p_sudog_cache),
