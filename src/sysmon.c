@@ -36,6 +36,7 @@
  *      And the scavenger: free heap pages back to the OS while the heap
  *      keeps more than its goal plus 10% resident, or the runtime more
  *      than 95% of the memory limit (mheap.c), at most 1% of one CPU.
+ *      And the GC CPU limiter's bucket (mgclimit.c).
  *   4. GORT_DEBUG=schedtrace=N prints a SCHED line every N ms, in Go's
  *      format; scheddetail=1 adds a line per P, M and visible G.
  *
