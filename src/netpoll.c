@@ -101,7 +101,11 @@ struct pollDesc {
     gort_mutex rmu, wmu;        /* one reader, one writer at a time */
 };
 
-static _Atomic(pollDesc *) pdtab[PD_CHUNKS];
+/* PD_CHUNKS chunk pointers, mapped at init rather than 2 MiB of bss: the
+ * collector scans the program's data and bss as roots in both of a cycle's
+ * pauses, and this table holds no pointer into its heap (chunks are libc
+ * memory). Pages of it no fd number reached are never touched. */
+static _Atomic(_Atomic(pollDesc *) *) pdtab;
 static mutex pdtablock;
 static _Atomic bool inited;
 static _Atomic int32_t netpollWaiters;
@@ -113,6 +117,10 @@ static void writeDeadline(void *arg, int64_t now);
 static void netpollGenericInit(void)
 {
     runtime_init();
+    _Atomic(pollDesc *) *tab = sysAlloc(PD_CHUNKS * sizeof *tab, NULL);
+    if (!tab)
+        throw("runtime: cannot map the netpoller's fd table");
+    atomic_store_explicit(&pdtab, tab, memory_order_release);
     netpollinit();
     atomic_store(&inited, true);
 }
@@ -141,9 +149,10 @@ static pollDesc *newchunk(int base)
  * of range, or not yet allocated when !create. */
 static pollDesc *pd_slot(int fd, bool create)
 {
-    if (fd < 0 || fd >= PD_CHUNK * PD_CHUNKS)
-        return NULL;
-    _Atomic(pollDesc *) *cp = &pdtab[fd / PD_CHUNK];
+    _Atomic(pollDesc *) *tab = atomic_load_explicit(&pdtab, memory_order_acquire);
+    if (fd < 0 || fd >= PD_CHUNK * PD_CHUNKS || !tab)
+        return NULL;                  /* out of range, or no fd of gort's yet */
+    _Atomic(pollDesc *) *cp = &tab[fd / PD_CHUNK];
     pollDesc *c = atomic_load_explicit(cp, memory_order_acquire);
     if (!c) {
         if (!create)
