@@ -168,6 +168,10 @@ static inline uintptr_t nextFreeFast(mspan *s)
 static inline uintptr_t nextFree(mcache *c, spanClass spc, size_t size, mspan **sp)
 {
     mspan *s = c->alloc[spc];
+    /* Every cache is emptied before sweepgen moves (gcMarkTermination): a
+     * cached span is always one this cycle's sweep already did. */
+    GORT_ASSERT(s == &emptymspan ||
+                atomic_load_explicit(&s->sweepgen, memory_order_relaxed) == mheap_.sweepgen + 3);
     uintptr_t v = nextFreeFast(s);
     if (likely(v)) {
         *sp = s;
