@@ -18,7 +18,11 @@
  * capacity; it goes off at the first update that drains some. While it is
  * on, allocations skip their assists (gcAssistAlloc): the heap outgrows
  * its goal, which is what makes the limit soft, and the collector keeps
- * the background workers' 25%. GC time is what gctrace reports: assist and
+ * the background workers' 25%. Marking with the world stopped (stw mode,
+ * or concurrent mode where the kernel cannot track pages) has no assists:
+ * there a limit below the live heap would start a whole stopped mark at
+ * nearly every allocation, so while the limiter is on, allocations start
+ * no cycle (gcStart) and the heap grows until it goes off again. GC time is what gctrace reports: assist and
  * background workers' thread CPU, pauses times the Ps (mgc.c gcCPUTimeNow).
  * The busy Ps are sampled (Ps minus idle Ps) at each update. Go's workers
  * run on Ps; gort's run on threads of their own, so their CPU time counts

@@ -1425,9 +1425,11 @@ static void test_drained_sweep_takes_no_central_lock(void **st) { run_in_gort(dr
 /* The GC CPU limiter (mgclimit.c): a memory limit a quarter of the live
  * heap makes cycles run back to back with every allocation owing an assist.
  * The limiter must turn on, and once it has, the collector's share of the
- * CPU over the next two seconds stays near half (without it, assists took most of the rest). In
- * stw mode (qemu) there are no assists to turn off: the limiter turns on,
- * and the pauses take what they take. */
+ * CPU over the next two seconds stays near half (without it, assists took
+ * most of the rest). In stw mode (and under qemu) there are no assists:
+ * the limiter holds back the cycles allocation would start, and without
+ * that the churning goroutines made no progress at all (a stopped mark at
+ * nearly every allocation: the test hung). */
 static _Atomic bool limiter_stop;
 static gort_waitgroup limiter_wg;
 static node *limiter_live;             /* a global: a root */
