@@ -670,7 +670,9 @@ int64_t gcBgCPUTimeNow(void);
  * allocations skip their assists. */
 void gcCPULimiterUpdate(int64_t now);
 bool gcCPULimiting(void);
-uint64_t gcCPULimiterEnabledCount(void);  /* times it went on (tests, gctrace) */
+uint64_t gcCPULimiterEnabledCount(void);  /* times it went on (tests) */
+void gcCPULimiterSkippedAssist(void);    /* an allocation owed an assist and skipped it */
+uint64_t gcCPULimiterSkippedAssists(void);  /* how many did (tests) */
 
 /* Side marking, for the goroutine-leak pass (mgcleak.c): with the world
  * stopped and no cycle under way, marks into the checkmark bits, leaving the

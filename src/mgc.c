@@ -519,8 +519,6 @@ void gcStart(bool forced)
         gcRegisterThread(NULL);
     if (!forced && atomic_load(&gcHeapLive) < atomic_load(&gcTrigger))
         return;
-    if (!forced && !gcConcurrentMark() && gcCPULimiting())
-        return;                       /* marking stops the world: the limiter holds cycles back */
     if (atomic_load(&gcphase) != _GCoff)
         return;                       /* a cycle is under way */
     lock(&gcsema);

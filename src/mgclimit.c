@@ -18,11 +18,7 @@
  * capacity; it goes off at the first update that drains some. While it is
  * on, allocations skip their assists (gcAssistAlloc): the heap outgrows
  * its goal, which is what makes the limit soft, and the collector keeps
- * the background workers' 25%. Marking with the world stopped (stw mode,
- * or concurrent mode where the kernel cannot track pages) has no assists:
- * there a limit below the live heap would start a whole stopped mark at
- * nearly every allocation, so while the limiter is on, allocations start
- * no cycle (gcStart) and the heap grows until it goes off again. GC time is what gctrace reports: assist and
+ * the background workers' 25%. GC time is what gctrace reports: assist and
  * background workers' thread CPU, pauses times the Ps (mgc.c gcCPUTimeNow).
  * The busy Ps are sampled (Ps minus idle Ps) at each update. Go's workers
  * run on Ps; gort's run on threads of their own, so their CPU time counts
@@ -53,6 +49,11 @@ uint64_t gcCPULimiterEnabledCount(void)
 {
     return atomic_load(&limiter.enabledCount);
 }
+
+static _Atomic uint64_t skippedAssists;
+
+void gcCPULimiterSkippedAssist(void) { atomic_fetch_add_explicit(&skippedAssists, 1, memory_order_relaxed); }
+uint64_t gcCPULimiterSkippedAssists(void) { return atomic_load(&skippedAssists); }
 
 /* Go's accumulate: adds the window's GC time and drains its mutator time. */
 static void accumulate(int64_t mutatorTime, int64_t gcTime, int64_t capacity)

@@ -247,8 +247,12 @@ extern double gcAssistBytesPerWork;
 static void gcAssistAlloc(void)
 {
     gcLocal *l = &gclocal;
-    if (l->assistBytes >= 0 || l->nosuspend || gcCPULimiting())
-        return;                       /* limiting: the debt stays, the heap overshoots */
+    if (l->assistBytes >= 0 || l->nosuspend)
+        return;
+    if (gcCPULimiting()) {            /* the debt stays, the heap overshoots */
+        gcCPULimiterSkippedAssist();
+        return;
+    }
     int64_t t0 = nanotime();
     double perWork = gcAssistBytesPerWork > 0 ? gcAssistBytesPerWork : 1;
     int64_t need = (int64_t)((double)-l->assistBytes / perWork) + 1;
