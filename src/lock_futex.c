@@ -45,7 +45,7 @@ void lock_slow(mutex *l, uint32_t v)
     /* wait is what we store when we take the lock: once we have slept we must
      * leave 2 behind, because other sleepers may exist. */
     uint32_t wait = v;
-    int spin = ncpu > 1 ? ACTIVE_SPIN : 0;
+    int spin = __atomic_load_n(&ncpu, __ATOMIC_RELAXED) > 1 ? ACTIVE_SPIN : 0;
     for (;;) {
         /* Go spins a fixed procyield(ACTIVE_SPIN_CNT) between looks. We
          * double it each round (exponential backoff): a waiter that keeps

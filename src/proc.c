@@ -1554,7 +1554,7 @@ void gosched(void) { gosched_g(getg()); }
  * waits in our run queue. */
 bool canSpin(int iter)
 {
-    if (iter >= ACTIVE_SPIN || ncpu <= 1 || atomic_load(&gomaxprocs) <=
+    if (iter >= ACTIVE_SPIN || __atomic_load_n(&ncpu, __ATOMIC_RELAXED) <= 1 || atomic_load(&gomaxprocs) <=
             atomic_load(&sched.npidle) + atomic_load(&sched.nmspinning) + 1)
         return false;
     m *mp = getm();
@@ -2041,7 +2041,7 @@ static int32_t env_int(const char *name, int32_t def, int32_t max)
 
 static void schedinit(void)
 {
-    ncpu = getproccount();
+    __atomic_store_n(&ncpu, getproccount(), __ATOMIC_RELAXED);   /* lock_slow may read it already */
     parsedebugvars();
     stackinit((size_t)env_int("GORT_STACKSIZE", 0, STACK_MAX));
     signal_init();
