@@ -10,6 +10,7 @@
  *   report()   prints the `BENCH <workload> <ns-per-op>` line run.sh reads;
  *   now_ns()   the monotonic clock of the benches that do not link gort;
  *   vmhwm_kib() the peak resident set, for the collector benches;
+ *   cpu_ns()   the process's CPU time, every thread (the _cpu rows);
  *   wanted()   the workload filter: `bench/chan pingpong mpmc` runs only
  *              those two workloads (for profiling one of them); no
  *              arguments, as run.sh calls every bench, runs them all.
@@ -25,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 /* Applies BENCH_SCALE to an iteration count (at least 1). */
@@ -77,6 +79,15 @@ static inline long vmhwm_kib(void)
     if (f)
         fclose(f);
     return v;
+}
+
+/* The CPU time (user + system, every thread) this process has used, in ns. */
+static inline int64_t cpu_ns(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ((int64_t)ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000 +
+           ((int64_t)ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000;
 }
 
 /* The command line, kept by bench_args() for wanted(). */

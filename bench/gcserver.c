@@ -29,7 +29,6 @@
 #include "bench.h"
 
 #include <stdatomic.h>
-#include <sys/resource.h>
 
 enum {
     recordSize = 512, childSize = 64, nodeSize = 64, bufSize = 4096, listLen = 16,
@@ -103,14 +102,6 @@ static void worker(void *arg)
     gort_waitgroup_done(&done);
 }
 
-static int64_t cpuNanos(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ((int64_t)ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000 +
-           ((int64_t)ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000;
-}
-
 static void bench_main(void *arg)
 {
     nslots = (uint64_t)sized(100 << 20) / (recordSize + childSize);
@@ -122,13 +113,13 @@ static void bench_main(void *arg)
     gort_mem_stats st;
     gort_read_mem_stats(&st);
     uint32_t gc0 = st.num_gc;
-    int64_t cpu0 = cpuNanos(), start = gort_nanotime();
+    int64_t cpu0 = cpu_ns(), start = gort_nanotime();
     gort_waitgroup_add(&done, workers);
     for (uintptr_t w = 0; w < workers; w++)
         gort_go(worker, (void *)w);
     gort_waitgroup_wait(&done);
     int64_t elapsed = gort_nanotime() - start, requests = batches * batchPerWorker * workers;
-    report("srv_cpu", cpuNanos() - cpu0, requests);
+    report("srv_cpu", cpu_ns() - cpu0, requests);
     gort_read_mem_stats(&st);
     report("srv_gc_cpu", (int64_t)(st.gc_cpu_fraction * 1000 * 100), 100);  /* per mille, 2 decimals */
     uint64_t maxPause = 0;

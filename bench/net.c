@@ -42,7 +42,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -314,15 +313,6 @@ static bool run_load(int port, const struct workload *w, int64_t *elapsed, int64
     }
     *elapsed = e, *ops = o;
     return true;
-}
-
-/* The CPU time (user + system, every thread) this process has used, in ns. */
-static int64_t cpu_ns(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ((int64_t)ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000 +
-           ((int64_t)ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000;
 }
 
 static void bench_main(void *arg)

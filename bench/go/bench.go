@@ -11,6 +11,7 @@
 //	        (reportNs: the same for a time measured elsewhere, as bench.h's
 //	        report, e.g. by a load generator in another process);
 //	vmhwmKiB the peak resident set, for the collector benches;
+//	cpuNs   the process's CPU time, every thread (the _cpu rows);
 //	wanted  the workload filter: `bench-go/chan pingpong mpmc` runs only
 //	        those two workloads (for profiling one of them); no arguments,
 //	        as run.sh calls every twin, runs them all.
@@ -22,6 +23,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -85,4 +87,11 @@ func vmhwmKiB() int64 {
 		}
 	}
 	return 0
+}
+
+// cpuNs is the CPU time (user + system, every thread) this process has used.
+func cpuNs() int64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return ru.Utime.Nano() + ru.Stime.Nano()
 }

@@ -10,7 +10,6 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -90,12 +89,6 @@ func worker(w int, wg *sync.WaitGroup) {
 	wg.Done()
 }
 
-func cpuNanos() int64 {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return ru.Utime.Nano() + ru.Stime.Nano()
-}
-
 func main() {
 	slots = make([]*record, sized(100<<20)/(recordSize+childSize))
 	for i := range slots {
@@ -106,7 +99,7 @@ func main() {
 	var st runtime.MemStats
 	runtime.ReadMemStats(&st)
 	gc0 := st.NumGC
-	cpu0, start := cpuNanos(), time.Now()
+	cpu0, start := cpuNs(), time.Now()
 	var wg sync.WaitGroup
 	wg.Add(workers)
 	for w := 0; w < workers; w++ {
@@ -114,7 +107,7 @@ func main() {
 	}
 	wg.Wait()
 	elapsed, requests := time.Since(start), batches*batchPerWorker*workers
-	reportNs("srv_cpu", cpuNanos()-cpu0, requests)
+	reportNs("srv_cpu", cpuNs()-cpu0, requests)
 	runtime.ReadMemStats(&st)
 	reportNs("srv_gc_cpu", int64(st.GCCPUFraction*1000*100), 100)
 	var maxPause uint64

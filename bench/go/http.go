@@ -20,7 +20,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 )
 
 const wrkSeconds = 3
@@ -66,13 +65,6 @@ func parseWrk(out string) (res wrkResult, err error) {
 		return res, fmt.Errorf("cannot read wrk's report:\n%s", out)
 	}
 	return res, nil
-}
-
-// cpuNs is the CPU time (user + system, every thread) this process has used.
-func cpuNs() int64 {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
 func main() {

@@ -19,7 +19,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
-	"syscall"
 )
 
 const serverBuf = 512
@@ -57,13 +56,6 @@ func acceptLoop(ln net.Listener) {
 		}
 		go echo(c)
 	}
-}
-
-// cpuNs is the CPU time (user + system, every thread) this process has used.
-func cpuNs() int64 {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
 // loadGenerator finds the C load generator (net.c in --load mode).
