@@ -23,9 +23,11 @@
  * The busy Ps are sampled (Ps minus idle Ps) at each update. Go's workers
  * run on Ps; gort's run on threads of their own, so their CPU time counts
  * as CPU the program had besides its Ps: otherwise one goroutine and a
- * worker on the idle P's core would read as more GC than mutator. sysmon updates the limiter on every tick (every 20 us to
- * 10 ms); updates from elsewhere are not needed, since only a busy program
- * can fill the bucket and sysmon ticks often while one runs.
+ * worker on the idle P's core would read as more GC than mutator.
+ *
+ * sysmon updates the limiter on every tick (every 20 us to 10 ms);
+ * updates from elsewhere are not needed, since only a busy program can
+ * fill the bucket and sysmon ticks often while one runs.
  */
 #include "malloc.h"
 
