@@ -479,7 +479,34 @@ typedef struct gcLocal {
     int64_t  assistBytes;         /* allocation credit (>0) or debt (<0) of this cycle's assists */
     uint32_t assistCycle;         /* the cycle assistBytes belongs to */
 } gcLocal;
-extern __thread gcLocal gclocal __attribute__((tls_model("initial-exec")));
+extern __thread gcLocal gclocal_tls __attribute__((tls_model("initial-exec")));
+/* This thread's gcLocal, found again at every use. A goroutine may resume
+ * on another thread after any call that can switch it out (a park, a
+ * yield), while the compiler takes the thread pointer as fixed for the
+ * whole function and may reuse it: a plain `gclocal_tls.x` after such a
+ * call could reach the old thread's block, and an update there races with
+ * that thread's own. The asm is volatile, so every gclocal re-reads the
+ * thread pointer, as getg does. */
+#if defined(__x86_64__) || defined(__aarch64__)
+static inline gcLocal *gclocal_get(void)
+{
+    gcLocal *l;
+#if defined(__x86_64__)
+    __asm__ volatile("movq %%fs:0, %0\n\t"
+                     "addq gclocal_tls@gottpoff(%%rip), %0" : "=r"(l));
+#else
+    uintptr_t off;
+    __asm__ volatile("mrs %0, tpidr_el0\n\t"
+                     "adrp %1, :gottprel:gclocal_tls\n\t"
+                     "ldr %1, [%1, #:gottprel_lo12:gclocal_tls]\n\t"
+                     "add %0, %0, %1" : "=&r"(l), "=&r"(off));
+#endif
+    return l;
+}
+#else
+NOINLINE gcLocal *gclocal_get(void);  /* roots.c: a call the compiler cannot see into */
+#endif
+#define gclocal (*gclocal_get())
 extern _Atomic uint32_t gcStopping;   /* a stop of the world is under way */
 void nosuspend_slow(void);            /* act on gclocal.pending */
 
@@ -709,7 +736,8 @@ extern _Atomic uint32_t sweepActive;     /* sweeps in progress */
 
 /* The heap goal after a cycle that marked `marked` bytes (mgcpacer.c). */
 void   gcControllerCommit(uint64_t marked, uint64_t stacks, uint64_t globals);
-extern int32_t gcPercent;                /* GOGC; < 0: off */
+extern int32_t gcPercent;                /* GOGC; < 0: off (written under pacerLock,
+                                            atomically: sysmon reads it unlocked) */
 extern _Atomic int64_t gcMemoryLimit;    /* GOMEMLIMIT; INT64_MAX: none */
 /* Resident memory outside the heap's pages: stacks, records, GC metadata,
  * buckets; the heap's resident pages, in use and free (mstats.c). */

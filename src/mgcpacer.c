@@ -139,7 +139,7 @@ void gcControllerInit(void)
 {
     nosuspend_enter();
     lock(&pacerLock);
-    gcPercent = readGOGC();
+    __atomic_store_n(&gcPercent, readGOGC(), __ATOMIC_RELAXED);
     atomic_store(&gcMemoryLimit, readMEMLIMIT());
     commitLocked();
     unlock(&pacerLock);
@@ -153,7 +153,7 @@ int gort_set_gc_percent(int pct)
     nosuspend_enter();
     lock(&pacerLock);
     int old = gcPercent;
-    gcPercent = pct < 0 ? -1 : pct;
+    __atomic_store_n(&gcPercent, pct < 0 ? -1 : pct, __ATOMIC_RELAXED);
     commitLocked();
     unlock(&pacerLock);
     nosuspend_exit();

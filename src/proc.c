@@ -50,6 +50,7 @@
  * another M, and the G, back from the call, takes its P back with one CAS
  * if it is still there (exitsyscall).
  */
+#include "malloc.h"       /* gclocal */
 #include "netpoll.h"
 #include "sema.h"         /* worldsema */
 
@@ -177,6 +178,9 @@ static void finish_direct(m *mp);
 static void mcall_g(g *gp, g *(*fn)(g *))
 {
     m *mp = gp->m;
+    /* A region (nosuspend_enter) belongs to the thread: a G that switched
+     * out inside one would leave it open here and close one elsewhere. */
+    GORT_ASSERT(gclocal.nosuspend == 0);
     gp->saved_errno = *mp->errnop;
     mp->mcall_fn = fn;
     gogo(gp, mp->g0, false);

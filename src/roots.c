@@ -58,7 +58,10 @@
 
 #define SIG_SUSPEND SIGPWR
 
-__thread gcLocal gclocal __attribute__((tls_model("initial-exec")));
+__thread gcLocal gclocal_tls __attribute__((tls_model("initial-exec")));
+#if !defined(__x86_64__) && !defined(__aarch64__)
+NOINLINE gcLocal *gclocal_get(void) { return &gclocal_tls; }
+#endif
 
 typedef struct gcthread {
     struct gcthread *next;

@@ -40,7 +40,7 @@
  * TSan delivers signals late, on a copy of the context, so a rewritten
  * context would be lost. GORT_DEBUG=asyncpreemptoff=1 turns it off.
  */
-#include "runtime.h"
+#include "malloc.h"          /* gclocal */
 
 #include <errno.h>
 #include <link.h>
@@ -239,8 +239,14 @@ static SIGNAL_NOSANITIZE void doSigPreempt(m *mp, siginfo_t *si, void *uc)
     /* m.inruntime: the goroutine is inside gort (RUNTIME_ENTRY), whatever
      * the PC says. gort calls code that may lie in the program's text (a
      * libgcc helper such as __popcountdi2 linked into the executable), and
-     * may hold a runtime lock while it does. */
+     * may hold a runtime lock while it does. gclocal.nosuspend: the thread
+     * is in a region, which belongs to the thread, not the G; entries
+     * without RUNTIME_ENTRY (the maps') reach one and call memcpy through
+     * the executable's PLT, program text again. A G switched out there
+     * would leave the region open on this thread for good (test_map hung
+     * under qemu: no cycle could start, no stop could finish). */
     if (!gp || gp->m != mp || gp == mp->g0 || mp->curg != gp || !pp ||
+        gclocal.nosuspend ||
         atomic_load_explicit(&mp->inruntime, memory_order_relaxed) ||
         !atomic_load_explicit(&pp->preempt, memory_order_relaxed) ||
         atomic_load_explicit(&gp->atomicstatus, memory_order_relaxed) != Grunning)

@@ -44,7 +44,7 @@
  * not counted in sched.mcount: it never runs Go code, so it cannot end a
  * deadlock. schedtrace's threads= counts it, as Go's does.
  */
-#include "malloc.h"          /* memstats */
+#include "malloc.h"          /* memstats, gcPercent */
 #include "netpoll.h"
 
 #include <signal.h>
@@ -203,9 +203,10 @@ static uint32_t retake(int64_t now)
  * minutes; GORT_DEBUG=forcegcperiod=MS shortens it for tests only
  * (docs/HACKING.md), as Go's export_test.go ForceGCPeriod. As in Go, the
  * clock starts at the first collection: a program that never collected is
- * left alone. The cycle runs on a thread of its own (Go: the forcegc
- * goroutine), started at the first forced cycle, so that sysmon never waits
- * for a collection. That thread is in allm, like sysmon: deadlock detection
+ * left alone, and so is one that turned the collector off (GC percent
+ * < 0). The cycle runs on a thread of its own (Go: the forcegc goroutine),
+ * started at the first forced cycle, so that sysmon never waits for a
+ * collection. That thread is in allm, like sysmon: deadlock detection
  * knows it, and it cannot wake a goroutine. */
 static const int64_t forcegcperiodNS = 2 * 60 * 1000000000LL;
 static m forcegc_m;
@@ -264,7 +265,9 @@ static void sysmon_forcegc(int64_t now)
         return;
     }
     int64_t period = debug.forcegcperiod > 0 ? debug.forcegcperiod * 1000000LL : forcegcperiodNS;
-    if (n == 0 || now - lastgc <= period || !atomic_exchange(&forcegc_idle, false))
+    if (n == 0 || now - lastgc <= period ||
+        __atomic_load_n(&gcPercent, __ATOMIC_RELAXED) < 0 ||   /* GOGC=off: none, as in Go */
+        !atomic_exchange(&forcegc_idle, false))
         return;
     if (!started) {
         forcegc_start();

@@ -12,7 +12,7 @@
  * hanging, and the assertions are about counts. 1 and 2 Ps each.
  */
 #include "testutil.h"
-#include "runtime.h"
+#include "malloc.h"         /* nosuspend_enter */
 
 #include <fcntl.h>
 #include <netdb.h>
@@ -25,7 +25,7 @@ enum { HEARTBEATS = 10 };
 
 static atomic_bool stop;             /* the workers must return */
 static _Atomic int64_t deadline;
-static atomic_long work;             /* progress made by the workers */
+static atomic_long progress;          /* progress made by the workers */
 static gort_waitgroup workers_wg;
 
 /* True when the workers must stop: told to, or out of time. */
@@ -62,7 +62,7 @@ static void scenario_body(void *arg)
     struct outcome *out = &((struct run *)arg)->out;
     int procs = gort_gomaxprocs(0);
     atomic_store(&stop, false);
-    atomic_store(&work, 0);
+    atomic_store(&progress, 0);
     atomic_store(&deadline, gort_nanotime() + DEADLINE);
     int n = sc->per_p * procs;
     gort_waitgroup_add(&workers_wg, n);
@@ -88,7 +88,7 @@ static void scenario_body(void *arg)
     if (sc->release)
         sc->release();
     gort_waitgroup_wait(&workers_wg);
-    out->work = atomic_load(&work);
+    out->work = atomic_load(&progress);
 }
 
 static void run_scenario(void (*worker)(void *), int per_p, void (*release)(void), int procs)
@@ -126,7 +126,7 @@ static void pingpong_worker(void *arg)
     while (!stopping()) {
         gort_chan_send(c, &v);
         gort_chan_recv(c, &v);
-        atomic_fetch_add_explicit(&work, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&progress, 1, memory_order_relaxed);
     }
     gort_chan_close(c);
 }
@@ -142,7 +142,7 @@ static void mutex_worker(void *arg)
 {
     while (!stopping()) {
         gort_mutex_lock(&loop_mu);
-        atomic_fetch_add_explicit(&work, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&progress, 1, memory_order_relaxed);
         gort_mutex_unlock(&loop_mu);
     }
 }
@@ -158,7 +158,7 @@ static void trysend_worker(void *arg)
     int v = 1;
     while (!stopping()) {
         if (gort_chan_try_send(c, &v))
-            atomic_fetch_add_explicit(&work, 1, memory_order_relaxed);
+            atomic_fetch_add_explicit(&progress, 1, memory_order_relaxed);
         gort_chan_try_recv(c, &v, NULL);
     }
 }
@@ -171,7 +171,7 @@ static void alloc_worker(void *arg)
     while (!stopping()) {
         void *volatile p = gort_alloc(64);
         (void)p;
-        atomic_fetch_add_explicit(&work, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&progress, 1, memory_order_relaxed);
     }
 }
 
@@ -208,7 +208,7 @@ static void arith_worker(void *arg)
     uint64_t x = 1;
     while (!stopping()) {
         x = arith(x, 100000);
-        atomic_fetch_add_explicit(&work, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&progress, 1, memory_order_relaxed);
     }
     atomic_store(&arith_sink, x);
 }
@@ -253,6 +253,15 @@ static void compute_300ms_in_gort(void *arg)
 {
     RUNTIME_ENTRY();
     compute_300ms(arg);
+}
+
+/* The same computation inside a region (nosuspend_enter), as a map
+ * operation's copy is, with m.inruntime clear as it is there. */
+static void compute_300ms_in_region(void *arg)
+{
+    nosuspend_enter();
+    compute_300ms(arg);
+    nosuspend_exit();
 }
 
 static void (*computer)(void *) = compute_300ms;
@@ -309,13 +318,30 @@ static void test_async_preempt_beats(void **st)
  * mheap_.lock held; procresize then waited for that lock forever. With 1
  * P the heartbeat must not beat until the computation ends. (Under TSan,
  * without async preemption, 0 holds trivially.) */
-static void test_no_async_preempt_inside_gort(void **st)
+static void assert_no_beat_during(void (*compute)(void *))
 {
     int during = -1;
-    computer = compute_300ms_in_gort;
+    computer = compute;
     run_in_gort(beats_during_compute, &during, 1);
     computer = compute_300ms;
     assert_int_equal(during, 0);
+}
+
+static void test_no_async_preempt_inside_gort(void **st)
+{
+    assert_no_beat_during(compute_300ms_in_gort);
+}
+
+/* Regression (test_map hung under qemu): a goroutine inside a region is
+ * never switched out by the signal either. A map entry does not set
+ * m.inruntime, and its copies run in regions through memcpy's PLT stub,
+ * the executable's text; preempted there, the goroutine left the region
+ * open on its old thread, which then could neither start a collection nor
+ * stop for one. With 1 P the heartbeat must not beat until the region ends
+ * (and an assert build dies if a G switches out inside one). */
+static void test_no_async_preempt_inside_nosuspend_region(void **st)
+{
+    assert_no_beat_during(compute_300ms_in_region);
 }
 
 /* ---- sysmon polls the network while every P computes ------------------------------ */
@@ -384,7 +410,7 @@ static void wrapped_sleep_worker(void *arg)
         gort_syscall_enter();
         sleep_ms(200);
         gort_syscall_exit();
-        atomic_fetch_add_explicit(&work, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&progress, 1, memory_order_relaxed);
     }
 }
 
@@ -403,7 +429,7 @@ static atomic_int pipe_writer = -1;
 static void pipe_read_worker(void *arg)
 {
     char c;
-    atomic_fetch_add_explicit(&work, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&progress, 1, memory_order_relaxed);
     while (!stopping() && read(unwrapped_pipe[0], &c, 1) > 0)
         ;
 }
@@ -459,7 +485,7 @@ static void usleep_worker(void *arg)
 {
     while (!stopping()) {
         usleep(200 * 1000);
-        atomic_fetch_add_explicit(&work, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&progress, 1, memory_order_relaxed);
     }
 }
 
@@ -475,7 +501,7 @@ static void getaddrinfo_worker(void *arg)
         struct addrinfo *res = NULL;
         if (getaddrinfo("gort-test-nonexistent.invalid", "80", NULL, &res) == 0)
             freeaddrinfo(res);
-        atomic_fetch_add_explicit(&work, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&progress, 1, memory_order_relaxed);
         gort_yield();
     }
 }
@@ -605,23 +631,54 @@ static void await_forced(void *arg)
     fprintf(stderr, "forced=%u gc=%u\n", ms.num_forced_gc, ms.num_gc);
 }
 
-static void forcegc_child(void *arg)
+/* Regression (a forced cycle freed objects in test_malloc's exact-count
+ * test, which had turned the collector off): with GC percent < 0, sysmon
+ * forces no collection, as in Go. One cycle by hand starts the period;
+ * then 300 ms of sleep, 15 periods. */
+static void gc_off_then_sleep(void *arg)
+{
+    gort_mem_stats ms;
+    gort_gc();
+    gort_set_gc_percent(-1);
+    gort_sleep(300 * GORT_MILLISECOND);
+    gort_read_mem_stats(&ms);
+    fprintf(stderr, "forced=%u gc=%u\n", ms.num_forced_gc, ms.num_gc);
+}
+
+/* The program body (await_forced or gc_off_then_sleep), with the period
+ * shortened (test-only knob) and gctrace on. */
+static void forcegc_child(void *body)
 {
     setenv("GORT_DEBUG", "forcegcperiod=20,gctrace=1", 1);
-    gort_main(await_forced, NULL);
+    gort_main((void (*)(void *))body, NULL);
     _exit(0);
 }
 
-/* With the period shortened (test-only knob), sysmon forces collections
- * while the program only sleeps; gctrace says so. */
-static void test_sysmon_forcegc(void **st)
+/* Runs body in a child; its stderr and the counts it printed last. */
+static child_result forcegc_counts(void (*body)(void *), unsigned *forced, unsigned *total)
 {
-    child_result r = run_child(forcegc_child, NULL);
+    child_result r = run_child(forcegc_child, (void *)body);
     assert_child_ok(&r);
-    unsigned forced = 0, total = 0;
     char *b = strstr(r.err, "forced=");
     assert_non_null(b);
-    assert_int_equal(sscanf(b, "forced=%u gc=%u", &forced, &total), 2);
+    assert_int_equal(sscanf(b, "forced=%u gc=%u", forced, total), 2);
+    return r;
+}
+
+static void test_sysmon_forcegc_not_when_gc_off(void **st)
+{
+    unsigned forced = 0, total = 0;
+    child_result r = forcegc_counts(gc_off_then_sleep, &forced, &total);
+    assert_int_equal(forced, 1);                /* gort_gc's, counted as Go counts GC() */
+    assert_int_equal(total, 1);
+    assert_null(strstr(r.err, "GC forced\n"));
+}
+
+/* While the program only sleeps, sysmon forces collections; gctrace says so. */
+static void test_sysmon_forcegc(void **st)
+{
+    unsigned forced = 0, total = 0;
+    child_result r = forcegc_counts(await_forced, &forced, &total);
     assert_true(forced >= 3);
     assert_true(total >= forced);
     assert_non_null(strstr(r.err, "GC forced\n"));
@@ -698,6 +755,7 @@ int main(void)
         cmocka_unit_test(test_scheddetail_format),
         cmocka_unit_test(test_asyncpreemptoff),
         cmocka_unit_test(test_sysmon_forcegc),
+        cmocka_unit_test(test_sysmon_forcegc_not_when_gc_off),
         cmocka_unit_test(test_pingpong_1p),
         cmocka_unit_test(test_pingpong_2p),
         cmocka_unit_test(test_mutex_loop_1p),
@@ -710,6 +768,7 @@ int main(void)
         cmocka_unit_test(test_arith_loop_2p),
         cmocka_unit_test(test_async_preempt_beats),
         cmocka_unit_test(test_no_async_preempt_inside_gort),
+        cmocka_unit_test(test_no_async_preempt_inside_nosuspend_region),
 #if !defined(__SANITIZE_THREAD__)
         cmocka_unit_test(test_sysmon_netpoll_1p),
 #endif
