@@ -4,7 +4,8 @@
  * run_in_gort(): runs a test body as a goroutine with a given GOMAXPROCS and
  *   returns when it is done (the runtime is process-wide and stays up).
  * run_child(): runs a scenario in a forked child and captures its exit status
- *   and stderr, for the tests that expect a panic or fatal error. The parent
+ *   and stderr, for the tests that expect a panic or fatal error; a child
+ *   that outlives RUN_CHILD_DEADLINE is killed and so reported. The parent
  *   must not have started the runtime: fork keeps only the calling thread, so
  *   a child of a running runtime would inherit Ps held by threads it lacks.
  *   (exec is no alternative: under qemu-user a guest cannot exec itself.)
@@ -21,6 +22,8 @@
  *   channel was not closed).
  * GORT_TEST_FILTER=pattern runs only the cmocka tests whose names match it
  *   (cmocka's wildcards), e.g. to loop one test under qemu.
+ * GORT_TEST_WATCHDOG=seconds: a test binary still running then gets SIGQUIT
+ *   (gort's goroutine dump, exit 2).
  */
 #ifndef GORT_TESTUTIL_H
 #define GORT_TESTUTIL_H
@@ -31,20 +34,38 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "gort.h"
 
-__attribute__((constructor)) static void test_filter_from_env(void)
+/* Before main: the test filter; stdout line-buffered, so that the log of
+ * a test killed by ctest names the test that was running (cmocka prints
+ * with printf, and a pipe's stdout is otherwise flushed only at fork);
+ * and the watchdog: GORT_TEST_WATCHDOG seconds after the start (CMake sets
+ * it below ctest's own timeout), SIGQUIT, so that a hung test binary
+ * prints gort's goroutine dump and exits 2 instead of being killed
+ * silently. A POSIX timer, not alarm(): tests' own alarms do not reset it,
+ * and forked children do not inherit it. */
+__attribute__((constructor)) static void test_start(void)
 {
     const char *f = getenv("GORT_TEST_FILTER");
     if (f && *f)
         cmocka_set_test_filter(f);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    const char *w = getenv("GORT_TEST_WATCHDOG");
+    timer_t t;
+    struct sigevent ev = { .sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGQUIT };
+    struct itimerspec at = { .it_value = { w ? atoi(w) : 0, 0 } };
+    if (at.it_value.tv_sec > 0 && timer_create(CLOCK_MONOTONIC, &ev, &t) == 0)
+        timer_settime(t, 0, &at, NULL);
 }
 
 #ifndef nelem
@@ -115,7 +136,13 @@ typedef struct child_result {
 } child_result;
 
 /* Forks, runs fn(arg) in the child (which should not return), and collects
- * its stderr and exit status. */
+ * its stderr and exit status. A child still running after
+ * RUN_CHILD_DEADLINE seconds is killed (SIGKILL, which even a wedged
+ * emulator obeys) and the test sees it die of that signal, with what it
+ * printed so far: children set their own alarms, and this is the second
+ * line, so that the parent never waits for ctest's timeout. */
+enum { RUN_CHILD_DEADLINE = 180 };
+
 static inline child_result run_child(void (*fn)(void *), void *arg)
 {
     child_result r;
@@ -137,9 +164,23 @@ static inline child_result run_child(void (*fn)(void *), void *arg)
     }
     close(fds[1]);
     size_t n = 0;
-    ssize_t k;
-    while ((k = read(fds[0], r.err + n, sizeof r.err - 1 - n)) > 0)
-        n += (size_t)k;
+    ssize_t k = 1;
+    time_t deadline = time(NULL) + RUN_CHILD_DEADLINE;
+    while (k > 0) {
+        struct pollfd pfd = { fds[0], POLLIN, 0 };
+        long left = (long)(deadline - time(NULL));
+        int ready = left > 0 ? poll(&pfd, 1, (int)left * 1000) : 0;
+        if (ready < 0 && errno == EINTR)
+            continue;
+        if (ready == 0) {
+            kill(pid, SIGKILL);
+            n += (size_t)snprintf(r.err + n, sizeof r.err - n,
+                                  "\n[run_child: killed after %d s]\n", RUN_CHILD_DEADLINE);
+            break;
+        }
+        if ((k = read(fds[0], r.err + n, sizeof r.err - 1 - n)) > 0)
+            n += (size_t)k;
+    }
     close(fds[0]);
     int st;
     assert_int_equal(waitpid(pid, &st, 0), pid);
