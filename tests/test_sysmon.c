@@ -631,10 +631,10 @@ static void await_forced(void *arg)
     fprintf(stderr, "forced=%u gc=%u\n", ms.num_forced_gc, ms.num_gc);
 }
 
-/* Regression (a forced cycle freed objects in test_malloc's exact-count
- * test, which had turned the collector off): with GC percent < 0, sysmon
- * forces no collection, as in Go. One cycle by hand starts the period;
- * then 300 ms of sleep, 15 periods. */
+/* Regression (sysmon forced collections with the collector off, found
+ * while looking for test_malloc's extra frees): with GC percent < 0,
+ * sysmon forces no collection, as in Go. One cycle by hand starts the
+ * period; then 300 ms of sleep, 15 periods. */
 static void gc_off_then_sleep(void *arg)
 {
     gort_mem_stats ms;
