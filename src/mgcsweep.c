@@ -122,13 +122,17 @@ bool mspan_sweep(mspan *s, bool preserve)
     atomic_store_explicit(&s->freeIndexForScan, 0, memory_order_relaxed);
     mspan_refillAllocCache(s, 0);
     atomic_store_explicit(&s->sweepgen, mheap_.sweepgen, memory_order_release);
-    atomic_fetch_sub(&sweepActive, 1);
+    /* sweepActive drops last: whoever waits for the sweep to be over
+     * (finishsweep, gort_gc) must also find its frees counted and the span
+     * back on a list or in the page heap. */
     if (nalloc == 0) {
         mheap_freeSpan(s, nfreed);
+        atomic_fetch_sub(&sweepActive, 1);
         return false;
     }
     if (!preserve)
         mcentral_pushSwept(&mheap_.central[s->spanclass], s);
+    atomic_fetch_sub(&sweepActive, 1);
     return true;
 }
 
