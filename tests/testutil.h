@@ -23,7 +23,7 @@
  * GORT_TEST_FILTER=pattern runs only the cmocka tests whose names match it
  *   (cmocka's wildcards), e.g. to loop one test under qemu.
  * GORT_TEST_WATCHDOG=seconds: a test binary still running then gets SIGQUIT
- *   (gort's goroutine dump, exit 2).
+ *   (gort's goroutine dump and exit 2, if the world can still stop).
  */
 #ifndef GORT_TESTUTIL_H
 #define GORT_TESTUTIL_H
@@ -52,8 +52,11 @@
  * and the watchdog: GORT_TEST_WATCHDOG seconds after the start (CMake sets
  * it below ctest's own timeout), SIGQUIT, so that a hung test binary
  * prints gort's goroutine dump and exits 2 instead of being killed
- * silently. A POSIX timer, not alarm(): tests' own alarms do not reset it,
- * and forked children do not inherit it. */
+ * silently. The dump stops the world: a hang that keeps a thread from
+ * stopping hangs the dump too, after its first line. Before the runtime
+ * started, SIGQUIT's default action ends the binary. A POSIX timer, not
+ * alarm(): tests' own alarms do not reset it, and forked children do not
+ * inherit it. */
 __attribute__((constructor)) static void test_start(void)
 {
     const char *f = getenv("GORT_TEST_FILTER");
