@@ -35,6 +35,7 @@ enum { capacityPerProc = 1000 * 1000 * 1000 };   /* ns of CPU */
 
 static struct {
     int64_t fill;                 /* ns of GC CPU over its share; sysmon's alone */
+    int64_t capacity;             /* GOMAXPROCS s of CPU, as of the last update */
     int64_t lastUpdate;           /* nanotime of the last update, 0: none yet */
     int64_t lastGCTime;           /* gcCPUTimeNow() then */
     int64_t lastBgTime;           /* gcBgCPUTimeNow() then */
@@ -57,22 +58,40 @@ static _Atomic uint64_t skippedAssists;
 void gcCPULimiterSkippedAssist(void) { atomic_fetch_add_explicit(&skippedAssists, 1, memory_order_relaxed); }
 uint64_t gcCPULimiterSkippedAssists(void) { return atomic_load(&skippedAssists); }
 
-/* Go's accumulate: adds the window's GC time and drains its mutator time. */
-static void accumulate(int64_t mutatorTime, int64_t gcTime, int64_t capacity)
+static void setEnabled(bool on)
 {
+    if (on && !atomic_load(&limiter.enabled))
+        atomic_fetch_add(&limiter.enabledCount, 1);
+    atomic_store(&limiter.enabled, on);
+}
+
+/* Go's resetCapacity: GOMAXPROCS changed. A full bucket of the old size is
+ * not full at a bigger one, so the limiter goes off; at a smaller one the
+ * fill is cut to fit and the limiter is on. Without this, the flag set at
+ * the old size would stay on until the bucket filled again. */
+static void resetCapacity(int64_t capacity)
+{
+    limiter.capacity = capacity;
+    if (limiter.fill >= capacity)
+        limiter.fill = capacity;
+    setEnabled(limiter.fill == capacity);
+}
+
+/* Go's accumulate: adds the window's GC time and drains its mutator time. */
+static void accumulate(int64_t mutatorTime, int64_t gcTime)
+{
+    int64_t capacity = limiter.capacity;
     bool wasEnabled = limiter.fill >= capacity;
     int64_t change = gcTime - mutatorTime;
     if (change > 0 && capacity - limiter.fill <= change) {
         limiter.fill = capacity;
-        if (!wasEnabled) {
-            atomic_store(&limiter.enabled, true);
-            atomic_fetch_add(&limiter.enabledCount, 1);
-        }
+        if (!wasEnabled)
+            setEnabled(true);
         return;
     }
     limiter.fill = limiter.fill + change < 0 ? 0 : limiter.fill + change;
     if (change != 0 && wasEnabled)
-        atomic_store(&limiter.enabled, false);
+        setEnabled(false);
 }
 
 void gcCPULimiterUpdate(int64_t now)
@@ -86,6 +105,8 @@ void gcCPULimiterUpdate(int64_t now)
     }
     int32_t procs = atomic_load(&gomaxprocs);
     int32_t idle = atomic_load(&sched.npidle);
+    if ((int64_t)procs * capacityPerProc != limiter.capacity)
+        resetCapacity((int64_t)procs * capacityPerProc);
     int64_t window = now - limiter.lastUpdate;
     /* The CPU the program had: its busy Ps, and the background workers,
      * which run on threads of their own (Go's run on Ps). */
@@ -99,5 +120,5 @@ void gcCPULimiterUpdate(int64_t now)
         gcDelta = total;
     limiter.lastGCTime += gcDelta;
     limiter.lastUpdate = now;
-    accumulate(total - gcDelta, gcDelta, (int64_t)procs * capacityPerProc);
+    accumulate(total - gcDelta, gcDelta);
 }

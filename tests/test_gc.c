@@ -941,18 +941,20 @@ static void test_collected_channel_op_panics(void **st)
 
 /* With GC off, a memory limit alone keeps the heap bounded: 600 MB (240
  * under qemu and the sanitizers) of 1 KiB objects with 8 MB live, under a
- * limit of what is resident outside the heap plus 32 MB. Collections run,
- * and from the third on the heap in use stays under four times that room
- * (the limit is soft: marking beside the program lets allocation run on;
- * barrier mode has gone to nearly three times the room, cause not yet
- * found; and the first cycle after GC was off has no scan estimate to
- * pace assists by: it overshoots most). Without the limit the heap would
- * grow to everything allocated. */
+ * limit of what is resident outside the heap plus 32 MB. The test first
+ * returns the free pages earlier tests left resident: they count against
+ * the limit, and with them the room would be less than the live heap (then
+ * cycles run back to back, the CPU limiter turns assists off, and the heap
+ * outgrows the limit, as it would in Go). Collections run, and from the
+ * third on the heap in use stays under twice the room (the limit is soft:
+ * marking beside the program lets allocation run on; and the first cycle
+ * after GC was off has no scan estimate to pace assists by: it overshoots
+ * most). Without the limit the heap would grow to everything allocated. */
 static void memlimit_main(void *arg)
 {
     enum { NLIVE = 8192 };
     int pct = gort_set_gc_percent(-1);
-    gort_gc();
+    gort_free_os_memory();
     gort_mem_stats ms;
     gort_read_mem_stats(&ms);
     uint64_t nonheap = ms.sys - ms.heap_sys, heapRoom = 32u << 20;
@@ -977,7 +979,7 @@ static void memlimit_main(void *arg)
     assert_int_equal(gort_set_memory_limit(INT64_MAX), (int64_t)(nonheap + heapRoom));
     gort_set_gc_percent(pct);
     assert_true(ms.num_gc - gcs >= 4);
-    if (peak > 4 * heapRoom)
+    if (peak > 2 * heapRoom)
         fail_msg("heap in use reached %zu MB under a %llu MB heap limit", peak >> 20,
                  (unsigned long long)(heapRoom >> 20));
 }
@@ -1444,15 +1446,11 @@ static void limiter_churn(void *arg)
     gort_waitgroup_done(&limiter_wg);
 }
 
-static void limiter_main(void *arg)
+/* 32 MB of 56-byte nodes in 512 tables of 1024 (wide, so that assists
+ * always find marking to do: a list marks one node at a time), a 7 MB
+ * memory limit and two churning goroutines; the old limit. */
+static int64_t limiter_start(void)
 {
-    gort_gc();
-    if (!gcConcurrentMark()) {         /* this cycle marked with the world stopped */
-        *(bool *)arg = true;
-        return;
-    }
-    /* 32 MB of 56-byte nodes in 512 tables of 1024: wide, so that
-     * assists always find marking to do (a list marks one node at a time) */
     for (int i = 0; i < limiterTables; i++) {
         limiter_live[i] = gort_alloc(limiterTableLen * sizeof(node *));
         for (int k = 0; k < limiterTableLen; k++)
@@ -1463,29 +1461,15 @@ static void limiter_main(void *arg)
     gort_waitgroup_add(&limiter_wg, 2);
     for (int i = 0; i < 2; i++)
         gort_go(limiter_churn, NULL);
-    int64_t t0 = gort_nanotime();
-    while (gcCPULimiterEnabledCount() == 0 && gort_nanotime() - t0 < 20 * GORT_SECOND)
-        gort_sleep(10 * GORT_MILLISECOND);
-    int64_t t1 = gort_nanotime(), g1 = gcCPUTimeNow(), b1 = gcBgCPUTimeNow();
-    uint64_t skipped1 = gcCPULimiterSkippedAssists();
-    gort_sleep(2 * GORT_SECOND);
-    int64_t t2 = gort_nanotime(), g2 = gcCPUTimeNow(), b2 = gcBgCPUTimeNow();
-    uint64_t skipped = gcCPULimiterSkippedAssists() - skipped1;
+    return old;
+}
+
+/* Stops the churn, restores the limit and checks that the tables lived. */
+static void limiter_finish(int64_t old)
+{
     atomic_store(&limiter_stop, true);
     gort_waitgroup_wait(&limiter_wg);
     gort_set_memory_limit(old);
-    assert_true(gcCPULimiterEnabledCount() > 0);
-    /* The limiter's measure: the Ps (all busy) and the background workers'
-     * threads besides them. */
-    double share = (double)(g2 - g1) / (double)((t2 - t1) * gort_gomaxprocs(0) + (b2 - b1));
-    print_message("GC share of the CPU with the limiter on: %.2f (%llu assists skipped)\n", share,
-                  (unsigned long long)skipped);
-    assert_true(skipped > 0);
-    /* Typically 0.55 (0.76-0.79 without the limiter), but one run in five
-     * reads about 0.72 (not explained yet): the bound catches a limiter
-     * that does nothing, not one that is a little off. */
-    if (share > 0.75)
-        fail_msg("the collector took %.0f%% of the CPU with the limiter on", share * 100);
     gort_gc();                          /* slot_live reads what the sweep writes */
     for (int i = 0; i < limiterTables; i++) {
         for (int k = 0; k < limiterTableLen; k++)
@@ -1494,10 +1478,79 @@ static void limiter_main(void *arg)
     }
 }
 
+static void limiter_main(void *arg)
+{
+    gort_gc();
+    if (!gcConcurrentMark()) {         /* this cycle marked with the world stopped */
+        *(bool *)arg = true;
+        return;
+    }
+    int64_t old = limiter_start();
+    int64_t t0 = gort_nanotime();
+    while (gcCPULimiterEnabledCount() == 0 && gort_nanotime() - t0 < 20 * GORT_SECOND)
+        gort_sleep(10 * GORT_MILLISECOND);
+    int64_t t1 = gort_nanotime(), g1 = gcCPUTimeNow(), b1 = gcBgCPUTimeNow();
+    uint64_t skipped1 = gcCPULimiterSkippedAssists();
+    gort_sleep(2 * GORT_SECOND);
+    int64_t t2 = gort_nanotime(), g2 = gcCPUTimeNow(), b2 = gcBgCPUTimeNow();
+    uint64_t skipped = gcCPULimiterSkippedAssists() - skipped1;
+    assert_true(gcCPULimiterEnabledCount() > 0);
+    /* The limiter's measure: the Ps (all busy) and the background workers'
+     * threads besides them. */
+    double share = (double)(g2 - g1) / (double)((t2 - t1) * gort_gomaxprocs(0) + (b2 - b1));
+    print_message("GC share of the CPU with the limiter on: %.2f (%llu assists skipped)\n", share,
+                  (unsigned long long)skipped);
+    limiter_finish(old);
+    assert_true(skipped > 0);
+    /* Typically 0.55 (0.76-0.79 without the limiter), but one run in five
+     * reads about 0.72 (not explained yet): the bound catches a limiter
+     * that does nothing, not one that is a little off. */
+    if (share > 0.75)
+        fail_msg("the collector took %.0f%% of the CPU with the limiter on", share * 100);
+}
+
 static void test_gc_cpu_limiter_caps_the_collector(void **st)
 {
     bool stwMarking = false;
     run_in_gort(limiter_main, &stwMarking, 2);
+    if (stwMarking)
+        skip();
+}
+
+/* Regression: the limiter went on at GOMAXPROCS=1, with its bucket full at
+ * 1 s; at GOMAXPROCS=2 the bucket holds 2 s, so the fill no longer read as
+ * full and no update turned the flag off: assists stayed skipped until the
+ * bucket filled again (the cause of test_memory_limit_bounds_heap_with_gc_off's
+ * 130 MB heaps). Go's resetCapacity turns the limiter off when the
+ * capacity grows past the fill; one update after the change must do so
+ * here, long before 1 s of GC time over its share could fill it again. */
+static void limiter_grow_main(void *arg)
+{
+    gort_gomaxprocs(1);
+    gort_gc();
+    if (!gcConcurrentMark()) {
+        *(bool *)arg = true;
+        return;
+    }
+    int64_t old = limiter_start();
+    int64_t deadline = gort_nanotime() + 20 * GORT_SECOND;
+    while (!gcCPULimiting() && gort_nanotime() < deadline)
+        gort_sleep(GORT_MILLISECOND);
+    bool wasOn = gcCPULimiting();
+    gort_gomaxprocs(2);
+    deadline = gort_nanotime() + GORT_SECOND / 2;
+    while (gcCPULimiting() && gort_nanotime() < deadline)
+        gort_sleep(GORT_MILLISECOND);
+    bool stillOn = gcCPULimiting();
+    limiter_finish(old);
+    assert_true(wasOn);
+    assert_false(stillOn);
+}
+
+static void test_limiter_goes_off_when_gomaxprocs_grows(void **st)
+{
+    bool stwMarking = false;
+    run_in_gort(limiter_grow_main, &stwMarking, 1);
     if (stwMarking)
         skip();
 }
@@ -2066,6 +2119,7 @@ int main(void)
         cmocka_unit_test(test_set_gc_percent),
         cmocka_unit_test(test_drained_sweep_takes_no_central_lock),
         cmocka_unit_test(test_gc_cpu_limiter_caps_the_collector),
+        cmocka_unit_test(test_limiter_goes_off_when_gomaxprocs_grows),
         cmocka_unit_test(test_gctrace_line),
         cmocka_unit_test(test_gctrace_line_survives_next_cycle_start),
         cmocka_unit_test(test_destroyed_p_sudog_cache),
