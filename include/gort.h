@@ -334,7 +334,10 @@ void     gort_free_os_memory(void);
 /* The soft memory limit in bytes (debug.SetMemoryLimit): the collector
  * keeps the runtime's resident memory under it, even with GC off, by
  * lowering the heap goal (never below the live heap: a limit under that
- * makes cycles run back to back; there is no 50% CPU cap as in Go). A
+ * makes cycles run back to back, and then, as in Go, allocations skip their
+ * assists while the collector has taken over half the CPU for about a
+ * second, so the heap outgrows the limit; goroutine stacks count two pages
+ * each, not their reservations). A
  * negative limit only reads it. Returns the previous one; INT64_MAX means
  * none, the default unless GORT_MEMLIMIT is set (bytes, or with a B, KiB,
  * MiB, GiB or TiB suffix, or "off"; malformed: fatal error). */

@@ -698,6 +698,7 @@ int64_t gcBgCPUTimeNow(void);
 void gcCPULimiterUpdate(int64_t now);
 bool gcCPULimiting(void);
 uint64_t gcCPULimiterEnabledCount(void);  /* times it went on (tests) */
+int32_t gcCPULimiterFullness(void);       /* the bucket's fill, per mille (tests) */
 void gcCPULimiterSkippedAssist(void);    /* an allocation owed an assist and skipped it */
 uint64_t gcCPULimiterSkippedAssists(void);  /* how many did (tests) */
 
@@ -739,8 +740,9 @@ void   gcControllerCommit(uint64_t marked, uint64_t stacks, uint64_t globals);
 extern int32_t gcPercent;                /* GOGC; < 0: off (written under pacerLock,
                                             atomically: sysmon reads it unlocked) */
 extern _Atomic int64_t gcMemoryLimit;    /* GOMEMLIMIT; INT64_MAX: none */
-/* Resident memory outside the heap's pages: stacks, records, GC metadata,
- * buckets; the heap's resident pages, in use and free (mstats.c). */
+/* Resident memory outside the heap's pages: records, GC metadata, buckets,
+ * two pages per goroutine stack (stack.c); the heap's resident pages, in
+ * use and free (mstats.c). */
 uint64_t nonHeapSys(void);
 uint64_t heapResidentBytes(void);
 void   gcControllerInit(void);           /* reads GORT_GC */

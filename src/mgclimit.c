@@ -41,6 +41,7 @@ static struct {
     int64_t lastBgTime;           /* gcBgCPUTimeNow() then */
     _Atomic bool enabled;
     _Atomic uint64_t enabledCount;
+    _Atomic int32_t fullness;     /* fill per mille of capacity, for other threads */
 } limiter;
 
 bool gcCPULimiting(void)
@@ -51,6 +52,11 @@ bool gcCPULimiting(void)
 uint64_t gcCPULimiterEnabledCount(void)
 {
     return atomic_load(&limiter.enabledCount);
+}
+
+int32_t gcCPULimiterFullness(void)
+{
+    return atomic_load_explicit(&limiter.fullness, memory_order_relaxed);
 }
 
 static _Atomic uint64_t skippedAssists;
@@ -121,4 +127,6 @@ void gcCPULimiterUpdate(int64_t now)
     limiter.lastGCTime += gcDelta;
     limiter.lastUpdate = now;
     accumulate(total - gcDelta, gcDelta);
+    atomic_store_explicit(&limiter.fullness, (int32_t)(limiter.fill / (limiter.capacity / 1000)),
+                          memory_order_relaxed);
 }

@@ -29,8 +29,9 @@
  *
  *     goal = limit - nonheap - overage - headroom
  *
- * nonheap is everything resident but the heap's pages (stacks, span and
- * cache records, GC metadata, profiling buckets); overage how far the
+ * nonheap is everything resident but the heap's pages (span and cache
+ * records, GC metadata, profiling buckets, two pages per goroutine stack:
+ * stack.c's stack_resident_bytes); overage how far the
  * resident total already exceeds the limit; headroom 3% of the rest (at
  * least 1 MiB), for what grows before the next cycle ends. The goal never
  * drops below the marked heap: then cycles run back to back, and the GC CPU

@@ -87,7 +87,7 @@ static uint64_t loadSys(uint64_t *v) { return __atomic_load_n(v, __ATOMIC_RELAXE
 
 uint64_t nonHeapSys(void)
 {
-    return atomic_load(&stack_sys_bytes) + loadSys(&memstats.mspan_sys) + loadSys(&memstats.mcache_sys) +
+    return atomic_load(&stack_resident_bytes) + loadSys(&memstats.mspan_sys) + loadSys(&memstats.mcache_sys) +
            loadSys(&memstats.buckhash_sys) + loadSys(&memstats.gcMiscSys) + loadSys(&memstats.other_sys);
 }
 

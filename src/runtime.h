@@ -590,7 +590,7 @@ uintptr_t stack_top(g *gp);          /* highest usable address (the G sits above
 uintptr_t stack_guard_end(g *gp);    /* lowest usable address */
 size_t stack_size_of(g *gp);
 const char *stack_guard_kind(void);  /* "madvise", "mprotect" or "canary": how new stacks are guarded now */
-extern _Atomic uint64_t stack_sys_bytes, stack_inuse_bytes;
+extern _Atomic uint64_t stack_sys_bytes, stack_inuse_bytes, stack_resident_bytes;
 extern _Atomic bool stack_demand;       /* stack_prepare has work ahead of a spawner */
 struct stackseg { struct stackseg *next; stack stk; uintptr_t sp_on_entry; };
 

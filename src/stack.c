@@ -81,6 +81,11 @@ static int guard_mode = GUARD_MADVISE;
 static int64_t mprotect_budget;          /* VMAs mprotect guards may still add */
 _Atomic uint64_t stack_sys_bytes;        /* reserved for stacks */
 _Atomic uint64_t stack_inuse_bytes;      /* reservations held by live or pooled Gs */
+/* Two pages per held slot (the G's page and the one below it, what a trim
+ * keeps): the stack memory the soft memory limit counts (mstats.c). The
+ * reservations are address space, not memory, and the pages a deep run
+ * commits below those two are not tracked. */
+_Atomic uint64_t stack_resident_bytes;
 
 static size_t round_up(size_t n, size_t a) { return (n + a - 1) & ~(a - 1); }
 static size_t slot_size(size_t stacksize) { return GUARD_SIZE + stacksize; }
@@ -324,6 +329,7 @@ g *stackalloc_g(size_t stacksize)
     if (canary)
         *(uint64_t *)(lo + GUARD_SIZE) = STACK_CANARY;
     atomic_fetch_add(&stack_inuse_bytes, slot_size(stacksize));
+    atomic_fetch_add(&stack_resident_bytes, 2 * pagesize);
     allgadd(gp);
     return gp;
 }
@@ -337,6 +343,7 @@ void stackfree_g(g *gp)
     size_t sz = gp->stack.hi - gp->stack.lo;
     allgremove(gp);
     atomic_fetch_sub(&stack_inuse_bytes, sz);
+    atomic_fetch_sub(&stack_resident_bytes, 2 * pagesize);
     atomic_fetch_sub(&stack_sys_bytes, sz);
     sysFree((void *)gp->stack.lo, sz, NULL);
 }
