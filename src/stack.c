@@ -81,10 +81,11 @@ static int guard_mode = GUARD_MADVISE;
 static int64_t mprotect_budget;          /* VMAs mprotect guards may still add */
 _Atomic uint64_t stack_sys_bytes;        /* reserved for stacks */
 _Atomic uint64_t stack_inuse_bytes;      /* reservations held by live or pooled Gs */
-/* Two pages per held slot (the G's page and the one below it, what a trim
- * keeps): the stack memory the soft memory limit counts (mstats.c). The
- * reservations are address space, not memory, and the pages a deep run
- * commits below those two are not tracked. */
+/* Two pages per held slot: the stack memory the soft memory limit counts
+ * (mstats.c), an estimate. A trimmed stack keeps at most the G's page and
+ * the one below it, a shallow goroutine touches one or two, and the pages
+ * a deep run commits below those are not tracked; the reservations are
+ * address space, not memory. Pooled slots count too: their pages stay. */
 _Atomic uint64_t stack_resident_bytes;
 
 static size_t round_up(size_t n, size_t a) { return (n + a - 1) & ~(a - 1); }
