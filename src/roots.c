@@ -229,8 +229,13 @@ void gcBlockingExit(void)
         suspendHere();
 }
 
+bool (*gcTestLoseSuspendSignal)(void);
+
 static void suspendHandler(int sig, siginfo_t *si, void *uc)
 {
+    bool (*lose)(void) = __atomic_load_n(&gcTestLoseSuspendSignal, __ATOMIC_RELAXED);
+    if (unlikely(lose != NULL) && lose())
+        return;
     int saved = errno;
     if (gclocal.nosuspend)
         gclocal.pending.suspend = 1;    /* stop when the region ends */
@@ -273,7 +278,17 @@ static bool stopped(gcthread *t, uint32_t sg)
 }
 
 /* selfsp: where the collecting thread's own scan starts, below a frame
- * that holds every callee-saved register of the code that called it. */
+ * that holds every callee-saved register of the code that called it.
+ *
+ * A thread that has not answered after resendNS gets the signal again.
+ * Under TSan a signal can be stranded: TSan queues a signal that arrives
+ * outside libc for the fiber (goroutine) then current, and runs it only
+ * when that fiber next runs, so a thread that has meanwhile switched to a
+ * goroutine spinning in C never answers (test_gc's register-only-root test
+ * hung so). Natively the kernel never loses it, and a second one costs
+ * nothing: the handler ignores a stop already answered, or one that ended. */
+enum { resendNS = 10 * 1000 * 1000 };
+
 void stopTheWorldGC(uintptr_t selfsp)
 {
     gcthread *me = gclocal.thread;
@@ -288,10 +303,15 @@ void stopTheWorldGC(uintptr_t selfsp)
         t->signalled = !t->self && !stopped(t, sg) && pthread_kill(t->pt, SIG_SUSPEND) == 0;
     }
     for (gcthread *t = allthreads; t; t = t->next) {
+        int64_t resend = nanotime() + resendNS;
         while (t->signalled && !stopped(t, sg)) {
             uint32_t k = atomic_load(&world.nacked);
             if (!stopped(t, sg))
                 rawFutexWait(&world.nacked, k, 1000 * 1000);
+            if (!stopped(t, sg) && nanotime() >= resend) {
+                pthread_kill(t->pt, SIG_SUSPEND);
+                resend = nanotime() + resendNS;
+            }
         }
     }
     me->scanSP = selfsp & ~(uintptr_t)7;

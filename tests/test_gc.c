@@ -332,6 +332,77 @@ static void register_main(void *arg)
 
 static void test_register_only_root_in_tight_loop(void **st) { run_procs(register_main, NULL); }
 
+/* Regression: under TSan a stop signal could be stranded on a goroutine's
+ * fiber (roots.c, stopTheWorldGC) and the collector waited forever for the
+ * thread of a goroutine spinning in C (the test above hung so, about once in
+ * 200 runs under load). Here the spinning thread loses its first stop
+ * signal on purpose (gcTestLoseSuspendSignal); a collection from a foreign
+ * thread must still finish, by the signal sent again. A watcher thread that
+ * is not the collector's (it never enters the runtime) ends the spin after
+ * a deadline, so that without the resend the test fails instead of hanging. */
+static struct {
+    pthread_t spinThread;
+    atomic_int ready, stop, done, toLose;
+} lost;
+
+static bool lose_spinner_signal(void)
+{
+    return pthread_equal(pthread_self(), lost.spinThread) && atomic_exchange(&lost.toLose, 0) > 0;
+}
+
+static void spin_until_stopped(void *arg)
+{
+    lost.spinThread = pthread_self();
+    atomic_store(&lost.ready, 1);
+    while (!atomic_load(&lost.stop)) {
+#if defined(__SANITIZE_THREAD__)
+        usleep(10);   /* TSan runs signal handlers only inside libc calls */
+#endif
+    }
+    atomic_store(&lost.ready, 2);
+}
+
+static void *collect_once(void *arg)
+{
+    gort_gc();
+    atomic_store(&lost.done, 1);
+    return NULL;
+}
+
+static void *watch_collection(void *arg)
+{
+    int64_t deadline = nanotime() + (qemu ? 60 : 10) * 1000000000LL;
+    while (!atomic_load(&lost.done) && nanotime() < deadline)
+        usleep(1000);
+    *(bool *)arg = atomic_load(&lost.done);
+    atomic_store(&lost.stop, 1);
+    return NULL;
+}
+
+static void lost_signal_main(void *arg)
+{
+    memset(&lost, 0, sizeof lost);
+    gort_go(spin_until_stopped, NULL);
+    while (atomic_load(&lost.ready) != 1)
+        gort_yield();
+    atomic_store(&lost.toLose, 1);
+    __atomic_store_n(&gcTestLoseSuspendSignal, lose_spinner_signal, __ATOMIC_SEQ_CST);
+    bool inTime = false;
+    pthread_t collector, watcher;
+    assert_int_equal(pthread_create(&collector, NULL, collect_once, NULL), 0);
+    assert_int_equal(pthread_create(&watcher, NULL, watch_collection, &inTime), 0);
+    /* Asleep in the runtime, this thread counts as stopped (a join would not). */
+    while (atomic_load(&lost.ready) != 2 || !atomic_load(&lost.done))
+        gort_sleep(GORT_MILLISECOND);
+    pthread_join(collector, NULL);
+    pthread_join(watcher, NULL);
+    __atomic_store_n(&gcTestLoseSuspendSignal, NULL, __ATOMIC_SEQ_CST);
+    assert_int_equal(atomic_load(&lost.toLose), 0);   /* a signal was lost */
+    assert_true(inTime);
+}
+
+static void test_lost_stop_signal_is_sent_again(void **st) { run_in_gort(lost_signal_main, NULL, 2); }
+
 /* Regression (a sleeping thread's spilled registers were not scanned on
  * arm64): a thread asleep in a futex counts as stopped, its stack scanned
  * from futexsleep's frame, which spills the callee-saved registers of its
@@ -2162,6 +2233,7 @@ int main(void)
         cmocka_unit_test(test_channel_buffer_is_a_root_unless_noscan),
         cmocka_unit_test(test_dlopen_library_data_is_a_root),
         cmocka_unit_test(test_register_only_root_in_tight_loop),
+        cmocka_unit_test(test_lost_stop_signal_is_sent_again),
         cmocka_unit_test(test_sleeping_thread_callee_saved_registers_are_roots),
         cmocka_unit_test(test_collector_callee_saved_registers_are_roots),
         cmocka_unit_test(test_stop_ending_inside_suspend_releases_thread),
