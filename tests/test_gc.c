@@ -730,8 +730,8 @@ static uintptr_t moved[NMOVERS];
 
 typedef struct movers {
     gort_chan *wake, *release;
-    gort_waitgroup wg;
-    atomic_int next;
+    gort_waitgroup wg, fillers;
+    atomic_int next, waiting;     /* waiting: goroutines about to block */
 } movers;
 
 static NOINLINE void filler_deep(movers *mv)
@@ -739,7 +739,9 @@ static NOINLINE void filler_deep(movers *mv)
     volatile char pad[FILLER_STACK];
     for (size_t i = 0; i < sizeof pad; i += 512)
         pad[i] = (char)i;
+    atomic_fetch_add(&mv->waiting, 1);
     gort_chan_recv(mv->release, NULL);
+    gort_waitgroup_done(&mv->fillers);
 }
 
 static void filler_goroutine(void *arg) { filler_deep(arg); }
@@ -750,6 +752,7 @@ static void mover_goroutine(void *arg)
     int i = atomic_fetch_add(&mv->next, 1);
     volatile uintptr_t obj = (uintptr_t)gort_alloc(96);
     fill((void *)obj, 96, (uint8_t)i);
+    atomic_fetch_add(&mv->waiting, 1);
     gort_chan_recv(mv->wake, NULL);
     moved[i] = obj;                       /* a plain store into a global */
     obj = 0;
@@ -763,13 +766,17 @@ static void woken_mover_main(void *arg)
     movers *volatile mv = gort_alloc(sizeof *mv);
     mv->wake = gort_chan_make(0, 0);
     mv->release = gort_chan_make(0, 0);
-    int base = gort_num_goroutine();
+    /* Counted by the goroutines themselves: the goroutine count taken at
+     * the start once included a goroutine of the previous test that exited
+     * later, and the count never reached that sum (a clean native run hung
+     * with all 2200 of this test's goroutines and the main one alive). */
+    gort_waitgroup_add(&mv->fillers, nfill);
     for (int i = 0; i < nfill; i++)
         gort_go(filler_goroutine, mv);
     gort_waitgroup_add(&mv->wg, n);
     for (int i = 0; i < n; i++)
         gort_go(mover_goroutine, mv);
-    while (gort_num_goroutine() < base + nfill + n)
+    while (atomic_load(&mv->waiting) < nfill + n)
         gort_yield();
     gort_gc();                            /* no cycle under way; all parked by now */
     {
@@ -785,8 +792,7 @@ static void woken_mover_main(void *arg)
         moved[i] = 0;
     }
     gort_chan_close(mv->release);
-    while (gort_num_goroutine() > base)
-        gort_yield();
+    gort_waitgroup_wait(&mv->fillers);
     gort_set_gc_percent(pct);
 }
 
