@@ -768,8 +768,14 @@ static void markGlobalRoots(void)
     for (int32_t i = 0; i < np; i++) {
         p *pp = allp_get(i);
         scanblock((uintptr_t)pp, sizeof(p));
+        /* Every slot up to the capacity, not just the first ntimers: the
+         * world can stop inside heap_remove after ntimers dropped and
+         * before the last timer moved into the hole, when that timer is in
+         * the slot just past ntimers and in no register yet. Unscanned
+         * there, it would move into the hole after the pause, unmarked, and
+         * be freed while pending (test_timer_being_moved_when_the_world_stops). */
         if (pp->timers)
-            scanblock((uintptr_t)pp->timers, (uintptr_t)pp->ntimers * sizeof(timerWhen));
+            scanblock((uintptr_t)pp->timers, (uintptr_t)pp->timerscap * sizeof(timerWhen));
     }
 }
 

@@ -109,9 +109,11 @@ static void heap_push(p *pp, timer *t)
     assertLockHeld(&pp->timersLock);
     if (pp->ntimers == pp->timerscap) {
         /* The GC scans the heap with the world stopped: it must find the
-         * old array or the new one, whole, never a freed one. */
+         * old array or the new one, whole, never a freed one. It scans
+         * every slot up to timerscap (roots.c says why), so slots past
+         * ntimers are kept zero: calloc here, cleared by heap_remove. */
         int32_t cap = pp->timerscap ? pp->timerscap * 2 : 64;
-        timerWhen *nt = malloc((size_t)cap * sizeof *nt), *old = pp->timers;
+        timerWhen *nt = calloc((size_t)cap, sizeof *nt), *old = pp->timers;
         if (!nt)
             throw("runtime: out of memory growing the timer heap");
         if (old)
@@ -128,16 +130,22 @@ static void heap_push(p *pp, timer *t)
     update_timer0(pp);
 }
 
+void (*timerTestRemoveGap)(p *pp, int32_t last);
+
 static void heap_remove(p *pp, timer *t)
 {
     assertLockHeld(&pp->timersLock);
     int32_t i = t->idx, last = --pp->ntimers;
+    void (*gap)(p *, int32_t) = __atomic_load_n(&timerTestRemoveGap, __ATOMIC_RELAXED);
+    if (unlikely(gap != NULL))
+        gap(pp, last);
     if (i != last) {
         timerWhen moved = pp->timers[last];
         heap_set(pp, i, moved);
         siftdownTimer(pp, i);
         siftupTimer(pp, moved.timer->idx);
     }
+    pp->timers[last] = (timerWhen){ NULL, 0 };    /* the GC scans every slot */
     atomic_store(&t->ts, NULL);
     update_timer0(pp);
 }
@@ -420,6 +428,8 @@ void moveTimers(p *pp, p *dst)
         heap_push(dst, t);
         unlockmu(t);
     }
+    if (pp->ntimers)
+        memset(pp->timers, 0, (size_t)pp->ntimers * sizeof *pp->timers);
     pp->ntimers = 0;
     update_timer0(pp);
     unlock(&dst->timersLock);

@@ -51,4 +51,8 @@ bool deltimer(timer *t);
 /* The nanotime ns from now, saturated at INT64_MAX (Go's when()). */
 int64_t timerwhen(int64_t ns);
 
+/* Tests: called by the heap removal when pp's count has dropped and its
+ * last timer, in slot last, is not yet moved into the hole. */
+extern void (*timerTestRemoveGap)(p *pp, int32_t last);
+
 #endif /* GORT_TIMER_H */

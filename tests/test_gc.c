@@ -15,9 +15,11 @@
 #include "testutil.h"
 #include "malloc.h"
 #include "mgcwp.h"
+#include "timer.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
 
@@ -1403,14 +1405,10 @@ static void test_finalizer_misuse_is_fatal(void **st)
  * yields now and then, as a server loop blocks now and then. */
 static void after_main(void *arg)
 {
-    /* The issue asks for 10 million. At that count about one run in ten
-     * (concurrent and barrier modes, not stw) dies of a timer-heap
-     * corruption that is not found yet (a fired timer's entry left at the
-     * top of its P's heap: assertHeaped in checkTimers); issue 10 tracks
-     * it. At 200 000 it still hit 3 of 150 runs of this test alone in
-     * barrier mode, 1 of 150 in concurrent, and one clean make test in
-     * four: 50 000 here, until it is fixed. */
-    int n = scaled(50000);
+    /* The issue asks for 10 million; a million keeps test_gc's three
+     * modes quick. This loop found the timer freed while being moved in
+     * its P's heap (test_timer_being_moved_when_the_world_stops). */
+    int n = scaled(1000000);
     gort_chan *ready = gort_chan_make(sizeof(int), 1);
     gort_mem_stats ms;
     uint64_t maxInuse = 0;
@@ -1436,6 +1434,80 @@ static void after_main(void *arg)
 }
 
 static void test_after_in_select_loop_bounded(void **st) { run_procs(after_main, NULL); }
+
+/* The world stopped inside the timer heap's removal, after the count
+ * dropped and before the last timer moved into the hole: that timer was
+ * then in the slot just past the count, which the roots did not cover, and
+ * in no register. It was freed while pending and later reused, leaving one
+ * address in two slots (a timer-heap corruption seen in about 1 run in 50
+ * of the select loop above at a million iterations). A hook runs a whole
+ * cycle, from another thread, in that gap. */
+static struct {
+    p *pp;
+    int32_t last;
+    sem_t req, done;
+    _Atomic bool ran;
+} gap;
+
+static void *gap_collector(void *arg)
+{
+    while (sem_wait(&gap.req) != 0)
+        ;
+    gort_gc();
+    sem_post(&gap.done);
+    return NULL;
+}
+
+static void collect_in_remove_gap(p *pp, int32_t last)
+{
+    if (pp != gap.pp || last != gap.last)
+        return;                               /* another removal */
+    __atomic_store_n(&timerTestRemoveGap, NULL, __ATOMIC_SEQ_CST);
+    atomic_store(&gap.ran, true);
+    sem_post(&gap.req);
+    while (sem_wait(&gap.done) != 0)
+        ;
+}
+
+/* A timer that never fires, so it stays last in its P's heap; returned
+ * hidden, with its P and slot. */
+static NOINLINE uintptr_t new_last_timer_hidden(p **pp, int32_t *slot)
+{
+    timer *t = (timer *)gort_timer_new(INT64_MAX);
+    *pp = atomic_load(&t->ts);
+    lock(&(*pp)->timersLock);
+    *slot = t->idx;
+    int32_t n = (*pp)->ntimers;
+    unlock(&(*pp)->timersLock);
+    assert_int_equal(*slot, n - 1);
+    return hide(t);
+}
+
+static void remove_gap_main(void *arg)
+{
+    gort_timer *first = gort_timer_new(3600LL * 1000 * 1000 * 1000);
+    uintptr_t h = new_last_timer_hidden(&gap.pp, &gap.last);
+    clear_stack_below();
+    atomic_store(&gap.ran, false);
+    sem_init(&gap.req, 0, 0);
+    sem_init(&gap.done, 0, 0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, gap_collector, NULL), 0);
+    __atomic_store_n(&timerTestRemoveGap, collect_in_remove_gap, __ATOMIC_SEQ_CST);
+    assert_true(gort_timer_stop(first));      /* moves the last timer into its slot */
+    __atomic_store_n(&timerTestRemoveGap, NULL, __ATOMIC_SEQ_CST);
+    if (!atomic_load(&gap.ran))
+        sem_post(&gap.req);                   /* the timers moved meanwhile: no test */
+    pthread_join(th, NULL);
+    assert_true(atomic_load(&gap.ran));
+    gort_gc();
+    assert_true(slot_live((uintptr_t)unhide(h)));   /* pending: its P's heap keeps it */
+    assert_true(gort_timer_stop(unhide(h)));
+    sem_destroy(&gap.req);
+    sem_destroy(&gap.done);
+}
+
+static void test_timer_being_moved_when_the_world_stops(void **st) { run_procs(remove_gap_main, NULL); }
 
 /* ---- Debug modes, knobs, statistics ------------------------------------------------- */
 
@@ -2255,6 +2327,7 @@ int main(void)
         cmocka_unit_test(test_finalizer_resurrects_object_and_referents),
         cmocka_unit_test(test_finalizer_runs_on_a_goroutine_that_may_block),
         cmocka_unit_test(test_after_in_select_loop_bounded),
+        cmocka_unit_test(test_timer_being_moved_when_the_world_stops),
         cmocka_unit_test(test_gccheckmark_finds_nothing_missed),
         cmocka_unit_test(test_gcpoison_fills_freed_objects),
         cmocka_unit_test(test_stats_after_gc),
