@@ -553,6 +553,9 @@ void gcinit(void);                        /* reads GORT_GC; idempotent */
 /* Runs fn(arg) with the world stopped and no cycle under way (mgcleak.c);
  * fn must not allocate, lock or call anything that may wait. */
 void gcRunStopped(void (*fn)(void *), void *arg);
+/* Runs fn(arg) between cycles, no cycle starting until it returns (a
+ * cycle under way is helped to its end first): keep fn short. */
+void gcRunBetweenCycles(void (*fn)(void *), void *arg);
 
 /* What one cycle measured and needs (mgc.c, filled by mgcmark.c and roots.c). */
 typedef struct gcWorkState {

@@ -551,7 +551,7 @@ static void gcHelpMark(void)
 /* Runs fn(arg) with the world stopped between cycles, ready to mark (the
  * goroutine-leak pass): a concurrent mark under way is helped to its end
  * first, and no cycle starts while gcsema is held. */
-void gcRunStopped(void (*fn)(void *), void *arg)
+static void lockBetweenCycles(void)
 {
     mallocinit();
     if (!gclocal.thread)
@@ -561,12 +561,24 @@ void gcRunStopped(void (*fn)(void *), void *arg)
             gcHelpMark();
         lock(&gcsema);
         if (atomic_load(&gcphase) == _GCoff)
-            break;
+            return;
         unlock(&gcsema);
     }
+}
+
+void gcRunStopped(void (*fn)(void *), void *arg)
+{
+    lockBetweenCycles();
     finishsweep();
     stopTheWorldAnd(true, fn, arg);
     startTheWorldGC();
+    unlock(&gcsema);
+}
+
+void gcRunBetweenCycles(void (*fn)(void *), void *arg)
+{
+    lockBetweenCycles();
+    fn(arg);
     unlock(&gcsema);
 }
 

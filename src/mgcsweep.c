@@ -232,6 +232,7 @@ static void *bgsweep(void *arg)
         for (int n = 1; sweepone(); n++)
             if (n % 16 == 0)
                 osyield();              /* low priority, as Go's goschedIfBusy */
+        gfreeReleaseStacks();
         futexsleep(&sweepWake, w, -1);
     }
     return NULL;

@@ -1178,6 +1178,7 @@ static g *gfree_popbatch(int32_t *n)
         sched.gFree = head->gfreebatch;
         *n = head->gfreebatchn;
         atomic_fetch_sub_explicit(&sched.ngFree, *n, memory_order_relaxed);
+        sched.gFreeTaken += *n;
     }
     return head;
 }
@@ -1205,6 +1206,79 @@ static void gfput(p *pp, g *gp)
     }
 }
 
+/* Detaches from sched.gFree the batches below the first `keep` Gs: the
+ * oldest, since batches are pushed and popped at the top. gFreeLock held. */
+static g *gfree_splitbelow(int32_t keep, int32_t *n)
+{
+    g **link = &sched.gFree;
+    while (*link && keep > 0) {
+        keep -= (*link)->gfreebatchn;
+        link = &(*link)->gfreebatch;
+    }
+    g *old = *link;
+    *link = NULL;
+    for (g *b = old; b; b = b->gfreebatch)
+        *n += b->gfreebatchn;
+    atomic_fetch_sub_explicit(&sched.ngFree, *n, memory_order_relaxed);
+    return old;
+}
+
+enum { RELEASE_CHUNK = 1024 };  /* Gs released per hold of the GC's start lock */
+
+struct releasing { g **gs; int n, done; };
+
+static void releaseChunk(void *arg)
+{
+    struct releasing *r = arg;
+    int n = r->n - r->done < RELEASE_CHUNK ? r->n - r->done : RELEASE_CHUNK;
+    stack_release_slots(r->gs + r->done, n);
+    r->done += n;
+}
+
+static int cmp_gaddr(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t)*(g *const *)a, y = (uintptr_t)*(g *const *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Once a cycle's sweep is done (the background sweeper): the global pool
+ * keeps as many dead Gs as spawning took from it since the last time, and
+ * the rest give their slots back whole. Go frees every dead G's stack at
+ * each cycle (markrootFreeGStacks); keeping what was just in demand spares
+ * a program that spawns at a steady rate a page fault per spawn. The P
+ * pools, at most GFREE_LOCAL_MAX each, stay. In address order, so that
+ * neighbouring slots go back in one call. */
+void gfreeReleaseStacks(void)
+{
+    lock(&sched.gFreeLock);
+    int32_t keep = sched.gFreeTaken, n = 0;
+    sched.gFreeTaken = 0;
+    g *old = atomic_load_explicit(&sched.ngFree, memory_order_relaxed) > keep ?
+             gfree_splitbelow(keep, &n) : NULL;
+    unlock(&sched.gFreeLock);
+    if (!old)
+        return;
+    struct releasing r = { malloc((size_t)n * sizeof(g *)), n, 0 };
+    if (!r.gs) {                        /* no room to sort: keep them pooled */
+        lock(&sched.gFreeLock);
+        for (g *b = old, *nb; b; b = nb) {
+            nb = b->gfreebatch;
+            gfree_pushbatch(b, b->gfreebatchn);
+        }
+        unlock(&sched.gFreeLock);
+        return;
+    }
+    int k = 0;
+    for (g *b = old; b; b = b->gfreebatch)
+        for (g *gp = b; gp; gp = gp->schedlink)
+            r.gs[k++] = gp;
+    GORT_ASSERT(k == n);
+    qsort(r.gs, (size_t)n, sizeof *r.gs, cmp_gaddr);
+    while (r.done < r.n)
+        gcRunBetweenCycles(releaseChunk, &r);
+    free(r.gs);
+}
+
 /* A dead G with a default-size stack, from pp's list or, when that is
  * empty, from a batch of the global one. */
 static g *gfget(p *pp)
@@ -1230,8 +1304,10 @@ static g *gfget_global(void)
     int32_t n = 0;
     lock(&sched.gFreeLock);
     g *gp = gfree_popbatch(&n);
-    if (gp && gp->schedlink)
+    if (gp && gp->schedlink) {
         gfree_pushbatch(gp->schedlink, n - 1);
+        sched.gFreeTaken -= n - 1;
+    }
     unlock(&sched.gFreeLock);
     return gp;
 }

@@ -371,8 +371,10 @@ void allgadd(g *gp)
         nosuspend_enter();
         lock(&allglock);
         bool room = allglen < allgcap;
-        if (room)
+        if (room) {
+            gp->allgidx = (uint32_t)allglen;
             allgs[allglen++] = gp;
+        }
         unlock(&allglock);
         nosuspend_exit();
         if (room)
@@ -385,11 +387,11 @@ void allgremove(g *gp)
 {
     nosuspend_enter();
     lock(&allglock);
-    for (size_t i = 0; i < allglen; i++)
-        if (allgs[i] == gp) {
-            allgs[i] = allgs[--allglen];
-            break;
-        }
+    size_t i = gp->allgidx;
+    GORT_ASSERT(i < allglen && allgs[i] == gp);
+    g *last = allgs[--allglen];
+    allgs[i] = last;
+    last->allgidx = (uint32_t)i;
     unlock(&allglock);
     nosuspend_exit();
 }

@@ -182,6 +182,7 @@ struct g {
     g          *schedlink;      /* next in a run queue or free list */
     g          *gfreebatch;     /* dead, heading a batch of sched.gFree: the next batch */
     int32_t     gfreebatchn;    /* ... and the length of the batch it heads */
+    uint32_t    allgidx;        /* its index in allgs (roots.c) */
     _Atomic uint32_t atomicstatus;
     uint64_t    goid;
     void      (*fn)(void *);    /* entry point and argument */
@@ -343,6 +344,7 @@ typedef struct schedt {
     mutex       gFreeLock;
     g          *gFree;          /* global free Gs: a stack of batches (proc.c) */
     _Atomic int32_t ngFree;     /* read unlocked as a hint */
+    int32_t     gFreeTaken;     /* Gs taken from gFree since the last release (proc.c) */
     _Atomic int32_t ngoroutines;/* goroutines made without a P, plus destroyed Ps' gcount */
     _Atomic bool gcwaiting;     /* stop the world in progress */
     int32_t     stopwait;
@@ -550,6 +552,8 @@ void stackinit(size_t stacksize);    /* stacksize 0: keep the default */
  * stacksize from stack_size_check. */
 g   *stackalloc_g(size_t stacksize);
 void stackfree_g(g *gp);             /* returns a non-default-size G/stack to the OS */
+void stack_release_slots(g **gs, int n); /* pooled Gs give their whole slots back, for reuse */
+void gfreeReleaseStacks(void);       /* the GC's turn to free idle pooled Gs' slots (proc.c) */
 void allgadd(g *gp);                 /* the GC's list of every G (roots.c) */
 void allgremove(g *gp);
 /* Calls f(gp, arg) for each G in the list of all Gs when called (Go's

@@ -16,8 +16,9 @@
  *
  * The struct g lives at the very top of its own stack, so a parked goroutine
  * that never ran deep touches exactly one page: its G and its top frames.
- * A G and its stack are born, pooled and reused together (Go's gfget/gfput
- * keep a dead G's stack too), so "stack pool" and "free G list" are one list.
+ * A G and its stack are born, pooled, reused and released together (Go's
+ * gfget/gfput keep a dead G's stack too), so "stack pool" and "free G list"
+ * are one list.
  *
  * Slots of the default size are carved from large MAP_NORESERVE regions (one
  * VMA each). Spawning a burst must not pay a system call and a page fault
@@ -42,10 +43,13 @@
  * (the build adds it, and gort.pc gives it to users).
  *
  * Stacks that ran deep keep their committed pages. A dead G's stack is
- * trimmed with MADV_DONTNEED (Go's shrinkstack, and the GC freeing the stacks
- * of dead Gs): at once if the scheduler saw it run deep (its sp at a switch),
- * otherwise when its P next goes idle (at most every 10 ms) — spare time,
- * never the spawn path.
+ * trimmed with MADV_DONTNEED (Go's shrinkstack): at once if the scheduler
+ * saw it run deep (its sp at a switch), otherwise when its P next goes idle
+ * (at most every 10 ms) — spare time, never the spawn path. After a
+ * collection, pooled dead Gs that spawning did not need give their whole
+ * slot back (stack_release_slots, Go's freeing of dead Gs' stacks at each
+ * cycle): every page of it, the G included, and the address range, which
+ * reserve_slot hands out again before carving new slots.
  */
 #include "runtime.h"
 
@@ -77,6 +81,11 @@ static bool spare_busy;                  /* an M is making it */
 static bool spare_off;                   /* making one failed: the spawner maps its own */
 /* Fresh slots were carved since stack_prepare last found itself ahead. */
 _Atomic bool stack_demand;
+/* Default-size slots given back whole (stack_release_slots), every page
+ * released, for reserve_slot to hand out before carving new ones. Bit 0 of
+ * an entry: the slot has a canary instead of a guard. stackLock held. */
+static uintptr_t *freeslots;
+static size_t nfreeslots, capfreeslots;
 static int guard_mode = GUARD_MADVISE;
 static int64_t mprotect_budget;          /* VMAs mprotect guards may still add */
 _Atomic uint64_t stack_sys_bytes;        /* reserved for stacks */
@@ -214,6 +223,12 @@ static uintptr_t reserve_slot(size_t stacksize, bool *guarded)
         return (uintptr_t)v;
     }
     lock(&stackLock);
+    if (nfreeslots > 0) {
+        uintptr_t e = freeslots[--nfreeslots];
+        unlock(&stackLock);
+        *guarded = !(e & 1);           /* a canary slot gets its canary again */
+        return e & ~(uintptr_t)1;
+    }
     if (region_next == region_end && !next_region(sz)) {
         unlock(&stackLock);
         return 0;
@@ -347,6 +362,58 @@ void stackfree_g(g *gp)
     atomic_fetch_sub(&stack_resident_bytes, 2 * pagesize);
     atomic_fetch_sub(&stack_sys_bytes, sz);
     sysFree((void *)gp->stack.lo, sz, NULL);
+}
+
+/* Remembers released slots (bit 0 of each: it has a canary). If the list
+ * cannot grow, the rest stay out of use: address space only, their pages
+ * are released already. */
+static void push_freeslots(const uintptr_t *e, int n)
+{
+    lock(&stackLock);
+    if (nfreeslots + (size_t)n > capfreeslots) {
+        size_t cap = capfreeslots ? 2 * capfreeslots : 1024;
+        while (cap < nfreeslots + (size_t)n)
+            cap *= 2;
+        uintptr_t *grown = realloc(freeslots, cap * sizeof *grown);
+        if (grown) {
+            freeslots = grown;
+            capfreeslots = cap;
+        }
+    }
+    for (int i = 0; i < n && nfreeslots < capfreeslots; i++)
+        freeslots[nfreeslots++] = e[i];
+    unlock(&stackLock);
+}
+
+/* Pooled dead Gs of the default size give back their whole slots (Go's
+ * markrootFreeGStacks frees dead Gs' stacks at each cycle): they leave
+ * allgs, every page of their slots but the guards is released, the Gs
+ * included, and the next spawns take the slots before carving new ones.
+ * Neighbouring slots go in one madvise, guards and all (the guards stay:
+ * MADV_DONTNEED keeps guard markers, and a PROT_NONE guard holds no page),
+ * so gs in address order makes the fewest calls: each costs a TLB
+ * shootdown on every CPU, which made one call per slot slow. The caller
+ * makes sure no cycle is under way: marking walks allgs and reads the Gs. */
+void stack_release_slots(g **gs, int n)
+{
+    uintptr_t e[n];
+    size_t sz = slot_size(stack_default_size);
+    for (int i = 0; i < n; i++) {
+        g *gp = gs[i];
+        GORT_ASSERT(gp->stack.hi - gp->stack.lo == sz);
+        e[i] = gp->stack.lo | gp->stack_canary;
+        allgremove(gp);
+        stack_reset_for_reuse(gp);     /* ASan: the next G's frames start clean */
+    }
+    for (int i = 0, j; i < n; i = j) {
+        uintptr_t lo = e[i] & ~(uintptr_t)1;
+        for (j = i + 1; j < n && (e[j] & ~(uintptr_t)1) == lo + (size_t)(j - i) * sz; j++)
+            ;
+        sysUnused((void *)(lo + GUARD_SIZE), (size_t)(j - i) * sz - GUARD_SIZE);
+    }
+    atomic_fetch_sub(&stack_inuse_bytes, (size_t)n * sz);
+    atomic_fetch_sub(&stack_resident_bytes, (size_t)n * 2 * pagesize);
+    push_freeslots(e, n);
 }
 
 /* Gives back the pages a deep run committed, keeping the G's page and the

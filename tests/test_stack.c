@@ -411,6 +411,40 @@ static int burst_failures(void)
 static void burst_guarded_body(void *arg) { assert_int_equal(burst_failures(), 0); }
 BOTH(burst_guarded)
 
+/* After a burst, the dead goroutines give their slots back whole once a
+ * collection has run (the background sweeper releases them), and the next
+ * burst reuses those slots, guards and all, instead of mapping new regions.
+ * Before, a pooled dead G kept its slot and two pages for good. */
+static void stacks_released_body(void *arg)
+{
+    size_t slot = (size_t)(getg()->stack.hi - getg()->stack.lo);
+    assert_int_equal(burst_failures(), 0);
+    gort_mem_stats a, b, c;
+    gort_read_mem_stats(&a);
+    long rss0 = resident_bytes();
+    /* Two releases: the first keeps what spawning took from the pool. */
+    uint64_t want = a.stack_inuse - (uint64_t)(BURST - 256) * slot;
+    for (int i = 0; i < 500; i++) {
+        gort_gc();
+        gort_sleep(10 * GORT_MILLISECOND);
+        gort_read_mem_stats(&b);
+        if (b.stack_inuse <= want)
+            break;
+    }
+    if (b.stack_inuse > want)
+        fail_msg("stack_inuse %llu MB before, %llu MB after: the dead goroutines kept their slots",
+                 (unsigned long long)(a.stack_inuse >> 20), (unsigned long long)(b.stack_inuse >> 20));
+    long dropped = rss0 - resident_bytes();
+    if (dontneed_works() && dropped < (long)(BURST / 2) * 4096)
+        fail_msg("RSS fell by %ld KB only", dropped >> 10);
+    assert_int_equal(burst_failures(), 0);        /* on the released slots */
+    gort_read_mem_stats(&c);
+    if (c.stack_sys > b.stack_sys + 1024 * slot)
+        fail_msg("stack_sys grew %llu MB: the released slots were not reused",
+                 (unsigned long long)((c.stack_sys - b.stack_sys) >> 20));
+}
+BOTH(stacks_released)
+
 /* The same burst with the guards of the fallback, mprotect, which is what
  * qemu-user gets (MADV_GUARD_INSTALL is a no-op there): forced natively by
  * GORT_DEBUG=madvguardoff=1, in a child because the runtime chooses its
@@ -463,6 +497,7 @@ int main(void)
         cmocka_unit_test(test_yield_on_segment),
         cmocka_unit_test(test_deep_stack_trimmed),
         BOTH_TESTS(burst_guarded),
+        BOTH_TESTS(stacks_released),
     };
     int failed = cmocka_run_group_tests_name("death", death, NULL, NULL);
     return failed + cmocka_run_group_tests_name("live", live, NULL, NULL);
