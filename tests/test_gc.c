@@ -1094,15 +1094,17 @@ static void test_memory_limit_bounds_heap_with_gc_off(void **st) { run_procs(mem
 /* Regression: the limit counted goroutine stacks by their reservations
  * (320 MiB of address space for the first 1024 slots), so any limit below
  * about 330 MiB left no room for the heap: the goal fell to the marked heap
- * and cycles ran back to back. In a fresh process with 2000 goroutines
- * parked, a 128 MiB limit must leave a heap goal of more than half of it. */
+ * and cycles ran back to back. In a fresh process with 1100 goroutines
+ * parked (two regions, 640 MiB reserved), a 128 MiB limit must leave a heap
+ * goal of more than half of it. Not more goroutines: under TSan each costs
+ * about 6 ms (its thread context), and the child has 20 s. */
 static gort_chan *limitStacksDone;
 
 static void park_until_done(void *arg) { gort_chan_recv(limitStacksDone, NULL); }
 
 static void memlimit_stacks_child(void *arg)
 {
-    enum { NPARKED = 2000 };
+    enum { NPARKED = 1100 };
     limitStacksDone = gort_chan_make(0, 0);
     for (int i = 0; i < NPARKED; i++)
         gort_go(park_until_done, NULL);
