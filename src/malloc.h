@@ -556,6 +556,12 @@ void gcRunStopped(void (*fn)(void *), void *arg);
 /* Runs fn(arg) between cycles, no cycle starting until it returns (a
  * cycle under way is helped to its end first): keep fn short. */
 void gcRunBetweenCycles(void (*fn)(void *), void *arg);
+/* The same if no cycle is under way or starting right now; false, fn not
+ * run, otherwise. Never waits. */
+bool gcTryBetweenCycles(void (*fn)(void *), void *arg);
+/* Tests only: called by a stack job with the G it took from allgs, before
+ * it reads the G. */
+extern void (*gcTestStackJobGap)(g *gp);
 
 /* What one cycle measured and needs (mgc.c, filled by mgcmark.c and roots.c). */
 typedef struct gcWorkState {

@@ -582,6 +582,17 @@ void gcRunBetweenCycles(void (*fn)(void *), void *arg)
     unlock(&gcsema);
 }
 
+bool gcTryBetweenCycles(void (*fn)(void *), void *arg)
+{
+    if (atomic_load(&gcphase) != _GCoff || !trylock(&gcsema))
+        return false;
+    bool off = atomic_load(&gcphase) == _GCoff;
+    if (off)
+        fn(arg);
+    unlock(&gcsema);
+    return off;
+}
+
 void gcinit(void)
 {
     static _Atomic bool done;

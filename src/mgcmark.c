@@ -371,6 +371,8 @@ void gcScanBeforeRunSlow(g *gp)
     }
 }
 
+void (*gcTestStackJobGap)(g *gp);
+
 void gcMarkStackJobs(void)
 {
     for (;;) {
@@ -380,6 +382,9 @@ void gcMarkStackJobs(void)
         g *gp = allgAt(i);
         if (!gp)
             return;
+        void (*gap)(g *) = __atomic_load_n(&gcTestStackJobGap, __ATOMIC_RELAXED);
+        if (gap)
+            gap(gp);
         nosuspend_enter();
         uint32_t gen = atomic_load_explicit(&gcScanGen, memory_order_relaxed);
         if (gen != 0)

@@ -1183,6 +1183,34 @@ static g *gfree_popbatch(int32_t *n)
     return head;
 }
 
+static void freeSizedGs(void *arg)
+{
+    (void)arg;
+    lock(&sched.gFreeLock);
+    g *list = sched.gFreeSized;
+    sched.gFreeSized = NULL;
+    unlock(&sched.gFreeLock);
+    for (g *gp = list, *next; gp; gp = next) {
+        next = gp->schedlink;
+        stackfree_g(gp);
+    }
+}
+
+/* A dead G whose stack has another size than the default is not pooled:
+ * its slot, the G included, goes back to the OS. Not while a cycle marks:
+ * a stack job may hold the G (allgAt) and is about to read it. It then
+ * waits for the cycle's end, where the background sweeper frees it, or for
+ * the next such exit between cycles (Go's stackfree keeps stacks in its
+ * stackLarge cache while the GC runs, for a like reason). */
+static void gfreeSized(g *gp)
+{
+    lock(&sched.gFreeLock);
+    gp->schedlink = sched.gFreeSized;
+    sched.gFreeSized = gp;
+    unlock(&sched.gFreeLock);
+    gcTryBetweenCycles(freeSizedGs, NULL);
+}
+
 static void gfput(p *pp, g *gp)
 {
 #if GORT_TSAN
@@ -1191,7 +1219,7 @@ static void gfput(p *pp, g *gp)
     gp->tsan_fiber = NULL;
 #endif
     if (stack_size_of(gp) != stack_default_size) {
-        stackfree_g(gp);
+        gfreeSized(gp);
         return;
     }
     stack_release(gp);
@@ -1241,7 +1269,8 @@ static int cmp_gaddr(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Once a cycle's sweep is done (the background sweeper): the global pool
+/* Once a cycle's sweep is done (the background sweeper): dead Gs of other
+ * sizes that waited for the cycle's end are freed, and the global pool
  * keeps as many dead Gs as spawning took from it since the last time, and
  * the rest give their slots back whole. Go frees every dead G's stack at
  * each cycle (markrootFreeGStacks); keeping what was just in demand spares
@@ -1250,6 +1279,11 @@ static int cmp_gaddr(const void *a, const void *b)
  * neighbouring slots go back in one call. */
 void gfreeReleaseStacks(void)
 {
+    lock(&sched.gFreeLock);
+    bool sized = sched.gFreeSized != NULL;
+    unlock(&sched.gFreeLock);
+    if (sized)
+        gcRunBetweenCycles(freeSizedGs, NULL);
     lock(&sched.gFreeLock);
     int32_t keep = sched.gFreeTaken, n = 0;
     sched.gFreeTaken = 0;

@@ -124,6 +124,16 @@ static inline void lock(mutex *l)
     lockowner_set(l, lockowner());
 }
 
+/* Takes the lock only if nobody holds it. */
+static inline bool trylock(mutex *l)
+{
+    uint32_t z = 0;
+    if (!atomic_compare_exchange_strong_explicit(&l->key, &z, 1, memory_order_acquire, memory_order_relaxed))
+        return false;
+    lockowner_set(l, lockowner());
+    return true;
+}
+
 static inline void unlock(mutex *l)
 {
     lockowner_set(l, 0);
@@ -345,6 +355,7 @@ typedef struct schedt {
     g          *gFree;          /* global free Gs: a stack of batches (proc.c) */
     _Atomic int32_t ngFree;     /* read unlocked as a hint */
     int32_t     gFreeTaken;     /* Gs taken from gFree since the last release (proc.c) */
+    g          *gFreeSized;     /* dead Gs of other stack sizes waiting for no cycle (proc.c) */
     _Atomic int32_t ngoroutines;/* goroutines made without a P, plus destroyed Ps' gcount */
     _Atomic bool gcwaiting;     /* stop the world in progress */
     int32_t     stopwait;

@@ -353,7 +353,8 @@ g *stackalloc_g(size_t stacksize)
 size_t stack_size_of(g *gp) { return gp->stack.hi - gp->stack.lo - GUARD_SIZE; }
 uintptr_t stack_guard_end(g *gp) { return gp->stack.lo + GUARD_SIZE; }
 
-/* A G whose stack has a size other than the default is not pooled. */
+/* A G whose stack has a size other than the default is not pooled: its
+ * slot is unmapped, between cycles only (proc.c gfreeSized). */
 void stackfree_g(g *gp)
 {
     size_t sz = gp->stack.hi - gp->stack.lo;

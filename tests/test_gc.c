@@ -1511,6 +1511,96 @@ static void remove_gap_main(void *arg)
 
 static void test_timer_being_moved_when_the_world_stops(void **st) { run_procs(remove_gap_main, NULL); }
 
+/* Regression: a goroutine with a stack of another size than the default
+ * unmapped its slot, its G included, as it exited, also while a stack job
+ * of the mark held that G between allgAt and its read of gcscangen. The
+ * hook lets the goroutine exit in that gap; a long list keeps the mark
+ * going meanwhile. The slot must stay mapped until the cycle is over, then
+ * go. */
+static struct {
+    g *_Atomic target;
+    _Atomic bool exit, ran, exitedWhileMarking, unmappedInGap;
+} sized;
+
+static bool mapped(const void *p)
+{
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    return msync((void *)((uintptr_t)p & ~(page - 1)), page, MS_ASYNC) == 0;
+}
+
+/* Spins rather than sleeps, so that it exits at once when told. */
+static void sized_waiter(void *arg)
+{
+    atomic_store(&sized.target, getg());
+    while (!atomic_load(&sized.exit))
+        gort_yield();
+}
+
+static bool waiting_to_be_freed(g *gp)
+{
+    lock(&sched.gFreeLock);
+    g *x = sched.gFreeSized;
+    while (x && x != gp)
+        x = x->schedlink;
+    unlock(&sched.gFreeLock);
+    return x != NULL;
+}
+
+static void exit_in_stack_job_gap(g *gp)
+{
+    if (gp != atomic_load(&sized.target))
+        return;                                  /* another goroutine's job */
+    __atomic_store_n(&gcTestStackJobGap, NULL, __ATOMIC_SEQ_CST);
+    atomic_store(&sized.ran, true);
+    atomic_store(&sized.exit, true);
+    int64_t end = gort_nanotime() + 10 * GORT_SECOND;
+    bool waiting = false;
+    while (mapped(gp) && !(waiting = waiting_to_be_freed(gp)) && gort_nanotime() < end)
+        usleep(100);
+    /* Unmapped while the mark still runs: the job is about to read it. */
+    bool unmapped = !mapped(gp) && atomic_load(&gcScanGen) != 0;
+    atomic_store(&sized.unmappedInGap, unmapped);
+    atomic_store(&sized.exitedWhileMarking, waiting || unmapped);
+    if (unmapped)                                /* the job's next read faults */
+        fprintf(stderr, "the exited goroutine's G was unmapped while a stack job held it\n");
+}
+
+static void sized_exit_main(void *arg)
+{
+    atomic_store(&sized.target, NULL);
+    atomic_store(&sized.exit, false);
+    atomic_store(&sized.ran, false);
+    volatile uintptr_t head = (uintptr_t)unhide(make_list_hidden(1 << 20));
+    gort_go_stack(sized_waiter, NULL, 2 * stack_default_size);
+    while (!atomic_load(&sized.target))
+        gort_sleep(GORT_MILLISECOND);
+    g *gp = atomic_load(&sized.target);
+    __atomic_store_n(&gcTestStackJobGap, exit_in_stack_job_gap, __ATOMIC_SEQ_CST);
+    gort_gc();
+    __atomic_store_n(&gcTestStackJobGap, NULL, __ATOMIC_SEQ_CST);
+    if (gcmode != gcModeBarrier) {               /* stacks scanned in the pauses: no jobs */
+        atomic_store(&sized.exit, true);
+        *(bool *)arg = true;
+        return;
+    }
+    assert_true(atomic_load(&sized.ran));
+    assert_false(atomic_load(&sized.unmappedInGap));
+    assert_true(atomic_load(&sized.exitedWhileMarking));
+    int64_t end = gort_nanotime() + 10 * GORT_SECOND;    /* freed after the cycle's sweep */
+    while (mapped(gp) && gort_nanotime() < end)
+        gort_sleep(GORT_MILLISECOND);
+    assert_false(mapped(gp));
+    assert_true(list_intact((node *)head, 1 << 20));
+}
+
+static void test_sized_goroutine_exits_while_a_stack_job_holds_it(void **st)
+{
+    bool noJobs = false;
+    run_in_gort(sized_exit_main, &noJobs, 2);        /* the goroutine exits on the other P */
+    if (noJobs)
+        skip();
+}
+
 /* ---- Debug modes, knobs, statistics ------------------------------------------------- */
 
 static void checkmark_main(void *arg)
@@ -2338,6 +2428,7 @@ int main(void)
         cmocka_unit_test(test_finalizer_runs_on_a_goroutine_that_may_block),
         cmocka_unit_test(test_after_in_select_loop_bounded),
         cmocka_unit_test(test_timer_being_moved_when_the_world_stops),
+        cmocka_unit_test(test_sized_goroutine_exits_while_a_stack_job_holds_it),
         cmocka_unit_test(test_gccheckmark_finds_nothing_missed),
         cmocka_unit_test(test_gcpoison_fills_freed_objects),
         cmocka_unit_test(test_stats_after_gc),
