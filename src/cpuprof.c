@@ -119,7 +119,6 @@ static void sigprofRecord(void *uc)
     unw_context_t now;
     int rc = unw_getcontext(&now) == 0 ? unw_init_local(&c, &now) : -1;
 #else
-    uc = ctx_unpreempted(uc);
     int rc = unw_init_local2(&c, (unw_context_t *)uc, UNW_INIT_SIGNAL_FRAME);
 #endif
     if (rc == 0)

@@ -20,8 +20,8 @@
  * and the GC or a dump notes "now" the first time it sees the G waiting,
  * as Go does), and whether it is locked to its thread. Then its frames,
  * from the context it saved when it switched out (gwalk.h; for one
- * switched out by async preemption, on through the code the signal
- * interrupted); function+offset, and
+ * switched out by async preemption, on through asyncPreemptReturn's signal
+ * frame into the code the signal interrupted); function+offset, and
  * file:line where debug information exists (symtab.c, libdw). A goroutine
  * running on another thread has no saved context: Go's words "goroutine
  * running on other thread; stack unavailable" then. Last, where it was
@@ -143,7 +143,7 @@ static void walk(dumpbuf *b, gdump *d, gwalk *w)
         }
         b->pcs[b->npc++] = (uintptr_t)ip;
         d->npc++;
-    } while (gwalk_step(w) > 0);
+    } while (unw_step(&w->c) > 0);
 }
 
 /* Walks a switched-out G from the context it saved. */

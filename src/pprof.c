@@ -539,16 +539,9 @@ static int writeContention(const char *path, bucketTable *t, int64_t scale)
 static int gstack(g *gp, uintptr_t *pcs, int max)
 {
     gwalk w;
-    int n = 0;
     if (!gwalk_init(&w, gp))
         return 0;
-    do {
-        unw_word_t ip;
-        if (unw_get_reg(&w.c, UNW_REG_IP, &ip) != 0 || ip == 0)
-            break;
-        pcs[n++] = (uintptr_t)ip;
-    } while (n < max && gwalk_step(&w) > 0);
-    return trimRuntimeFrames(pcs, n);
+    return trimRuntimeFrames(pcs, cursorPCs(&w.c, pcs, max));
 }
 
 struct gprof { bucketTable *stacks; g *self; };

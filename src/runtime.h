@@ -185,7 +185,6 @@ struct sudog {
 };
 struct g {
     void       *sched_sp;       /* saved stack pointer while not running (the asm's slot) */
-    void       *sigframe;       /* switched out by async preemption: its copy of the signal frame (signal.c) */
     stack       stack;
     uintptr_t   stack_low_water;/* deepest sp seen at a switch: did this stack run deep? */
     m          *m;              /* M running this G, or NULL */
@@ -635,9 +634,6 @@ NORETURN void goentry(void);
  * from unw_getcontext) with those a switched-out goroutine saved at
  * sched_sp, so that libunwind walks its stack (arch/<arch>/gobuf.c). */
 void gobuf_context(const void *sched_sp, void *uc);
-/* The same from the copy of a signal frame async preemption saved
- * (g.sigframe): the registers of the interrupted instruction. */
-void gobuf_sigcontext(const void *sigframe, void *uc);
 
 /* ---- Panics and fatal errors (panic.c, traceback.c) -------------------- */
 
@@ -673,17 +669,15 @@ bool asyncpreempt_enabled(void);     /* SIGURG preempts (not TSan, not asyncpree
 SIGNAL_NOSANITIZE void copy_frame(void *dst, const void *src, size_t n);
 void  ctx_pc_sp(void *uc, uintptr_t *pc, uintptr_t *sp);
 /* Copies the signal frame (uc, si) below the interrupted stack pointer, not
- * below lo; returns the copy to give asyncPreemptResume, or NULL. */
+ * below lo; returns the copy to give ctx_redirect, or NULL. */
 void *ctx_save(void *uc, void *si, uintptr_t lo);
 void *ctx_ucontext(void *saved);     /* the ucontext inside a copy */
-/* Makes the interrupted thread continue in fn(saved), on the stack below. */
+/* Makes the interrupted thread continue in fn(saved), on the stack below
+ * the copy, as if called from asyncPreemptReturn (preempt.S): when fn
+ * returns, rt_sigreturn resumes the copy. */
 void  ctx_redirect(void *uc, void *saved, void (*fn)(void *));
-NORETURN void asyncPreemptResume(void *saved); /* rt_sigreturn from the copy */
-uintptr_t ctx_arg0(void *uc);        /* the first argument register */
-/* A signal that was pending behind SIGURG finds the thread redirected to
- * asyncPreempt's entry: the context the thread was interrupted in (what
- * asyncPreempt will resume), else uc itself. For the CPU profiler. */
-void *ctx_unpreempted(void *uc);
+void  asyncPreempt(void *saved);     /* the fn ctx_redirect is given (signal.c) */
+extern char asyncPreemptReturn[];    /* asyncPreempt's return address (preempt.S) */
 void minitSignals(m *mp);            /* per-thread: alternate signal stack */
 void unminitSignals(m *mp);
 

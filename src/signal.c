@@ -31,14 +31,19 @@
  * Otherwise the handler returns and sysmon tries again next round. To
  * preempt, the handler copies the kernel's signal frame (all registers, the
  * flags, the full FP/vector state) onto the goroutine's stack and makes the
- * thread continue in asyncPreempt, on that stack, as if it had called it.
- * asyncPreempt yields like gort_yield; when the goroutine runs again,
- * perhaps on another thread, it hands the copy back to the kernel
- * (rt_sigreturn, arch/<arch>/preempt.S), which restores every register and
- * resumes the interrupted instruction. The frame surgery is per-arch
- * (arch/<arch>/sigctx.c). Under TSan there is no asynchronous preemption:
- * TSan delivers signals late, on a copy of the context, so a rewritten
- * context would be lost. GORT_DEBUG=asyncpreemptoff=1 turns it off.
+ * thread continue in asyncPreempt, on that stack, as a handler called from
+ * a signal frame: its return address is asyncPreemptReturn
+ * (arch/<arch>/preempt.S), which, like the restorer the kernel gives every
+ * handler, calls rt_sigreturn on the copy its stack pointer then points
+ * at. asyncPreempt yields like gort_yield; when the goroutine runs again,
+ * perhaps on another thread, asyncPreempt returns, and the kernel restores
+ * every register and resumes the interrupted instruction. Unwinders see
+ * asyncPreemptReturn as a signal frame, so a walk from inside asyncPreempt
+ * (a CPU profile sample, the goroutine dump) goes on into the interrupted
+ * code. The frame surgery is per-arch (arch/<arch>/sigctx.c). Under TSan
+ * there is no asynchronous preemption: TSan delivers signals late, on a
+ * copy of the context, so a rewritten context would be lost.
+ * GORT_DEBUG=asyncpreemptoff=1 turns it off.
  */
 #include "malloc.h"          /* gclocal */
 
@@ -203,32 +208,20 @@ static bool asyncPreemptOK(uintptr_t pc)
     return false;
 }
 
-/* Where a preempted goroutine continues, on its own stack, as if called
- * at the interrupted instruction: yield, then resume from the copy. The
- * copy's uc_stack tells rt_sigreturn which alternate signal stack to set:
- * the current thread's, not the one the signal arrived on. */
-static SIGNAL_NOSANITIZE NORETURN void asyncPreempt(void *saved)
+/* Where a preempted goroutine continues, on its own stack, called from
+ * the signal frame asyncPreemptReturn above the copy: yield, then return,
+ * and asyncPreemptReturn resumes from the copy. The copy's uc_stack tells
+ * rt_sigreturn which alternate signal stack to set: the current thread's,
+ * not the one the signal arrived on. */
+SIGNAL_NOSANITIZE void asyncPreempt(void *saved)
 {
     uint32_t inruntime = runtime_enter();
-    g *gp = getg();
-    gp->sigframe = saved;            /* where tracebacks go on from (gwalk.h) */
-    gopreempt_m(gp);
-    gp->sigframe = NULL;
+    gopreempt_m(getg());
     runtime_leave(&inruntime);
     ucontext_t *uc = ctx_ucontext(saved);
     uc->uc_stack.ss_sp = getg()->m->gsignal_stack;
     uc->uc_stack.ss_size = SIGSTACK_SIZE;
     uc->uc_stack.ss_flags = 0;
-    asyncPreemptResume(saved);
-}
-
-void *ctx_unpreempted(void *uc)
-{
-    uintptr_t pc, sp;
-    ctx_pc_sp(uc, &pc, &sp);
-    if (pc != (uintptr_t)asyncPreempt)
-        return uc;
-    return ctx_ucontext((void *)ctx_arg0(uc));
 }
 
 /* The preemption itself, if every condition of the essay above holds. */

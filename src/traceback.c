@@ -8,9 +8,11 @@
  *     deep_recursion(...)
  *             /path/libfoo.so +0x1139 pc=0x7f3c1a2b1139
  *
- * Unwinding uses the DWARF CFI the compiler and our switch assembly emit;
+ * Unwinding uses the DWARF CFI the compiler and our assembly emit;
  * gostart marks its return address undefined, so the walk ends cleanly
- * at the bottom of every goroutine instead of wandering into the scheduler.
+ * at the bottom of every goroutine instead of wandering into the scheduler,
+ * and asyncPreemptReturn (preempt.S) is a signal frame, so a walk through
+ * a goroutine preempted by signal goes on into the code it interrupted.
  * From a signal handler the walk starts at the interrupted context, so the
  * faulting frame comes first.
  */
@@ -93,21 +95,5 @@ bool gwalk_init(gwalk *w, g *gp)
 {
     memset(&w->uc, 0, sizeof w->uc);
     gobuf_context(gp->sched_sp, &w->uc);
-    w->sigframe = gp->sigframe;
     return unw_init_local(&w->c, &w->uc) == 0;
-}
-
-int gwalk_step(gwalk *w)
-{
-    int r = unw_step(&w->c);
-    unw_word_t ip = 0;
-    if ((r > 0 && unw_get_reg(&w->c, UNW_REG_IP, &ip) == 0 && ip != 0) || !w->sigframe)
-        return r;
-    /* The end of the switch frames' walk, at asyncPreempt: on to the
-     * instruction the signal interrupted, a signal frame's pc (not a
-     * return address: no "pc - 1" to find its function). */
-    memset(&w->uc, 0, sizeof w->uc);
-    gobuf_sigcontext(w->sigframe, &w->uc);
-    w->sigframe = NULL;
-    return unw_init_local2(&w->c, &w->uc, UNW_INIT_SIGNAL_FRAME) == 0 ? 1 : 0;
 }

@@ -929,6 +929,122 @@ static void every_insn_test(int procs)
 static void test_unwind_info_at_every_gswitch_insn_1p(void **st) { every_insn_test(1); }
 static void test_unwind_info_at_every_gswitch_insn_2p(void **st) { every_insn_test(2); }
 
+/* Bug "Unwind from async preemption's entry": ctx_redirect gave
+ * asyncPreempt a zero return address, so a profiler's signal landing on
+ * its first instruction (pending behind the SIGURG that preempted) unwound
+ * to pc 0 and the walk failed; test_unwind_info_in_gswitch saw a few such
+ * walks in a third of its runs. Now asyncPreempt is called from
+ * asyncPreemptReturn, a signal frame over the copy of the interrupted
+ * context. Here a trap in preempt_victim gives a real signal context;
+ * its handler makes the copy and the redirected context as doSigPreempt
+ * does (on a copy of the context: the victim goes on undisturbed) and
+ * walks from asyncPreempt's entry and from asyncPreemptReturn's first
+ * instruction: both must go through preempt_victim and its goroutine's
+ * function down to gostart. */
+enum { VICTIM_MAX_FRAMES = 32 };
+struct victim_walk { int n; int rc; unw_word_t start[VICTIM_MAX_FRAMES]; };
+static struct victim_walk victim_walks[2];
+static atomic_int victim_trapped;
+
+static __attribute__((noipa)) void preempt_victim(void)
+{
+#if defined(__x86_64__)
+    __asm__ volatile("int3");           /* SIGTRAP, pc after it */
+#else
+    __asm__ volatile("brk #0x4748");    /* SIGTRAP, pc at it: the handler steps over */
+#endif
+    atomic_fetch_add(&victim_trapped, 1);
+}
+
+/* Records the start of each frame's function, from uc to the walk's end:
+ * rc is unw_step's last result (0: the walk ended cleanly). */
+static void victim_walk_from(struct victim_walk *w, ucontext_t *uc)
+{
+    unw_cursor_t c;
+    unw_proc_info_t pi;
+    w->n = 0;
+    w->rc = unw_init_local2(&c, (unw_context_t *)uc, UNW_INIT_SIGNAL_FRAME);
+    while (w->rc >= 0 && w->n < VICTIM_MAX_FRAMES) {
+        w->start[w->n++] = unw_get_proc_info(&c, &pi) == 0 ? pi.start_ip : 0;
+        if ((w->rc = unw_step(&c)) <= 0)
+            break;
+    }
+}
+
+static void victim_on_sigtrap(int sig, siginfo_t *si, void *ucv)
+{
+    ucontext_t *uc = ucv, redirected = *uc;
+    g *gp = getg();
+    void *saved = ctx_save(uc, si, stack_guard_end(gp));
+    if (saved) {
+        ctx_redirect(&redirected, saved, asyncPreempt);
+        victim_walk_from(&victim_walks[0], &redirected);
+        /* The same stack once asyncPreempt has returned. */
+#if defined(__x86_64__)
+        redirected.uc_mcontext.gregs[REG_RSP] += 8;
+        redirected.uc_mcontext.gregs[REG_RIP] = (greg_t)(uintptr_t)asyncPreemptReturn;
+#else
+        redirected.uc_mcontext.pc = (uintptr_t)asyncPreemptReturn;
+#endif
+        victim_walk_from(&victim_walks[1], &redirected);
+    }
+#if defined(__aarch64__)
+    uc->uc_mcontext.pc += 4;
+#endif
+}
+
+static void victim_g(void *arg)
+{
+    preempt_victim();
+    gort_waitgroup_done(arg);
+}
+
+static void victim_body(void *arg)
+{
+    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_waitgroup_add(&wg, 1);
+    gort_go(victim_g, &wg);
+    gort_waitgroup_wait(&wg);
+}
+
+/* The walk w: asyncPreempt's frame (if from_entry), asyncPreemptReturn's,
+ * preempt_victim's, victim_g's, ... gostart's, and a clean end. */
+static void victim_check(const struct victim_walk *w, bool from_entry)
+{
+    unw_proc_info_t pi;
+    assert_int_equal(unw_get_proc_info_by_ip(unw_local_addr_space,
+                                             (unw_word_t)asyncPreemptReturn, &pi, NULL), 0);
+    unw_word_t ret_start = pi.start_ip;  /* the FDE's start: the nop before the label */
+    int i = 0;
+    if (from_entry)
+        assert_int_equal(w->start[i++], (unw_word_t)asyncPreempt);
+    assert_int_equal(w->start[i++], ret_start);
+    assert_int_equal(w->start[i++], (unw_word_t)preempt_victim);
+    assert_int_equal(w->start[i++], (unw_word_t)victim_g);
+    assert_true(w->n > i);
+    assert_int_equal(w->rc, 0);
+    assert_int_equal(w->start[w->n - 1], (unw_word_t)gostart);
+}
+
+static void test_unwind_from_async_preempt_entry(void **st)
+{
+    memset(victim_walks, 0, sizeof victim_walks);
+    atomic_store(&victim_trapped, 0);
+    struct sigaction sa = { .sa_sigaction = victim_on_sigtrap,
+                            .sa_flags = SA_SIGINFO | SA_ONSTACK }, old;
+    sigemptyset(&sa.sa_mask);
+    assert_int_equal(sigaction(SIGTRAP, &sa, &old), 0);
+    run_in_gort(victim_body, NULL, 1);
+    sigaction(SIGTRAP, &old, NULL);
+    assert_int_equal(atomic_load(&victim_trapped), 1);
+    for (int k = 0; k < 2; k++) {
+        print_message("walk from %s: %d frames, unw_step %d\n",
+                      k ? "asyncPreemptReturn" : "asyncPreempt", victim_walks[k].n,
+                      victim_walks[k].rc);
+        victim_check(&victim_walks[k], k == 0);
+    }
+}
+
 /* ---- Dead Gs recycled through the global stack of batches -----------------
  * Gs freed on one P are reused on another (a P's list goes to the global
  * one as a batch when it fills), a destroyed P's list goes there too
@@ -1022,6 +1138,7 @@ int main(void)
         cmocka_unit_test(test_unwind_info_in_gswitch_2p),
         cmocka_unit_test(test_unwind_info_at_every_gswitch_insn_1p),
         cmocka_unit_test(test_unwind_info_at_every_gswitch_insn_2p),
+        cmocka_unit_test(test_unwind_from_async_preempt_entry),
         cmocka_unit_test(test_gfree_recycled_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -240,10 +240,10 @@ static void dump_minutes_body(void *arg)
 BOTH(dump_minutes)
 
 /* ---- a goroutine switched out by async preemption --------------------------
- * It sits in asyncPreempt, whose frame has no caller; the dump goes on
- * from the instruction the signal interrupted (g.sigframe, gwalk.h), so
- * its entry shows the loop it was spinning in and the goroutine's own
- * function below. Before, it ended at asyncPreempt. */
+ * It sits in asyncPreempt, called from the signal frame asyncPreemptReturn;
+ * the dump goes on through that frame to the instruction the signal
+ * interrupted (gwalk.h), so its entry shows the loop it was spinning in and
+ * the goroutine's own function below. Before, it ended at asyncPreempt. */
 static _Atomic bool spin_stop, spin_done;
 static g *_Atomic spin_g;
 static _Atomic uint64_t spin_sink;
@@ -272,12 +272,13 @@ static void dump_async_preempted_body(void *arg)
     atomic_store(&spin_done, false);
     atomic_store(&spin_g, NULL);
     gort_go(spinner, NULL);
-    /* One P: this goroutine runs again only once sysmon's signal switched
-     * the spinner out (its time slice is 10 ms). */
+    /* One P: once the spinner has started, this goroutine runs again only
+     * after sysmon's signal switched the spinner out (its time slice is
+     * 10 ms); it never calls the runtime, so only a signal can. */
     g *gp;
     do
         gort_sleep(GORT_MILLISECOND);
-    while (!(gp = atomic_load(&spin_g)) || !*(void *volatile *)&gp->sigframe);
+    while (!(gp = atomic_load(&spin_g)));
     char *out = dump_to_string();
     char *e = entry_of(out, gp->goid);
     assert_non_null(e);

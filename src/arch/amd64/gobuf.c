@@ -12,15 +12,9 @@
  * same values, put in a ucontext, let libunwind walk the goroutine's stack
  * from the function that called gswitch, as if it were running. The dump
  * and the goroutine profile both start there (traceback.c's gwalk).
- *
- * A goroutine switched out by async preemption has a second context: the
- * copy of the kernel's signal frame (a ucontext, sigctx.c) that
- * asyncPreempt will resume, whose registers are those of the interrupted
- * instruction: all of them, caller-saved ones included.
  */
 #include "runtime.h"
 
-#include <string.h>
 #include <ucontext.h>
 
 __attribute__((no_sanitize_address)) void gobuf_context(const void *sched_sp, void *ucv)
@@ -35,10 +29,4 @@ __attribute__((no_sanitize_address)) void gobuf_context(const void *sched_sp, vo
     r[REG_RBP] = (greg_t)s[6];
     r[REG_RIP] = (greg_t)s[7];
     r[REG_RSP] = (greg_t)(uintptr_t)(s + 8);
-}
-
-__attribute__((no_sanitize_address)) void gobuf_sigcontext(const void *sigframe, void *ucv)
-{
-    const ucontext_t *saved = ctx_ucontext((void *)sigframe);
-    memcpy(((ucontext_t *)ucv)->uc_mcontext.gregs, saved->uc_mcontext.gregs, sizeof(gregset_t));
 }

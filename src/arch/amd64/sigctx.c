@@ -9,7 +9,10 @@
  * the ucontext at the stack pointer and the XSAVE area through fpregs, so a
  * copy of both anywhere in memory is a context the kernel can resume.
  * The copy goes below the interrupted stack pointer, past the 128-byte red
- * zone the ABI lets leaf functions use without moving rsp.
+ * zone the ABI lets leaf functions use without moving rsp, laid out as the
+ * kernel lays out a frame for a handler (preempt.S shows why):
+ *
+ *     rsp -> return address | ucontext (16-byte aligned) ... | XSAVE copy
  */
 #include "runtime.h"
 
@@ -20,10 +23,15 @@
 enum {
     RED_ZONE = 128,
     UC_KERNEL = offsetof(ucontext_t, uc_sigmask) + 8, /* the kernel's struct ucontext */
-    FRAME = 8 + UC_KERNEL + 128,                      /* pretcode, ucontext, siginfo */
+    FRAME = 8 + UC_KERNEL,                            /* return address, ucontext */
     FXSAVE_SIZE = 512,
     EFLAGS_DF = 0x400,
 };
+/* preempt.S's CFI finds the interrupted registers at these offsets. */
+_Static_assert(offsetof(ucontext_t, uc_mcontext.gregs) == 40, "preempt.S: UC_GREGS");
+_Static_assert(REG_R8 == 0 && REG_R15 == 7 && REG_RDI == 8 && REG_RSI == 9 && REG_RBP == 10 &&
+               REG_RBX == 11 && REG_RDX == 12 && REG_RAX == 13 && REG_RCX == 14 &&
+               REG_RSP == 15 && REG_RIP == 16, "preempt.S: GREG numbers");
 #define FP_XSTATE_MAGIC1 0x46505853U
 
 /* The software-reserved bytes of the FXSAVE area (the kernel's fpx_sw_bytes). */
@@ -49,30 +57,26 @@ SIGNAL_NOSANITIZE void *ctx_save(void *ucv, void *si, uintptr_t lo)
     if (sp < lo + RED_ZONE + fpsize + FRAME + 128)
         return NULL;
     uintptr_t fpcopy = (sp - RED_ZONE - fpsize) & ~(uintptr_t)63;
-    uintptr_t frame = (fpcopy - FRAME) & ~(uintptr_t)15;
+    ucontext_t *copy = (ucontext_t *)((fpcopy - UC_KERNEL) & ~(uintptr_t)15);
     copy_frame((void *)fpcopy, fp, fpsize);
-    copy_frame((void *)(frame + 8), uc, UC_KERNEL);
-    ucontext_t *copy = (ucontext_t *)(frame + 8);
+    copy_frame(copy, uc, UC_KERNEL);
     copy->uc_mcontext.fpregs = (void *)fpcopy;
     return copy;
 }
 
 void *ctx_ucontext(void *saved) { return saved; }
 
-/* The thread continues in fn(saved) below the copy, as if called: rsp+8
- * 16-byte aligned, a zero return address (fn never returns), the
- * direction flag clear as the ABI requires at a call. */
+/* The thread continues in fn(saved) as if called from asyncPreemptReturn
+ * with rsp at the return address below the copy (so rsp+8 is 16-byte
+ * aligned, as at any call), the direction flag clear as the ABI requires
+ * at a call. */
 SIGNAL_NOSANITIZE void ctx_redirect(void *ucv, void *saved, void (*fn)(void *))
 {
     ucontext_t *uc = ucv;
-    uintptr_t sp = (((uintptr_t)saved - 8 - 64) & ~(uintptr_t)15) - 8;
-    *(uintptr_t *)sp = 0;
+    uintptr_t sp = (uintptr_t)saved - 8;
+    *(uintptr_t *)sp = (uintptr_t)asyncPreemptReturn;
     uc->uc_mcontext.gregs[REG_RSP] = (greg_t)sp;
     uc->uc_mcontext.gregs[REG_RIP] = (greg_t)(uintptr_t)fn;
     uc->uc_mcontext.gregs[REG_RDI] = (greg_t)(uintptr_t)saved;
-    uc->uc_mcontext.gregs[REG_RBP] = 0;      /* tracebacks stop here */
     uc->uc_mcontext.gregs[REG_EFL] &= ~(greg_t)EFLAGS_DF;
 }
-
-/* The first argument register of a context (rdi): what ctx_redirect passed. */
-uintptr_t ctx_arg0(void *ucv) { return (uintptr_t)((ucontext_t *)ucv)->uc_mcontext.gregs[REG_RDI]; }

@@ -10,11 +10,6 @@
  * a ucontext with pc = x30 and sp above the frame, let libunwind walk the
  * goroutine's stack from the function that called gswitch. The dump and
  * the goroutine profile both start there (traceback.c's gwalk).
- *
- * A goroutine switched out by async preemption has a second context: the
- * copy of the kernel's signal frame (siginfo, then a ucontext: sigctx.c)
- * that asyncPreempt will resume, whose registers are those of the
- * interrupted instruction: x0-x30, sp, pc and pstate.
  */
 #include "runtime.h"
 
@@ -30,17 +25,4 @@ __attribute__((no_sanitize_address)) void gobuf_context(const void *sched_sp, vo
         mc->regs[19 + i] = s[i];
     mc->pc = s[11];
     mc->sp = (uint64_t)(uintptr_t)sched_sp + SWITCH_FRAME;
-}
-
-/* Only the general registers: an unw_context_t is a ucontext_t cut short
- * after a few words of __reserved (libunwind-aarch64.h). */
-__attribute__((no_sanitize_address)) void gobuf_sigcontext(const void *sigframe, void *ucv)
-{
-    const mcontext_t *from = &((const ucontext_t *)ctx_ucontext((void *)sigframe))->uc_mcontext;
-    mcontext_t *mc = &((ucontext_t *)ucv)->uc_mcontext;
-    for (int i = 0; i < 31; i++)
-        mc->regs[i] = from->regs[i];
-    mc->sp = from->sp;
-    mc->pc = from->pc;
-    mc->pstate = from->pstate;
 }

@@ -22,6 +22,11 @@
 
 struct ctxhdr { uint32_t magic, size; };     /* the kernel's _aarch64_ctx */
 
+/* preempt.S's CFI finds the interrupted registers at these offsets. */
+_Static_assert(sizeof(siginfo_t) == 128 && offsetof(ucontext_t, uc_mcontext.regs) == 184 &&
+               offsetof(ucontext_t, uc_mcontext.sp) == 184 + 8 * 31 &&
+               offsetof(ucontext_t, uc_mcontext.pc) == 184 + 8 * 32, "preempt.S: REGS");
+
 void ctx_pc_sp(void *ucv, uintptr_t *pc, uintptr_t *sp)
 {
     ucontext_t *uc = ucv;
@@ -60,17 +65,13 @@ SIGNAL_NOSANITIZE void *ctx_save(void *ucv, void *si, uintptr_t lo)
 
 void *ctx_ucontext(void *saved) { return (uint8_t *)saved + sizeof(siginfo_t); }
 
-/* The thread continues in fn(saved) below the copy, as if called with a
- * zero return address (fn never returns). */
+/* The thread continues in fn(saved) as if called from asyncPreemptReturn
+ * with sp at the copy (16-byte aligned, as ctx_save made it). */
 SIGNAL_NOSANITIZE void ctx_redirect(void *ucv, void *saved, void (*fn)(void *))
 {
     ucontext_t *uc = ucv;
-    uc->uc_mcontext.sp = ((uintptr_t)saved - 64) & ~(uintptr_t)15;
+    uc->uc_mcontext.sp = (uintptr_t)saved;
     uc->uc_mcontext.pc = (uintptr_t)fn;
     uc->uc_mcontext.regs[0] = (uintptr_t)saved;
-    uc->uc_mcontext.regs[29] = 0;
-    uc->uc_mcontext.regs[30] = 0;
+    uc->uc_mcontext.regs[30] = (uintptr_t)asyncPreemptReturn;
 }
-
-/* The first argument register of a context (x0): what ctx_redirect passed. */
-uintptr_t ctx_arg0(void *ucv) { return (uintptr_t)((ucontext_t *)ucv)->uc_mcontext.regs[0]; }
