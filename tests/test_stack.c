@@ -435,7 +435,7 @@ static void stacks_released_body(void *arg)
         fail_msg("stack_inuse %llu MB before, %llu MB after: the dead goroutines kept their slots",
                  (unsigned long long)(a.stack_inuse >> 20), (unsigned long long)(b.stack_inuse >> 20));
     long dropped = rss0 - resident_bytes();
-    if (dontneed_works() && dropped < (long)(BURST / 2) * 4096)
+    if (dontneed_works() && dropped < (long)(BURST / 2) * sysconf(_SC_PAGESIZE))
         fail_msg("RSS fell by %ld KB only", dropped >> 10);
     assert_int_equal(burst_failures(), 0);        /* on the released slots */
     gort_read_mem_stats(&c);
