@@ -711,6 +711,9 @@ uint64_t gcCPULimiterEnabledCount(void);  /* times it went on (tests) */
 int32_t gcCPULimiterFullness(void);       /* the bucket's fill, per mille (tests) */
 void gcCPULimiterSkippedAssist(void);    /* an allocation owed an assist and skipped it */
 uint64_t gcCPULimiterSkippedAssists(void);  /* how many did (tests) */
+bool gcCPULimiterHasRoomFor(int64_t cpu); /* may a stopped mark costing cpu ns start? */
+void gcCPULimiterPostponedStart(void);   /* a stopped mark was due and did not start */
+uint64_t gcCPULimiterPostponedStarts(void); /* how many were (tests) */
 
 /* Side marking, for the goroutine-leak pass (mgcleak.c): with the world
  * stopped and no cycle under way, marks into the checkmark bits, leaving the

@@ -78,6 +78,7 @@ static mutex gcsema;                 /* one cycle start at a time */
 static _Atomic uint32_t markDoneBusy;/* one mark termination at a time */
 static int64_t initTime;             /* for gctrace's @seconds and the CPU fraction */
 static _Atomic int64_t gcCPUTime;    /* ns of CPU spent by the collector, all Ps */
+static _Atomic int64_t lastCycleCPU; /* the last cycle's share of it */
 
 /* GORT_GCMODE: concurrent (default), barrier or stw. */
 static enum gcMode readGCMode(void)
@@ -215,6 +216,7 @@ static void updateStats(cycleTimes *t)
     memstats.pause_total_ns += (uint64_t)pause;
     memstats.last_gc_unix = (uint64_t)walltime();
     int64_t used = pause * t->procs + atomic_load(&t->assistTime) + atomic_load(&t->bgTime);
+    atomic_store(&lastCycleCPU, used);
     int64_t cpu = atomic_fetch_add(&gcCPUTime, used) + used;
     int64_t elapsed = (t->end - initTime) * t->procs;
     memstats.gc_cpu_fraction = elapsed > 0 ? (double)cpu / (double)elapsed : 0;
@@ -519,6 +521,10 @@ void gcStart(bool forced)
         gcRegisterThread(NULL);
     if (!forced && atomic_load(&gcHeapLive) < atomic_load(&gcTrigger))
         return;
+    if (!forced && !gcConcurrentMark() && !gcCPULimiterHasRoomFor(atomic_load(&lastCycleCPU))) {
+        gcCPULimiterPostponedStart();   /* the limiter's part in stopped marks (mgclimit.c) */
+        return;
+    }
     if (atomic_load(&gcphase) != _GCoff)
         return;                       /* a cycle is under way */
     lock(&gcsema);

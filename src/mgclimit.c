@@ -18,7 +18,14 @@
  * capacity; it goes off at the first update that drains some. While it is
  * on, allocations skip their assists (gcAssistAlloc): the heap outgrows
  * its goal, which is what makes the limit soft, and the collector keeps
- * the background workers' 25%. GC time is what gctrace reports: assist and
+ * the background workers' 25%. A mark with the world stopped (stw mode,
+ * or its fallback) has no assists to skip, and its pause reaches the
+ * bucket all at once when the cycle ends: what overflows a full bucket is
+ * lost to it, and a cycle started at the first drain would let the
+ * collector keep most of the CPU. So such a cycle starts only when the
+ * bucket has room for what the last one cost (gcStart): the heap outgrows
+ * its goal meanwhile, as it does when assists are skipped, and cycles go
+ * on at about half the CPU. GC time is what gctrace reports: assist and
  * background workers' thread CPU, pauses times the Ps (mgc.c gcCPUTimeNow).
  * The busy Ps are sampled (Ps minus idle Ps) at each update. Go's workers
  * run on Ps; gort's run on threads of their own, so their CPU time counts
@@ -40,9 +47,10 @@ static struct {
     int64_t lastGCTime;           /* gcCPUTimeNow() then */
     int64_t lastBgTime;           /* gcBgCPUTimeNow() then */
     _Atomic bool enabled;
+    _Atomic int64_t room;         /* capacity - fill, for other threads */
     _Atomic uint64_t enabledCount;
     _Atomic int32_t fullness;     /* fill per mille of capacity, for other threads */
-} limiter;
+} limiter = {.room = INT64_MAX};
 
 bool gcCPULimiting(void)
 {
@@ -59,10 +67,22 @@ int32_t gcCPULimiterFullness(void)
     return atomic_load_explicit(&limiter.fullness, memory_order_relaxed);
 }
 
-static _Atomic uint64_t skippedAssists;
+static _Atomic uint64_t skippedAssists, postponedStarts;
 
 void gcCPULimiterSkippedAssist(void) { atomic_fetch_add_explicit(&skippedAssists, 1, memory_order_relaxed); }
 uint64_t gcCPULimiterSkippedAssists(void) { return atomic_load(&skippedAssists); }
+void gcCPULimiterPostponedStart(void) { atomic_fetch_add_explicit(&postponedStarts, 1, memory_order_relaxed); }
+uint64_t gcCPULimiterPostponedStarts(void) { return atomic_load(&postponedStarts); }
+
+/* Could the bucket take cpu ns of GC time without filling up? Never asked
+ * for more than half of it, so a cycle dearer than that still runs once
+ * the program has drained half. Before the first update there is no bucket
+ * yet: room for anything. */
+bool gcCPULimiterHasRoomFor(int64_t cpu)
+{
+    int64_t half = (int64_t)atomic_load(&gomaxprocs) * capacityPerProc / 2;
+    return atomic_load_explicit(&limiter.room, memory_order_relaxed) > (cpu < half ? cpu : half);
+}
 
 static void setEnabled(bool on)
 {
@@ -129,4 +149,5 @@ void gcCPULimiterUpdate(int64_t now)
     accumulate(total - gcDelta, gcDelta);
     atomic_store_explicit(&limiter.fullness, (int32_t)(limiter.fill / (limiter.capacity / 1000)),
                           memory_order_relaxed);
+    atomic_store_explicit(&limiter.room, limiter.capacity - limiter.fill, memory_order_relaxed);
 }

@@ -848,6 +848,7 @@ static void churn_main(void *arg)
     enum { NLIVE = 10240 };
     size_t total = (size_t)scaled(1400) << 20;      /* MB: less under qemu and the sanitizers */
     drain_gc_cpu_limiter();
+    uint64_t limiterOn0 = gcCPULimiterEnabledCount();
     void **live = calloc(NLIVE, sizeof *live);
     gort_add_roots(live, live + NLIVE);
     size_t start = footprint(), peak = start, done = 0;
@@ -868,8 +869,9 @@ static void churn_main(void *arg)
     gort_read_mem_stats(&ms);
     assert_true(ms.num_gc > 0);
     if (peak - start > (256u << 20))
-        fail_msg("%s grew by %zu MB (from %zu MB; limiter on %llu times so far)", SANITIZED ? "the heap" : "RSS",
-                 (peak - start) >> 20, start >> 20, (unsigned long long)gcCPULimiterEnabledCount());
+        fail_msg("%s grew by %zu MB (from %zu MB; the limiter went on %llu times meanwhile)",
+                 SANITIZED ? "the heap" : "RSS", (peak - start) >> 20, start >> 20,
+                 (unsigned long long)(gcCPULimiterEnabledCount() - limiterOn0));
 }
 
 static void test_churn_in_bounded_memory(void **st) { run_procs(churn_main, NULL); }
@@ -1780,13 +1782,13 @@ static void limiter_finish(int64_t old)
     }
 }
 
+/* What the limiter spared: assists skipped, or, when marks stop the world,
+ * cycles postponed. */
+static uint64_t limiter_spared(void) { return gcCPULimiterSkippedAssists() + gcCPULimiterPostponedStarts(); }
+
 static void limiter_main(void *arg)
 {
     gort_gc();
-    if (!gcConcurrentMark()) {         /* this cycle marked with the world stopped */
-        *(bool *)arg = true;
-        return;
-    }
     /* Earlier tests may have turned it on already: wait for this one's. */
     uint64_t count0 = gcCPULimiterEnabledCount();
     int64_t old = limiter_start();
@@ -1794,18 +1796,18 @@ static void limiter_main(void *arg)
     while (gcCPULimiterEnabledCount() == count0 && gort_nanotime() - t0 < 20 * GORT_SECOND)
         gort_sleep(10 * GORT_MILLISECOND);
     int64_t t1 = gort_nanotime(), g1 = gcCPUTimeNow(), b1 = gcBgCPUTimeNow();
-    uint64_t skipped1 = gcCPULimiterSkippedAssists();
+    uint64_t spared1 = limiter_spared();
     gort_sleep(2 * GORT_SECOND);
     int64_t t2 = gort_nanotime(), g2 = gcCPUTimeNow(), b2 = gcBgCPUTimeNow();
-    uint64_t skipped = gcCPULimiterSkippedAssists() - skipped1;
+    uint64_t spared = limiter_spared() - spared1;
     assert_true(gcCPULimiterEnabledCount() > count0);
     /* The limiter's measure: the Ps (all busy) and the background workers'
      * threads besides them. */
     double share = (double)(g2 - g1) / (double)((t2 - t1) * gort_gomaxprocs(0) + (b2 - b1));
-    print_message("GC share of the CPU with the limiter on: %.2f (%llu assists skipped)\n", share,
-                  (unsigned long long)skipped);
+    print_message("GC share of the CPU with the limiter on: %.2f (%llu assists skipped or starts postponed)\n",
+                  share, (unsigned long long)spared);
     limiter_finish(old);
-    assert_true(skipped > 0);
+    assert_true(spared > 0);
     /* Typically 0.55 (0.76-0.79 without the limiter), but one run in five
      * reads about 0.72 (not explained yet): the bound catches a limiter
      * that does nothing, not one that is a little off. */
@@ -1813,13 +1815,7 @@ static void limiter_main(void *arg)
         fail_msg("the collector took %.0f%% of the CPU with the limiter on", share * 100);
 }
 
-static void test_gc_cpu_limiter_caps_the_collector(void **st)
-{
-    bool stwMarking = false;
-    run_in_gort(limiter_main, &stwMarking, 2);
-    if (stwMarking)
-        skip();
-}
+static void test_gc_cpu_limiter_caps_the_collector(void **st) { run_in_gort(limiter_main, NULL, 2); }
 
 /* Regression: the limiter went on at GOMAXPROCS=1, with its bucket full at
  * 1 s; at GOMAXPROCS=2 the bucket holds 2 s, so the fill no longer read as
