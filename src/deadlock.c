@@ -18,7 +18,8 @@
  *      able to proceed: another thread might wake it);
  *   3. no M runs: each is idle or parked for a locked goroutine
  *      (mcount - nmidle - nmidlelocked == 0), so no goroutine runs, and an
- *      M in a syscall or asleep until a timer counts as running;
+ *      M in a syscall or asleep until a timer counts as running, as does
+ *      sysmon while it holds Gs it took from the network (netpollStale);
  *   4. no timer is pending on any P, and no goroutine waits on the network
  *      (a peer may still send; Go's netpollAnyWaiters);
  *   5. no thread exists that gort does not know: every thread listed in

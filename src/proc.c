@@ -892,13 +892,39 @@ static g *netpollcheck(void)
     return gp;
 }
 
+/* Go's incidlelocked: v more Ms parked for locked goroutines. With v < 0
+ * the caller, which is not an M, counts as one running; checkdead looks
+ * again when the count grows back. */
+static void incidlelocked(int32_t v)
+{
+    lock(&sched.lock);
+    sched.nmidlelocked += v;
+    if (v > 0)
+        checkdead();
+    unlock(&sched.lock);
+}
+
+void (*netpollStaleTestGap)(void);
+
+/* Polls a network nobody polled for 10 ms (sysmon's job; findRunnable's
+ * too, one round in 61). The Gs netpoll returns are no longer network
+ * waiters and not yet queued: were the last running M to go idle in
+ * between, checkdead would find nothing that can ever run and call a
+ * deadlock. sysmon is not an M, so it counts as a running one meanwhile
+ * (Go's sysmon brackets its injectglist the same way). */
 void netpollStale(int64_t now)
 {
     int64_t last = atomic_load(&sched.lastpoll);
     if (!netpollinited() || last == 0 || now - last < NETPOLL_STALE_NS ||
         !atomic_compare_exchange_strong(&sched.lastpoll, &last, now))
         return;
-    injectglist(netpoll(0));
+    incidlelocked(-1);
+    g *list = netpoll(0);
+    void (*gap)(void) = __atomic_load_n(&netpollStaleTestGap, __ATOMIC_RELAXED);
+    if (list && gap)
+        gap();
+    injectglist(list);
+    incidlelocked(1);
 }
 
 bool netpollBreakFor(int64_t when)

@@ -508,6 +508,9 @@ void wakeNetPoller(int64_t when);
 /* Tests: called by the M going to sleep until the next timer, between
  * publishing that deadline and reading the timers again (proc.c). */
 extern void (*timersleepTestGap)(void);
+/* Tests: called by netpollStale between taking Gs from the network and
+ * queueing them, when it took some (proc.c). */
+extern void (*netpollStaleTestGap)(void);
 /* An M blocks in netpoll: if it would sleep past `when`, break its poll.
  * False if no M blocks in netpoll (proc.c). */
 bool netpollBreakFor(int64_t when);

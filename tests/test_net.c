@@ -7,10 +7,11 @@
  * after one left the queue empty (urgent data, a poll that took the edge,
  * streams of odd sizes); and every bad input: unknown
  * network, malformed and unresolvable addresses, fds not from gort, double
- * close, read after close, EMFILE on accept, a peer resetting mid-write.
- * Bodies run with 1 P and 2 Ps. Only loopback addresses are used.
+ * close, read after close, EMFILE on accept, a peer resetting mid-write;
+ * sysmon's poll seen by the deadlock check. Bodies run with 1 P and 2 Ps. Only loopback addresses are used.
  */
 #include "testutil.h"
+#include "runtime.h"     /* netpollStaleTestGap, getg */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -873,6 +874,67 @@ static void thread_body(void *arg)
 }
 BOTH(thread)
 
+/* ---- sysmon's poll and the deadlock check --------------------------------------------- */
+
+static _Atomic int staleGaps;    /* sysmon's polls held open by stale_gap */
+
+/* Holds sysmon between taking a G from the network and queueing it. An M
+ * polling there (findRunnable) counts as running anyway: not this test. */
+static void stale_gap(void)
+{
+    if (getg() != NULL)
+        return;
+    atomic_fetch_add(&staleGaps, 1);
+    usleep(50000);
+}
+
+struct stalereader { int fd; gort_chan *done; };
+
+static void stale_reader(void *arg)
+{
+    struct stalereader *r = arg;
+    char c;
+    assert_int_equal(gort_read(r->fd, &c, 1), 1);
+    send_int(r->done, 1);
+}
+
+static void spin_without_runtime(int64_t ns)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do
+        clock_gettime(CLOCK_MONOTONIC, &t);
+    while ((t.tv_sec - t0.tv_sec) * 1000000000LL + (t.tv_nsec - t0.tv_nsec) < ns);
+}
+
+/* Regression: sysmon took a reader whose data had come from the network
+ * and, before it queued it, the only M went idle: no G runnable, no
+ * network waiter, no timer, so checkdead called "all goroutines are
+ * asleep - deadlock!" (seen under TSan). One P: with two, the idle one's M
+ * blocks in netpoll and sysmon never polls. The main goroutine spins past
+ * the 10 ms after which sysmon polls, then waits for the reader. */
+static void stale_poll_deadlock_body(void *arg)
+{
+    __atomic_store_n(&netpollStaleTestGap, stale_gap, __ATOMIC_SEQ_CST);
+    for (int round = 0; round < 20 && atomic_load(&staleGaps) == 0; round++) {
+        int a, b;
+        tcp_pair(&a, &b);
+        struct stalereader r = { b, gort_chan_make(sizeof(int), 0) };
+        gort_go(stale_reader, &r);
+        gort_sleep(GORT_MILLISECOND);             /* the reader parks on the network */
+        assert_int_equal(gort_write(a, "!", 1), 1);
+        spin_without_runtime(30 * GORT_MILLISECOND);
+        assert_int_equal(recv_int(r.done), 1);
+        gort_close(a);
+        gort_close(b);
+    }
+    __atomic_store_n(&netpollStaleTestGap, NULL, __ATOMIC_SEQ_CST);
+    if (atomic_load(&staleGaps) == 0)
+        fail_msg("sysmon never polled the reader in 20 rounds: the window was not tried");
+}
+
+static void test_stale_poll_deadlock(void **st) { run_in_gort(stale_poll_deadlock_body, NULL, 1); }
+
 int main(void)
 {
     struct rlimit rl;
@@ -903,6 +965,7 @@ int main(void)
         BOTH_TESTS(emfile),
         BOTH_TESTS(reset),
         BOTH_TESTS(thread),
+        cmocka_unit_test(test_stale_poll_deadlock),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
