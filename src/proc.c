@@ -911,11 +911,13 @@ void (*netpollStaleTestGap)(void);
  * waiters and not yet queued: were the last running M to go idle in
  * between, checkdead would find nothing that can ever run and call a
  * deadlock. sysmon is not an M, so it counts as a running one meanwhile
- * (Go's sysmon brackets its injectglist the same way). */
+ * (Go's sysmon brackets its injectglist the same way). With no waiter
+ * there is nothing to poll: an idle program's sysmon takes no lock here
+ * (a fork meanwhile would leave the child's sched.lock held). */
 void netpollStale(int64_t now)
 {
     int64_t last = atomic_load(&sched.lastpoll);
-    if (!netpollinited() || last == 0 || now - last < NETPOLL_STALE_NS ||
+    if (!netpollinited() || !netpollAnyWaiters() || last == 0 || now - last < NETPOLL_STALE_NS ||
         !atomic_compare_exchange_strong(&sched.lastpoll, &last, now))
         return;
     incidlelocked(-1);
