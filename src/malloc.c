@@ -264,11 +264,9 @@ static void *mallocgc_large(size_t size, const gort_type *typ, bool noscan, bool
     mallocinit();
     mspan *s = allocLarge(size, noscan);
     void *x = (void *)s->startAddr;
-    if (needzero && s->needzero) {        /* only the pages that were used before */
-        size_t n = s->dirtyBytes < s->elemsize ? s->dirtyBytes : s->elemsize;
-        heapWillWrite((uintptr_t)x, n);
-        memset(x, 0, n);
-    }
+    heapWillWrite((uintptr_t)x, s->npages * pageSize, noscan);   /* the program fills it */
+    if (needzero && s->needzero)          /* only the pages that were used before */
+        memset(x, 0, s->dirtyBytes < s->elemsize ? s->dirtyBytes : s->elemsize);
     if (!noscan)
         heapBitsSetType(s->startAddr, s->elemsize, typ);
     if (unlikely(atomic_load_explicit(&gcBlackenEnabled, memory_order_relaxed)))

@@ -339,7 +339,7 @@ void   mheap_init(void);
  * NULL if the OS refuses memory. Its needzero says whether its memory may
  * hold old data (callers clear what they hand out then). */
 mspan *mheap_alloc(uintptr_t npages, spanClass spanclass);
-void   heapWillWrite(uintptr_t base, size_t len);  /* unprotect for the page tracker */
+void   heapWillWrite(uintptr_t base, size_t len, bool noscan); /* unprotect for the page tracker */
 /* Returns an in-use span with no live objects to the page heap (the sweeper's
  * way back; needs allocCount == 0), counting its nfreed objects freed. */
 void   mheap_freeSpan(mspan *s, uintptr_t nfreed);

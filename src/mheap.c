@@ -415,19 +415,27 @@ mspan *mheap_alloc(uintptr_t npages, spanClass spanclass)
 }
 
 /* The allocator is about to write [base, base+len) (a span it takes for
- * allocation, or a large object it clears). The collector's page tracking
- * stays armed between cycles, so each first write to a page it protected
- * faults; instead, between cycles, the 256 KiB blocks around the range are
+ * allocation, or a large object). The collector's page tracking stays
+ * armed between cycles, so each first write to a page it protected faults;
+ * instead, between cycles, the 256 KiB blocks around the range are
  * unprotected with one call each, once per block per arm (wpOpenGen). That
  * is safe even if a mark begins meanwhile: unprotected pages are reported
- * as written (mgcwp.c). During a mark the faults stay: they pace the
- * program against precleaning, which has no assists (without them, a fast
- * allocator outran the precleaning passes and the mark never ended). */
-void heapWillWrite(uintptr_t base, size_t len)
+ * as written (mgcwp.c). During a mark the faults stay on pages that may
+ * hold pointers: they pace the program against precleaning, which has no
+ * assists (without them, a fast allocator outran the precleaning passes
+ * and the mark never ended). A noscan span's pages are never re-scanned,
+ * so faulting on them only costs: during a mark they are unprotected too,
+ * exactly (the range is the span's own pages), with one call. */
+void heapWillWrite(uintptr_t base, size_t len, bool noscan)
 {
     uint32_t gen = gcwp_armGen();
-    if (gen == 0 || atomic_load_explicit(&gcphase, memory_order_relaxed) != _GCoff)
+    if (gen == 0)
         return;
+    if (atomic_load_explicit(&gcphase, memory_order_relaxed) != _GCoff) {
+        if (noscan)
+            gcwp_unprotect((void *)base, len);
+        return;
+    }
     for (uintptr_t b = base & ~(uintptr_t)(wpBlockBytes - 1); b < base + len; b += wpBlockBytes) {
         heapArena *ha = arenaOf(b);
         _Atomic uint32_t *open = &ha->wpOpenGen[(b % heapArenaBytes) / wpBlockBytes];

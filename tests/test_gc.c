@@ -18,6 +18,7 @@
 #include "timer.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdatomic.h>
@@ -2291,6 +2292,70 @@ static void test_gccheckmark_catches_missed_rescan(void **st)
     assert_non_null(strstr(at, "sizeclass="));
 }
 
+/* Pages of [p, p+len) that the page tracker keeps write-protected: the
+ * uffd-wp bit (57) of /proc/self/pagemap, which the kernel also sets on an
+ * unpopulated page carrying a protection marker. */
+static size_t protected_pages(const void *p, size_t len)
+{
+    int fd = open("/proc/self/pagemap", O_RDONLY);
+    assert_true(fd >= 0);
+    size_t os = (size_t)sysconf(_SC_PAGESIZE), n = 0;
+    for (uintptr_t a = (uintptr_t)p; a < (uintptr_t)p + len; a += os) {
+        uint64_t e;
+        assert_int_equal(pread(fd, &e, sizeof e, (off_t)(a / os * sizeof e)), (ssize_t)sizeof e);
+        n += (e >> 57) & 1;
+    }
+    close(fd);
+    return n;
+}
+
+static atomic_int wp_checked;
+
+static void wp_hold_mark(void)
+{
+    __atomic_store_n(&gcTestBeforePreclean, NULL, __ATOMIC_SEQ_CST);
+    while (!atomic_load(&wp_checked))
+        osyield();
+}
+
+/* The allocator unprotects what it is about to fill, so that the program
+ * does not take a fault per page: a large object between cycles, all of
+ * it (fresh pages too, where it used to unprotect only the pages it
+ * cleared); during a mark a noscan one, whose words are never re-scanned.
+ * 8 MiB objects, to be sure of pages not cleared. */
+static void large_unprotected_main(void *arg)
+{
+    if (!page_tracking()) {
+        *(bool *)arg = true;
+        return;
+    }
+    enum { LEN = 8 << 20 };
+    gort_gc();
+    int pct = gort_set_gc_percent(-1);       /* else this allocation starts a cycle, which arms */
+    void *between = gort_alloc(LEN);
+    size_t betweenProtected = protected_pages(between, LEN);
+    gort_set_gc_percent(pct);
+    atomic_store(&wp_checked, 0);
+    __atomic_store_n(&gcTestBeforePreclean, wp_hold_mark, __ATOMIC_SEQ_CST);
+    gcStart(true);
+    assert_int_equal(atomic_load(&gcphase), _GCmark);
+    void *during = gort_alloc_noscan(LEN);
+    size_t duringProtected = protected_pages(during, LEN);
+    atomic_store(&wp_checked, 1);
+    gort_gc();
+    if (betweenProtected || duringProtected)
+        fail_msg("write-protected pages of 8 MiB: %zu of an object allocated between cycles, "
+                 "%zu of a noscan one allocated during a mark", betweenProtected, duringProtected);
+}
+
+static void test_large_objects_are_not_write_protected(void **st)
+{
+    bool untracked = false;
+    run_in_gort(large_unprotected_main, &untracked, 2);
+    if (untracked)
+        skip();
+}
+
 /* Without page tracking, concurrent mode marks with the world stopped,
  * counts each such cycle and says so once under gctrace. */
 static void fallback_child(void *arg)
@@ -2440,6 +2505,7 @@ int main(void)
         cmocka_unit_test(test_store_ptr_and_memmove),
         cmocka_unit_test(test_mode_is_honoured),
         cmocka_unit_test(test_plain_store_into_black_object_during_mark),
+        cmocka_unit_test(test_large_objects_are_not_write_protected),
         cmocka_unit_test(test_read_into_heap_buffer_during_mark),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
