@@ -148,6 +148,37 @@ void chanzero(hchan *c, void *ep)
         typedmemclr(ep, c->elemsize);
 }
 
+/* A receive from the buffer: *dst = *qp (dst may be NULL), then *qp = zero,
+ * and when src is not NULL *qp = *src (a parked sender's value refills the
+ * slot). All in one region while the barrier is off; the barrier's path
+ * copies one at a time. */
+static void elemtake(hchan *c, void *dst, void *qp, const void *src)
+{
+    size_t n = c->elemsize;
+    if (!n)
+        return;
+    if (likely(n <= inlineBarrierCopy)) {
+        gcLocal *l = nosuspend_enter();
+        if (!writeBarrierOn()) {
+            if (dst)
+                memmove_sized(dst, qp, n);
+            if (src)
+                memmove_sized(qp, src, n);
+            else
+                memclr_sized(qp, n);
+            nosuspend_exit_on(l);
+            return;
+        }
+        nosuspend_exit_on(l);
+    }
+    if (dst)
+        typedmemmove(dst, qp, n);
+    if (src)
+        typedmemmove(qp, src, n);
+    else
+        typedmemclr(qp, n);
+}
+
 static size_t qcount(hchan *c) { return atomic_load_explicit(&c->qcount, memory_order_acquire); }
 
 static void qcount_add(hchan *c, long d)
@@ -166,10 +197,7 @@ void bufsend(hchan *c, const void *ep)
 
 void bufrecv(hchan *c, void *ep)
 {
-    void *qp = chanbuf(c, c->recvx);
-    if (ep)
-        elemcopy(c, ep, qp);
-    chanzero(c, qp);
+    elemtake(c, ep, chanbuf(c, c->recvx), NULL);
     c->recvx = advance(c, c->recvx);
     qcount_add(c, -1);
 }
@@ -221,10 +249,7 @@ void recv_sudog(hchan *c, sudog *sg, void *ep, void (*unlockf)(void *), void *ar
     } else {
         /* The buffer is full: take its head, and the sender's value fills
          * the slot just freed, which is the new tail. */
-        void *qp = chanbuf(c, c->recvx);
-        if (ep)
-            elemcopy(c, ep, qp);
-        elemcopy(c, qp, sg->elem);
+        elemtake(c, ep, chanbuf(c, c->recvx), sg->elem);
         c->recvx = advance(c, c->recvx);
         c->sendx = c->recvx;
     }
@@ -236,8 +261,9 @@ void recv_sudog(hchan *c, sudog *sg, void *ep, void (*unlockf)(void *), void *ar
  * c is locked on entry and unlocked on return. Returns sg->success.
  * A plain send or receive waits in exactly one queue, so it uses the sudog
  * embedded in its g: Go takes one from the P's cache, which costs a pop
- * and a push per blocking operation. Only select needs several. */
-static bool chanpark(g *gp, hchan *c, waitq *q, void *ep, enum waitreason reason)
+ * and a push per blocking operation. Only select needs several. Inline in
+ * both callers: as a call it pays a frame of its own on every park. */
+static ALWAYS_INLINE bool chanpark(g *gp, hchan *c, waitq *q, void *ep, enum waitreason reason)
 {
     sudog *mysg = &gp->chansudog;
     mysg->elem = ep;
@@ -261,7 +287,7 @@ static bool chanpark(g *gp, hchan *c, waitq *q, void *ep, enum waitreason reason
 /* ---- Send, receive, close -------------------------------------------------------- */
 
 /* gp: the caller's waitg() when block, else unused. */
-static bool chansend(g *gp, hchan *c, const void *ep, bool block)
+static ALWAYS_INLINE bool chansend(g *gp, hchan *c, const void *ep, bool block)
 {
     if (!c) {
         if (!block)
@@ -299,7 +325,7 @@ static bool chansend(g *gp, hchan *c, const void *ep, bool block)
 
 /* Returns whether the operation happened (false: it would block); sets
  * *received to false when it completed because c is closed and drained. */
-static bool chanrecv(g *gp, hchan *c, void *ep, bool block, bool *received)
+static ALWAYS_INLINE bool chanrecv(g *gp, hchan *c, void *ep, bool block, bool *received)
 {
     *received = false;
     if (!c) {
@@ -411,7 +437,7 @@ static hchan *makechan(size_t elem_size, size_t cap, bool noscan)
         gopanic("makechan: size out of range");
     size_t size = (hchanSize + elem_size * cap + CACHELINE - 1) & ~(size_t)(CACHELINE - 1);
     hchan *c = mallocgc(size, NULL, noscan ? MALLOC_NOSCAN : 0);
-    c->elemsize = elem_size;
+    c->elemsize = (uint32_t)elem_size;
     c->dataqsiz = cap;
     atomic_store_explicit(&c->magic, hchanMagic, memory_order_relaxed);
     atomic_store_explicit(&spanOfHeap((uintptr_t)c)->hasChan, 1, memory_order_relaxed);
@@ -423,17 +449,17 @@ gort_chan *gort_chan_make_noscan(size_t elem_size, size_t cap) { return (gort_ch
 
 void gort_chan_send(gort_chan *c, const void *elem)
 {
-    RUNTIME_ENTRY();
     g *gp = waitg();
+    RUNTIME_ENTRY_G(gp);
     gopreempt_check_g(gp);
     chansend(gp, tochan(c), elem, true);
 }
 
 bool gort_chan_recv(gort_chan *c, void *out)
 {
-    RUNTIME_ENTRY();
     bool received;
     g *gp = waitg();
+    RUNTIME_ENTRY_G(gp);
     gopreempt_check_g(gp);
     chanrecv(gp, tochan(c), out, true, &received);
     return received;
@@ -441,18 +467,18 @@ bool gort_chan_recv(gort_chan *c, void *out)
 
 bool gort_chan_try_send(gort_chan *c, const void *elem)
 {
-    RUNTIME_ENTRY();
-    foreignenter();
-    gopreempt_check();
+    g *gp = foreignenter();
+    RUNTIME_ENTRY_G(gp);
+    gopreempt_check_g(gp);
     return chantrysend(tochan(c), elem);
 }
 
 bool gort_chan_try_recv(gort_chan *c, void *out, bool *ok)
 {
-    RUNTIME_ENTRY();
     bool received;
-    foreignenter();
-    gopreempt_check();
+    g *gp = foreignenter();
+    RUNTIME_ENTRY_G(gp);
+    gopreempt_check_g(gp);
     bool selected = chantryrecv(tochan(c), out, &received);
     if (selected && ok)
         *ok = received;

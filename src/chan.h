@@ -26,9 +26,9 @@ typedef struct hchan {
     mutex            lock;      /* guards all of the below and the sudogs queued here */
     _Atomic uint32_t closed;
     _Atomic uint32_t magic;     /* hchanMagic while the block is a live channel */
+    uint32_t         elemsize;  /* immutable; may be 0; below 64 KiB (makechan); fills magic's padding */
     _Atomic size_t   qcount;    /* elements in buf (read unlocked by fast paths) */
     size_t           dataqsiz;  /* capacity; immutable */
-    size_t           elemsize;  /* immutable; may be 0 */
     size_t           sendx;     /* next slot to fill */
     size_t           recvx;     /* next slot to drain */
     waitq            recvq;     /* blocked receivers */

@@ -513,22 +513,29 @@ void nosuspend_slow(void);            /* act on gclocal.pending */
 /* TSan runs a signal handler only when the thread next calls into libc, so
  * a region's end also looks at the stop itself there. */
 #if GORT_TSAN
-#define nosuspendPending() (gclocal.pending.any || atomic_load_explicit(&gcStopping, memory_order_relaxed))
+#define nosuspendPending(l) ((l)->pending.any || atomic_load_explicit(&gcStopping, memory_order_relaxed))
 #else
-#define nosuspendPending() (gclocal.pending.any)
+#define nosuspendPending(l) ((l)->pending.any)
 #endif
 
-static inline void nosuspend_enter(void)
+/* A region belongs to its thread: nothing inside one may switch goroutines,
+ * and asynchronous preemption leaves regions alone (signal.c), so the
+ * gcLocal that nosuspend_enter returns stays the caller's until the
+ * region ends. nosuspend_exit_on(l) ends it without finding l again. */
+static inline gcLocal *nosuspend_enter(void)
 {
-    gclocal.nosuspend++;
+    gcLocal *l = gclocal_get();
+    l->nosuspend++;
     atomic_signal_fence(memory_order_seq_cst);
+    return l;
 }
-static inline void nosuspend_exit(void)
+static inline void nosuspend_exit_on(gcLocal *l)
 {
     atomic_signal_fence(memory_order_seq_cst);
-    if (--gclocal.nosuspend == 0 && unlikely(nosuspendPending()))
+    if (--l->nosuspend == 0 && unlikely(nosuspendPending(l)))
         nosuspend_slow();
 }
+static inline void nosuspend_exit(void) { nosuspend_exit_on(gclocal_get()); }
 
 /* Registers the calling thread with the collector (idempotent): its stack
  * is scanned and it is stopped with the world. Ms register in mstart;
@@ -662,6 +669,34 @@ void gcFlushAllWork(void);
 /* Clears n bytes of GC memory through the write barrier (mbarrier.c). */
 void memclrHasPointers(void *dst, size_t n);
 
+/* A copy whose common sizes the compiler turns into plain moves (a
+ * constant-size memmove); other sizes call memmove. */
+static inline void memmove_sized(void *dst, const void *src, size_t n)
+{
+    switch (n) {
+    case 8:  memmove(dst, src, 8); break;
+    case 16: memmove(dst, src, 16); break;
+    case 4:  memmove(dst, src, 4); break;
+    default: memmove(dst, src, n); break;
+    }
+}
+static inline void memclr_sized(void *dst, size_t n)
+{
+    switch (n) {
+    case 8:  memset(dst, 0, 8); break;
+    case 16: memset(dst, 0, 16); break;
+    case 4:  memset(dst, 0, 4); break;
+    default: memset(dst, 0, n); break;
+    }
+}
+
+/* Is the write barrier on? Read only inside a region, where it cannot
+ * change (it flips with the world stopped). */
+static inline bool writeBarrierOn(void)
+{
+    return unlikely(atomic_load_explicit(&writeBarrierEnabled, memory_order_relaxed) != 0);
+}
+
 /* The runtime's copies into memory that may hold GC pointers (Go's
  * typedmemmove, typedmemclr): inline when the barrier is off. The check
  * and the copy form one region, so marking cannot begin between them; big
@@ -669,27 +704,27 @@ void memclrHasPointers(void *dst, size_t n);
 enum { inlineBarrierCopy = 4096 };
 static inline void typedmemmove(void *dst, const void *src, size_t n)
 {
-    if (n <= inlineBarrierCopy) {
-        nosuspend_enter();
-        if (likely(!atomic_load_explicit(&writeBarrierEnabled, memory_order_relaxed))) {
-            memmove(dst, src, n);
-            nosuspend_exit();
+    if (likely(n <= inlineBarrierCopy)) {
+        gcLocal *l = nosuspend_enter();
+        if (!writeBarrierOn()) {
+            memmove_sized(dst, src, n);
+            nosuspend_exit_on(l);
             return;
         }
-        nosuspend_exit();
+        nosuspend_exit_on(l);
     }
     gort_memmove(dst, src, n);
 }
 static inline void typedmemclr(void *dst, size_t n)
 {
-    if (n <= inlineBarrierCopy) {
-        nosuspend_enter();
-        if (likely(!atomic_load_explicit(&writeBarrierEnabled, memory_order_relaxed))) {
-            memset(dst, 0, n);
-            nosuspend_exit();
+    if (likely(n <= inlineBarrierCopy)) {
+        gcLocal *l = nosuspend_enter();
+        if (!writeBarrierOn()) {
+            memclr_sized(dst, n);
+            nosuspend_exit_on(l);
             return;
         }
-        nosuspend_exit();
+        nosuspend_exit_on(l);
     }
     memclrHasPointers(dst, n);
 }

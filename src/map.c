@@ -70,8 +70,6 @@
 #include "map.h"
 #include "malloc.h"
 
-#define ALWAYS_INLINE inline __attribute__((always_inline))
-
 /* ---- Control words (Go: group.go) ------------------------------------------ */
 
 typedef uint64_t bitset;          /* bit 8i+7 set: slot i matches */

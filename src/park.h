@@ -74,11 +74,14 @@ static inline void waitready(g *gp)
 NORETURN void waitforever(enum waitreason reason);
 
 /* At each public entry that may later let the caller wake a goroutine: a
- * thread that is not an M is from now on a possible waker (see checkdead). */
-static inline void foreignenter(void)
+ * thread that is not an M is from now on a possible waker (see checkdead).
+ * Returns the caller's g: its goroutine or g0, or the stand-in. */
+static inline g *foreignenter(void)
 {
-    if (unlikely(getg() == NULL))
-        foreign_register();
+    g *gp = getg();
+    if (unlikely(gp == NULL))
+        gp = foreign_register();
+    return gp;
 }
 
 #endif /* GORT_PARK_H */

@@ -40,6 +40,7 @@
 #define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 #define NOINLINE    __attribute__((noinline, noipa))
+#define ALWAYS_INLINE inline __attribute__((always_inline))
 #define NORETURN    __attribute__((noreturn))
 #define CACHELINE   64
 #define ALIGNED_CL  __attribute__((aligned(CACHELINE)))
@@ -444,10 +445,8 @@ static inline void gopreempt_check_g(g *gp)
  * the value it returns is restored when the function returns, on whatever
  * M the goroutine then runs (a foreign thread has no M: nothing to do). */
 void ptaken_slow(g *gp, m *mp);       /* proc.c: back as from gort_syscall_exit */
-static inline uint32_t runtime_enter(void)
+static inline uint32_t runtime_enter_m(g *gp, m *mp)
 {
-    g *gp = getg();
-    m *mp = gp ? gp->m : NULL;
     if (!mp)
         return 1;
     uint32_t old = atomic_load_explicit(&mp->inruntime, memory_order_relaxed);
@@ -456,6 +455,11 @@ static inline uint32_t runtime_enter(void)
     if (unlikely(atomic_load_explicit(&mp->ptaken, memory_order_relaxed)))
         ptaken_slow(gp, mp);
     return old;
+}
+static inline uint32_t runtime_enter(void)
+{
+    g *gp = getg();
+    return runtime_enter_m(gp, gp ? gp->m : NULL);
 }
 
 /* Release: sysmon, reading 0 with acquire, sees every use of the P before. */
@@ -468,6 +472,24 @@ static inline void runtime_leave(uint32_t *old)
 
 #define RUNTIME_ENTRY() \
     __attribute__((cleanup(runtime_leave))) uint32_t runtime_entry_saved_ = runtime_enter()
+
+/* RUNTIME_ENTRY for a caller that holds its waitg() (the channel
+ * operations): the same handshake without finding the G again. The G stays
+ * the same across a park; the restore goes to gp->m, the M it runs on when
+ * the function returns (a foreign thread's stand-in has none). */
+typedef struct runtimeEntry { g *gp; uint32_t old; } runtimeEntry;
+static inline runtimeEntry runtime_enter_g(g *gp)
+{
+    return (runtimeEntry){ gp, runtime_enter_m(gp, gp->m) };
+}
+static inline void runtime_leave_g(runtimeEntry *e)
+{
+    m *mp = e->gp->m;
+    if (mp)
+        atomic_store_explicit(&mp->inruntime, e->old, memory_order_release);
+}
+#define RUNTIME_ENTRY_G(gp) \
+    __attribute__((cleanup(runtime_leave_g))) runtimeEntry runtime_entry_saved_ = runtime_enter_g(gp)
 
 /* True when the caller runs as a goroutine (not on g0, not a foreign thread). */
 static inline bool ingoroutine(void) { g *gp = getg(); return gp && gp->m && gp != gp->m->g0; }

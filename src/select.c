@@ -292,9 +292,9 @@ static int selectgo(gort_select_case *cases, size_t ncases, uint32_t *order, boo
 
 int gort_select(gort_select_case *cases, size_t n, bool block)
 {
-    RUNTIME_ENTRY();
-    foreignenter();
-    gopreempt_check();
+    g *gp = foreignenter();
+    RUNTIME_ENTRY_G(gp);
+    gopreempt_check_g(gp);
     for (size_t i = 0; i < n; i++) {
         if (cases[i].dir != GORT_SEND && cases[i].dir != GORT_RECV)
             gopanic("gort_select: case %zu has invalid dir %d", i, cases[i].dir);

@@ -2092,6 +2092,73 @@ static void grow_while_marking_main(void *arg)
 
 static void test_heap_grows_while_marking(void **st) { run_procs(grow_while_marking_main, NULL); }
 
+/* A value received from a channel's buffer while the collector marks moves
+ * to a stack already scanned, and its slot is cleared (or refilled by a
+ * parked sender): the copy must go through the barrier, which shades what
+ * the slot held, or the object is freed under its receiver. Elements of 8
+ * and 16 bytes (copied inline) and 24 (through memmove), the pointer in
+ * their last word. */
+enum { NRECVMARK = 64, RECVMARK_OBJ = 256 };
+
+struct recvmark { gort_chan *c; size_t esize; uintptr_t hidden; gort_waitgroup wg; };
+
+/* Sends element i of c (index NRECVMARK for the parked sender): a pointer
+ * to a new object, returned hidden. */
+static NOINLINE uintptr_t recvmark_send(gort_chan *c, size_t esize, int i)
+{
+    uintptr_t e[3] = { 0x5a5a, 0x5a5a, 0 };
+    void *obj = gort_alloc(RECVMARK_OBJ);
+    fill(obj, RECVMARK_OBJ, (uint8_t)i);
+    e[esize / 8 - 1] = (uintptr_t)obj;
+    uintptr_t h = hide(obj);
+    obj = NULL;
+    gort_chan_send(c, e);
+    memset(e, 0, sizeof e);
+    return h;
+}
+
+static void recvmark_sender(void *arg)
+{
+    struct recvmark *rm = arg;
+    rm->hidden = recvmark_send(rm->c, rm->esize, NRECVMARK);   /* blocks: the buffer is full */
+    gort_waitgroup_done(&rm->wg);
+}
+
+static void recv_while_marking_main(void *arg)
+{
+    static const size_t sizes[] = { 8, 16, 24 };
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        size_t esize = sizes[k];
+        struct recvmark rm = { gort_chan_make(esize, NRECVMARK), esize, 0, GORT_WAITGROUP_INIT };
+        uintptr_t h[NRECVMARK + 1];
+        uintptr_t got[NRECVMARK + 1][3];
+        for (int i = 0; i < NRECVMARK; i++)
+            h[i] = recvmark_send(rm.c, esize, i);
+        gort_waitgroup_add(&rm.wg, 1);
+        gort_go(recvmark_sender, &rm);
+        for (int i = 0; i < 10; i++)
+            gort_yield();                 /* let the sender park on the full buffer */
+        gort_gc();
+        {
+            RUNTIME_ENTRY();
+            gcStart(true);                /* barrier mode: returns as marking begins */
+        }
+        for (int i = 0; i <= NRECVMARK; i++)
+            assert_true(gort_chan_recv(rm.c, got[i]));
+        gort_waitgroup_wait(&rm.wg);
+        h[NRECVMARK] = rm.hidden;
+        gort_gc();
+        for (int i = 0; i <= NRECVMARK; i++) {
+            uintptr_t p = got[i][esize / 8 - 1];
+            assert_true(p == (uintptr_t)unhide(h[i]));
+            assert_true(slot_live(p));
+            assert_true(intact((void *)p, RECVMARK_OBJ, (uint8_t)i));
+        }
+    }
+}
+
+static void test_chan_receive_while_marking_keeps_values(void **st) { run_procs(recv_while_marking_main, NULL); }
+
 /* gort_store_ptr and gort_memmove store and copy in every mode, with
  * overlapping ranges and objects bigger than one barrier chunk. */
 static void barrier_api_main(void *arg)
@@ -2502,6 +2569,7 @@ int main(void)
         cmocka_unit_test(test_destroyed_p_sudog_cache),
         cmocka_unit_test(test_rewiring_while_marking_stays_intact),
         cmocka_unit_test(test_heap_grows_while_marking),
+        cmocka_unit_test(test_chan_receive_while_marking_keeps_values),
         cmocka_unit_test(test_store_ptr_and_memmove),
         cmocka_unit_test(test_mode_is_honoured),
         cmocka_unit_test(test_plain_store_into_black_object_during_mark),
