@@ -423,9 +423,12 @@ mspan *mheap_alloc(uintptr_t npages, spanClass spanclass)
  * as written (mgcwp.c). During a mark the faults stay on pages that may
  * hold pointers: they pace the program against precleaning, which has no
  * assists (without them, a fast allocator outran the precleaning passes
- * and the mark never ended). A noscan span's pages are never re-scanned,
- * so faulting on them only costs: during a mark they are unprotected too,
- * exactly (the range is the span's own pages), with one call. */
+ * and the mark never ended). A large noscan object's pages are never
+ * re-scanned, so faulting on them only costs: during a mark the caller may
+ * pass noscan, and they are unprotected too, exactly (the range is the
+ * object's own pages), with one call. Not a small span's: a call per span
+ * (the kernel flushes the other CPUs' TLBs) cost more than the faults it
+ * saved. */
 void heapWillWrite(uintptr_t base, size_t len, bool noscan)
 {
     uint32_t gen = gcwp_armGen();
