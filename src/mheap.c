@@ -439,13 +439,24 @@ void heapWillWrite(uintptr_t base, size_t len, bool noscan)
             gcwp_unprotect((void *)base, len);
         return;
     }
+    /* Blocks this call opens, in a row within one arena, go in one call:
+     * each call also flushes the other CPUs' TLBs. */
+    uintptr_t run = 0, runEnd = 0;
     for (uintptr_t b = base & ~(uintptr_t)(wpBlockBytes - 1); b < base + len; b += wpBlockBytes) {
         heapArena *ha = arenaOf(b);
         _Atomic uint32_t *open = &ha->wpOpenGen[(b % heapArenaBytes) / wpBlockBytes];
         uint32_t old = atomic_load_explicit(open, memory_order_relaxed);
-        if (old != gen && atomic_compare_exchange_strong(open, &old, gen))
-            gcwp_unprotect((void *)b, wpBlockBytes);
+        if (old == gen || !atomic_compare_exchange_strong(open, &old, gen))
+            continue;
+        if (b != runEnd || b % heapArenaBytes == 0) {
+            if (runEnd > run)
+                gcwp_unprotect((void *)run, runEnd - run);
+            run = b;
+        }
+        runEnd = b + wpBlockBytes;
     }
+    if (runEnd > run)
+        gcwp_unprotect((void *)run, runEnd - run);
 }
 
 void mheap_freeSpan(mspan *s, uintptr_t nfreed)
