@@ -521,12 +521,12 @@ void gcStart(bool forced)
         gcRegisterThread(NULL);
     if (!forced && atomic_load(&gcHeapLive) < atomic_load(&gcTrigger))
         return;
+    if (atomic_load(&gcphase) != _GCoff)
+        return;                       /* a cycle is under way */
     if (!forced && !gcConcurrentMark() && !gcCPULimiterHasRoomFor(atomic_load(&lastCycleCPU))) {
         gcCPULimiterPostponedStart();   /* the limiter's part in stopped marks (mgclimit.c) */
         return;
     }
-    if (atomic_load(&gcphase) != _GCoff)
-        return;                       /* a cycle is under way */
     lock(&gcsema);
     if (atomic_load(&gcphase) != _GCoff ||
         (!forced && atomic_load(&gcHeapLive) < atomic_load(&gcTrigger))) {

@@ -418,7 +418,8 @@ mspan *mheap_alloc(uintptr_t npages, spanClass spanclass)
  * allocation, or a large object). The collector's page tracking stays
  * armed between cycles, so each first write to a page it protected faults;
  * instead, between cycles, the 256 KiB blocks around the range are
- * unprotected with one call each, once per block per arm (wpOpenGen). That
+ * unprotected, once per block per arm (wpOpenGen), adjacent ones in one
+ * call. That
  * is safe even if a mark begins meanwhile: unprotected pages are reported
  * as written (mgcwp.c). During a mark the faults stay on pages that may
  * hold pointers: they pace the program against precleaning, which has no
@@ -439,8 +440,8 @@ void heapWillWrite(uintptr_t base, size_t len, bool noscan)
             gcwp_unprotect((void *)base, len);
         return;
     }
-    /* Blocks this call opens, in a row within one arena, go in one call:
-     * each call also flushes the other CPUs' TLBs. */
+    /* Adjacent blocks within one arena go in one call: each call also
+     * flushes the other CPUs' TLBs. */
     uintptr_t run = 0, runEnd = 0;
     for (uintptr_t b = base & ~(uintptr_t)(wpBlockBytes - 1); b < base + len; b += wpBlockBytes) {
         heapArena *ha = arenaOf(b);

@@ -463,18 +463,23 @@ static inline uint32_t runtime_enter(void)
 }
 
 /* Release: sysmon, reading 0 with acquire, sees every use of the P before. */
+static inline void runtime_leave_m(m *mp, uint32_t old)
+{
+    if (mp)
+        atomic_store_explicit(&mp->inruntime, old, memory_order_release);
+}
 static inline void runtime_leave(uint32_t *old)
 {
     g *gp = getg();
-    if (gp && gp->m)
-        atomic_store_explicit(&gp->m->inruntime, *old, memory_order_release);
+    runtime_leave_m(gp ? gp->m : NULL, *old);
 }
 
 #define RUNTIME_ENTRY() \
     __attribute__((cleanup(runtime_leave))) uint32_t runtime_entry_saved_ = runtime_enter()
 
-/* RUNTIME_ENTRY for a caller that holds its waitg() (the channel
- * operations): the same handshake without finding the G again. The G stays
+/* RUNTIME_ENTRY for a caller that holds its g already (the channel
+ * operations and select, from waitg() or foreignenter()): the same
+ * handshake without finding the G again. The G stays
  * the same across a park; the restore goes to gp->m, the M it runs on when
  * the function returns (a foreign thread's stand-in has none). */
 typedef struct runtimeEntry { g *gp; uint32_t old; } runtimeEntry;
@@ -482,12 +487,7 @@ static inline runtimeEntry runtime_enter_g(g *gp)
 {
     return (runtimeEntry){ gp, runtime_enter_m(gp, gp->m) };
 }
-static inline void runtime_leave_g(runtimeEntry *e)
-{
-    m *mp = e->gp->m;
-    if (mp)
-        atomic_store_explicit(&mp->inruntime, e->old, memory_order_release);
-}
+static inline void runtime_leave_g(runtimeEntry *e) { runtime_leave_m(e->gp->m, e->old); }
 #define RUNTIME_ENTRY_G(gp) \
     __attribute__((cleanup(runtime_leave_g))) runtimeEntry runtime_entry_saved_ = runtime_enter_g(gp)
 
