@@ -210,6 +210,51 @@ static uintptr_t scanobject(uintptr_t b, gcWork *gcw)
 
 enum { drainUnitBytes = 64 << 10 };   /* work per suspension-free unit */
 
+/*
+ * Scanning is bound by cache misses: a grey object was last touched when
+ * the program wrote it, long ago, so its first word is rarely in the cache.
+ * The drain therefore takes objects a few ahead of the one it scans and
+ * prefetches each as it takes it (the prefetch FIFO of Cher, Hosking and
+ * Vijaykumar, "Software prefetching for mark-sweep garbage collection",
+ * 2004): by the time an object's turn comes its line is on the way. The
+ * FIFO lives for one unit; what is left in it goes back to the gcWork
+ * before the unit ends, so a stop-the-world that follows sees every grey
+ * object in some gcWork.
+ */
+enum { drainPrefetch = 32 };
+
+typedef struct {
+    uintptr_t obj[drainPrefetch];
+    unsigned  head, n;
+} drainFIFO;
+
+/* The next object to scan, after topping the FIFO up; 0 when no grey
+ * object is left. */
+static inline uintptr_t drainNext(drainFIFO *f, gcWork *gcw)
+{
+    while (f->n < drainPrefetch) {
+        uintptr_t b = gcw_tryGet(gcw);
+        if (!b)
+            break;
+        heapArena *ha = atomic_load_explicit(&mheap_.arenas[arenaIndex(b)], memory_order_relaxed);
+        __builtin_prefetch((void *)b);
+        __builtin_prefetch(&ha->heapBits[(b % heapArenaBytes) / 8 / 64]);
+        f->obj[(f->head + f->n++) % drainPrefetch] = b;
+    }
+    if (f->n == 0)
+        return 0;
+    uintptr_t b = f->obj[f->head];
+    f->head = (f->head + 1) % drainPrefetch;
+    f->n--;
+    return b;
+}
+
+static void drainFlush(drainFIFO *f, gcWork *gcw)
+{
+    for (; f->n; f->n--, f->head = (f->head + 1) % drainPrefetch)
+        gcw_put(gcw, f->obj[f->head]);
+}
+
 uint64_t gcDrain(uint64_t budget, bool stw)
 {
     gcWork *gcw = &gclocal.gcw;
@@ -221,14 +266,16 @@ uint64_t gcDrain(uint64_t budget, bool stw)
         bool empty = false;
         nosuspend_enter();
         if (stw || atomic_load_explicit(&gcphase, memory_order_relaxed) == _GCmark) {
+            drainFIFO fifo = { .n = 0 };
             while (unit < drainUnitBytes) {
-                uintptr_t b = gcw_tryGet(gcw);
+                uintptr_t b = drainNext(&fifo, gcw);
                 if (!b) {
                     empty = true;
                     break;
                 }
                 unit += scanobject(b, gcw);
             }
+            drainFlush(&fifo, gcw);
             if (!stw)
                 gcw_balance(gcw);
         }
