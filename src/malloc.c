@@ -109,10 +109,20 @@ void *sysGrowArray(void *a, size_t n, size_t *cap, size_t elem, size_t first, ui
 /* Bits [from, from+n) (n <= 64) of a ptrmask of maskwords bits; zeros past its end. */
 static uint64_t maskBits(const uint8_t *mask, uintptr_t maskwords, uintptr_t from, unsigned n)
 {
+    if (from >= maskwords)
+        return 0;
+    if (n > maskwords - from)
+        n = (unsigned)(maskwords - from);
+    /* Whole bytes, then a shift: the bits can straddle nine bytes. */
+    uintptr_t first = from / 8, last = (from + n - 1) / 8;
+    unsigned shift = from % 8;
     uint64_t v = 0;
-    for (unsigned k = 0; k < n && from + k < maskwords; k++)
-        v |= (uint64_t)((mask[(from + k) / 8] >> ((from + k) % 8)) & 1) << k;
-    return v;
+    for (uintptr_t i = first; i <= last && i < first + 8; i++)
+        v |= (uint64_t)mask[i] << (8 * (i - first));
+    v >>= shift;
+    if (last == first + 8)
+        v |= (uint64_t)mask[last] << (64 - shift);
+    return n == 64 ? v : v & ((1ULL << n) - 1);
 }
 
 /* Writes the pointer bits of the nwords words at addr: a ptrmask, or all
