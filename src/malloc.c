@@ -274,7 +274,7 @@ static void *mallocgc_large(size_t size, const gort_type *typ, bool noscan, bool
     mallocinit();
     mspan *s = allocLarge(size, noscan);
     void *x = (void *)s->startAddr;
-    heapWillWrite((uintptr_t)x, s->npages * pageSize, noscan);   /* the program fills it */
+    heapWillWrite((uintptr_t)x, s->npages * pageSize);   /* the program fills it */
     if (needzero && s->needzero)          /* only the pages that were used before */
         memset(x, 0, s->dirtyBytes < s->elemsize ? s->dirtyBytes : s->elemsize);
     if (!noscan)

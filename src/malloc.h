@@ -175,6 +175,7 @@ typedef struct heapArena {
     _Atomic uint32_t wpOpenGen[heapArenaBytes / wpBlockBytes]; /* heapWillWrite's blocks:
                                              the arm after which each was unprotected */
     uint64_t *checkmarks;                 /* GORT_DEBUG=gccheckmark: one bit per word */
+    uint8_t  kind;                        /* heapScan or heapNoscan: whose pages these are */
     uint64_t heapBits[heapArenaWords / 64];
 } heapArena;
 
@@ -317,14 +318,18 @@ void   mcentral_pushSwept(mcentral *c, mspan *s);
 
 /* ---- mheap (mheap.c) ----------------------------------------------------------- */
 
+/* The two page heaps (mheap.c): spans whose objects may hold pointers, and
+ * noscan spans, in arenas of their own that page tracking never covers. */
+enum { heapScan, heapNoscan, heapKinds };
+
 typedef struct mheap {
     mutex       lock;
-    pageAlloc   pages;
+    pageAlloc   pages[heapKinds];
     uint32_t    sweepgen;        /* +2 per GC cycle; written with the world stopped */
     _Atomic(heapArena *) *arenas;/* [1 << arenaBits], reserved at init */
     uintptr_t  *allArenas;       /* arena indices, in order mapped (for the GC) */
     size_t      nallArenas, capAllArenas;
-    struct { uintptr_t base, end; } curArena; /* reserved arena space not yet grown into */
+    struct arenaSpace { uintptr_t base, end; } curArena[heapKinds]; /* reserved, not yet grown into */
     fixalloc    spanalloc;       /* mspan records */
     fixalloc    cachealloc;      /* mcache records */
     fixalloc    bitsalloc;       /* out-of-line alloc+mark bits of spans with > 128 objects */
@@ -339,7 +344,7 @@ void   mheap_init(void);
  * NULL if the OS refuses memory. Its needzero says whether its memory may
  * hold old data (callers clear what they hand out then). */
 mspan *mheap_alloc(uintptr_t npages, spanClass spanclass);
-void   heapWillWrite(uintptr_t base, size_t len, bool noscan); /* unprotect for the page tracker */
+void   heapWillWrite(uintptr_t base, size_t len); /* unprotect for the page tracker */
 /* Returns an in-use span with no live objects to the page heap (the sweeper's
  * way back; needs allocCount == 0), counting its nfreed objects freed. */
 void   mheap_freeSpan(mspan *s, uintptr_t nfreed);

@@ -67,7 +67,7 @@ static bool mcache_refill(mcache *c, spanClass spc)
     if (!s)
         return false;
     atomic_store_explicit(&s->sweepgen, mheap_.sweepgen + 3, memory_order_relaxed);
-    heapWillWrite(s->startAddr, s->npages * pageSize, false);   /* its free slots get written */
+    heapWillWrite(s->startAddr, s->npages * pageSize);   /* its free slots get written */
     c->alloc[spc] = s;
     return true;
 }

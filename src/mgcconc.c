@@ -7,8 +7,9 @@
  *
  * The cycle, as mgc.c runs it in this mode:
  *
- *   arm           (world running) gcwp_arm write-protects every heap page
- *                 that is not (the pages written since the last cycle's
+ *   arm           (world running) gcwp_arm write-protects every page of
+ *                 the scan arenas (noscan spans have arenas of their own,
+ *                 never tracked: no store into them makes an edge) that is not (the pages written since the last cycle's
  *                 final collect); tracking stays armed between cycles, so
  *                 this walk protects only those
  *   first pause   the roots are greyed and allocate-black turns on, as in

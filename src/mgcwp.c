@@ -11,7 +11,7 @@
  * on every pointer store. A C compiler puts none, so gort asks the kernel
  * which pages were written instead:
  *
- *   mark start (world stopped)   gcwp_arm: write-protect every heap page
+ *   mark start (world stopped)   gcwp_arm: write-protect every tracked page
  *   concurrent mark              the program runs; the first write to each
  *                                protected page is noted by the kernel
  *   precleaning passes           gcwp_collect: which pages were written?

@@ -18,10 +18,19 @@
  *
  * mheap_alloc takes a page run from the page allocator (mpagealloc.c),
  * growing the heap when there is none: heap growth hands the page allocator
- * whole 4 MiB chunks out of the current arena (curArena), reserving another
- * arena when that runs out. It then initialises an mspan record for the run
+ * whole 4 MiB chunks out of the current arena (curArena, one per page
+ * heap), reserving another arena when that runs out. It then initialises an mspan record for the run
  * and publishes it in the span table, setting the span's state last so that
  * a concurrent reader that sees mSpanInUse sees a complete span.
+ *
+ * Two page heaps: spans of noscan objects and spans whose objects may hold
+ * pointers take pages from separate page allocators (mheap_.pages[kind]),
+ * out of separate arenas; each arena records its kind. Go has one page heap,
+ * and a compiler write barrier. gort's default collector tracks the
+ * program's writes with page protection (mgcwp.c) instead, and a store
+ * into a noscan object can never make an edge the marker must see: in
+ * arenas of their own such pages are never protected, so writing them
+ * never faults, and the collector's page-table walks skip them.
  *
  * Zeroing: memory fresh from the OS is already zero, and the page allocator
  * is address-ordered, so each arena remembers the highest byte ever handed
@@ -231,7 +240,7 @@ static void mheap_recordArena(mheap *h, uintptr_t ai)
 /* Reserves at least n bytes of new arenas, aligned to heapArenaBytes, and
  * registers them in the arena index. Returns the base (0 if the OS refuses)
  * and the reserved size in *size. mheap_.lock held. */
-static uintptr_t mheap_sysAlloc(mheap *h, uintptr_t n, uintptr_t *size)
+static uintptr_t mheap_sysAlloc(mheap *h, uintptr_t n, int kind, uintptr_t *size)
 {
     assertLockHeld(&h->lock);
     n = (n + heapArenaBytes - 1) & ~(uintptr_t)(heapArenaBytes - 1);
@@ -254,10 +263,12 @@ static uintptr_t mheap_sysAlloc(mheap *h, uintptr_t n, uintptr_t *size)
         heapArena *r = sysAlloc(sizeof(heapArena), &memstats.gcMiscSys);
         if (!r)
             return 0;
+        r->kind = (uint8_t)kind;
         mheap_recordArena(h, arenaIndex(a));
         atomic_store_explicit(&h->arenas[arenaIndex(a)], r, memory_order_release);
     }
-    gcwp_track((void *)p, n);   /* the collector's page tracking covers every arena */
+    if (kind == heapScan)   /* the collector's page tracking covers what may hold pointers */
+        gcwp_track((void *)p, n);
     /* Atomic: markers read the bounds while marking runs beside us. */
     if (h->arenaLo == 0 || p < h->arenaLo)
         __atomic_store_n(&h->arenaLo, p, __ATOMIC_RELAXED);
@@ -269,35 +280,36 @@ static uintptr_t mheap_sysAlloc(mheap *h, uintptr_t n, uintptr_t *size)
 
 /* Hands [base, limit) of reserved arena space to the page allocator. The
  * pages are untouched, so they count as released (not resident). */
-static void mheap_growInto(mheap *h, uintptr_t base, uintptr_t limit)
+static void mheap_growInto(mheap *h, int kind, uintptr_t base, uintptr_t limit)
 {
     __atomic_fetch_add(&memstats.heapReleased, limit - base, __ATOMIC_RELAXED);
-    pageAlloc_grow(&h->pages, base, limit - base);
+    pageAlloc_grow(&h->pages[kind], base, limit - base);
 }
 
 /* Adds at least npage pages to the page allocator, in whole 4 MiB chunks.
  * False if the OS refuses. mheap_.lock held. */
-static bool mheap_grow(mheap *h, uintptr_t npage)
+static bool mheap_grow(mheap *h, uintptr_t npage, int kind)
 {
     assertLockHeld(&h->lock);
+    struct arenaSpace *cur = &h->curArena[kind];
     uintptr_t ask = ((npage + pallocChunkPages - 1) & ~(uintptr_t)(pallocChunkPages - 1)) * pageSize;
-    uintptr_t nBase = h->curArena.base + ask;
-    if (nBase > h->curArena.end || nBase < h->curArena.base) {
-        uintptr_t asize, av = mheap_sysAlloc(h, ask, &asize);
+    uintptr_t nBase = cur->base + ask;
+    if (nBase > cur->end || nBase < cur->base) {
+        uintptr_t asize, av = mheap_sysAlloc(h, ask, kind, &asize);
         if (!av)
             return false;
-        if (av == h->curArena.end) {
-            h->curArena.end = av + asize;      /* contiguous: just extend */
+        if (av == cur->end) {
+            cur->end = av + asize;      /* contiguous: just extend */
         } else {
-            if (h->curArena.end > h->curArena.base)   /* keep what is left of the old space */
-                mheap_growInto(h, h->curArena.base, h->curArena.end);
-            h->curArena.base = av;
-            h->curArena.end = av + asize;
+            if (cur->end > cur->base)   /* keep what is left of the old space */
+                mheap_growInto(h, kind, cur->base, cur->end);
+            cur->base = av;
+            cur->end = av + asize;
         }
-        nBase = h->curArena.base + ask;
+        nBase = cur->base + ask;
     }
-    mheap_growInto(h, h->curArena.base, nBase);
-    h->curArena.base = nBase;
+    mheap_growInto(h, kind, cur->base, nBase);
+    cur->base = nBase;
     return true;
 }
 
@@ -356,7 +368,8 @@ static void mheap_markInUse(mspan *s, bool inuse)
 void mheap_init(void)
 {
     mheap *h = &mheap_;
-    pageAlloc_init(&h->pages, &memstats.gcMiscSys);
+    for (int k = 0; k < heapKinds; k++)
+        pageAlloc_init(&h->pages[k], &memstats.gcMiscSys);
     h->arenas = sysReserve(sizeof(*h->arenas) << arenaBits);
     if (!h->arenas)
         throw("runtime: cannot reserve the arena index");
@@ -369,15 +382,15 @@ void mheap_init(void)
 
 /* A page run of npages, growing the heap if needed; 0 if the OS refuses.
  * *scav: how many of its bytes were released to the OS. mheap_.lock held. */
-static uintptr_t mheap_allocPages(mheap *h, uintptr_t npages, uintptr_t *scav)
+static uintptr_t mheap_allocPages(mheap *h, uintptr_t npages, int kind, uintptr_t *scav)
 {
     assertLockHeld(&h->lock);
-    uintptr_t base = pageAlloc_alloc(&h->pages, npages, scav);
+    uintptr_t base = pageAlloc_alloc(&h->pages[kind], npages, scav);
     if (base)
         return base;
-    if (!mheap_grow(h, npages))
+    if (!mheap_grow(h, npages, kind))
         return 0;
-    base = pageAlloc_alloc(&h->pages, npages, scav);
+    base = pageAlloc_alloc(&h->pages[kind], npages, scav);
     if (!base)
         throw("grew heap, but no adequate free space found");
     return base;
@@ -391,7 +404,8 @@ mspan *mheap_alloc(uintptr_t npages, spanClass spanclass)
     uintptr_t scav = 0, nbytes = npages * pageSize;
 
     lock(&h->lock);
-    uintptr_t base = mheap_allocPages(h, npages, &scav);
+    uintptr_t base = mheap_allocPages(h, npages, spanClass_noscan(spanclass) ? heapNoscan : heapScan,
+                                      &scav);
     if (!base) {
         unlock(&h->lock);
         return NULL;
@@ -419,27 +433,17 @@ mspan *mheap_alloc(uintptr_t npages, spanClass spanclass)
  * armed between cycles, so each first write to a page it protected faults;
  * instead, between cycles, the 256 KiB blocks around the range are
  * unprotected, once per block per arm (wpOpenGen), adjacent ones in one
- * call. That
- * is safe even if a mark begins meanwhile: unprotected pages are reported
- * as written (mgcwp.c). During a mark the faults stay on pages that may
- * hold pointers: they pace the program against precleaning, which has no
- * assists (without them, a fast allocator outran the precleaning passes
- * and the mark never ended). A large noscan object's pages are never
- * re-scanned, so faulting on them only costs: during a mark the caller may
- * pass noscan, and they are unprotected too, exactly (the range is the
- * object's own pages), with one call. Not a small span's: a call per span
- * (the kernel flushes the other CPUs' TLBs) cost more than the faults it
- * saved. */
-void heapWillWrite(uintptr_t base, size_t len, bool noscan)
+ * call. That is safe even if a mark begins meanwhile: unprotected pages are
+ * reported as written (mgcwp.c). During a mark the faults stay: they pace
+ * the program against precleaning, which has no assists (without them, a
+ * fast allocator outran the precleaning passes and the mark never ended).
+ * Noscan memory is never tracked, so it needs nothing. */
+void heapWillWrite(uintptr_t base, size_t len)
 {
     uint32_t gen = gcwp_armGen();
-    if (gen == 0)
+    if (gen == 0 || arenaOf(base)->kind == heapNoscan ||
+        atomic_load_explicit(&gcphase, memory_order_relaxed) != _GCoff)
         return;
-    if (atomic_load_explicit(&gcphase, memory_order_relaxed) != _GCoff) {
-        if (noscan)
-            gcwp_unprotect((void *)base, len);
-        return;
-    }
     /* Adjacent blocks within one arena go in one call: each call also
      * flushes the other CPUs' TLBs. */
     uintptr_t run = 0, runEnd = 0;
@@ -477,7 +481,7 @@ void mheap_freeSpan(mspan *s, uintptr_t nfreed)
     atomic_store_explicit(&s->state, mSpanDead, memory_order_release);
     __atomic_fetch_add(&memstats.heapFree, nbytes, __ATOMIC_RELAXED);
     __atomic_fetch_sub(&memstats.heapInUse, nbytes, __ATOMIC_RELAXED);
-    pageAlloc_free(&h->pages, s->startAddr, s->npages);
+    pageAlloc_free(&h->pages[arenaOf(s->startAddr)->kind], s->startAddr, s->npages);
     /* Sweeping swaps the two halves of the bits' block: free the lower one. */
     uint64_t *bits = s->allocBits < s->gcmarkBits ? s->allocBits : s->gcmarkBits;
     if (bits != s->inlineBits[0])
@@ -532,13 +536,14 @@ static uintptr_t scavNextArena(const mheap *h, uintptr_t below)
  * the chunk has none resident. Lock held; dropped during the madvise. */
 static uintptr_t scavengeOne(mheap *h, uintptr_t ci)
 {
-    uintptr_t np, base = pageAlloc_takeUnscavenged(&h->pages, ci, scavRunPages, &np);
+    pageAlloc *pa = &h->pages[arenaOf(ci << logPallocChunkBytes)->kind];
+    uintptr_t np, base = pageAlloc_takeUnscavenged(pa, ci, scavRunPages, &np);
     if (!base)
         return 0;
     scavUnlock(h);
     sysUnused((void *)base, np * pageSize);
     scavLock(h);
-    pageAlloc_freeScavenged(&h->pages, base, np);
+    pageAlloc_freeScavenged(pa, base, np);
     __atomic_fetch_sub(&memstats.heapFree, np * pageSize, __ATOMIC_RELAXED);
     __atomic_fetch_add(&memstats.heapReleased, np * pageSize, __ATOMIC_RELAXED);
     return np * pageSize;

@@ -367,7 +367,7 @@ static void kernel_write_body(void *arg)
     if (!tracking())
         return;
     size_t len = 64 << 10;
-    char *buf = gort_alloc_noscan(len);
+    char *buf = gort_alloc(len);   /* may hold pointers: noscan memory is not tracked */
     memset(buf, 1, len);        /* populated before arm */
     char *lo = (char *)((uintptr_t)buf & ~(uintptr_t)(ps - 1));
     size_t npages = (size_t)(buf + len - lo + ps - 1) / ps;
