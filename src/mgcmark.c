@@ -287,6 +287,8 @@ uint64_t gcDrain(uint64_t budget, bool stw)
     return done;
 }
 
+enum { gcOverAssistWork = 64 << 10 };  /* the least scan work an assist does */
+
 /* How much allocation one byte of scan work pays for, from the pacer
  * (mgc.c sets it as each cycle starts). */
 extern double gcAssistBytesPerWork;
@@ -302,7 +304,12 @@ static void gcAssistAlloc(void)
     }
     int64_t t0 = nanotime();
     double perWork = gcAssistBytesPerWork > 0 ? gcAssistBytesPerWork : 1;
+    /* At least gcOverAssistWork, as Go: the surplus becomes credit, so the
+     * next allocations do not each come back here (a clock read on either
+     * side, the buffers handed to the global list). */
     int64_t need = (int64_t)((double)-l->assistBytes / perWork) + 1;
+    if (need < gcOverAssistWork)
+        need = gcOverAssistWork;
     /* Background credit first (Go's bgScanCredit). */
     int64_t credit = atomic_load(&gcBgScanCredit);
     while (credit > 0) {
