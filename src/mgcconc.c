@@ -108,9 +108,11 @@
 
 #include <string.h>
 
-/* Precleaning stops when a pass found at most this many written pages, or
- * when passes stop shrinking the written set by a quarter. */
-enum { precleanSmallPages = 64, precleanMaxPasses = 8 };
+/* Precleaning stops after a pass whose re-scan greyed little (the final
+ * pause re-scans what the program wrote during a long drain too) if the pass
+ * found at most this many written pages, or a quarter fewer than the pass
+ * before it. */
+enum { precleanSmallPages = 64, precleanSmallDrain = 256 << 10, precleanMaxPasses = 8 };
 enum { rescanChunk = 64 << 10 };     /* bytes re-scanned per suspension-free region */
 
 bool gcTestSkipRescan;
@@ -211,10 +213,10 @@ void gcconcPreclean(void)
             return;
         size_t pages = collectAndRescan(false);
         conc.passes++;
-        gcDrain(0, false);
-        if (pages <= precleanSmallPages || pages > prev / 4 * 3)
+        bool quick = gcDrain(0, false) <= precleanSmallDrain;
+        if (quick && (pages <= precleanSmallPages || pages > prev / 4 * 3))
             return;
-        prev = pages;
+        prev = quick ? pages : SIZE_MAX;   /* after a long drain, expect more pages */
     }
 }
 
