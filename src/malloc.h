@@ -653,6 +653,12 @@ void shade(uintptr_t p);
 /* Scans [b, end) where the heap bitmap says a word may hold a pointer,
  * greying onto gcw (a part of an object; inside a region). */
 void scanrange(uintptr_t b, uintptr_t end, gcWork *gcw);
+/* scanrange for a re-scan within one snapGranuleBytes granule with a
+ * snapshot of its words (mgcconc.c): greys only the words that differ from
+ * their snapshot word, and records them there; returns how many of those
+ * lay in the heap's range. */
+enum { snapGranuleBytes = 4096 };
+size_t scanrangeSnap(uintptr_t b, uintptr_t end, uintptr_t *snap, gcWork *gcw);
 /* GORT_GCMODE=concurrent with the kernel's page tracking (mgcconc.c).
  * gcconcStart: before a cycle's first stop, arm the tracking; false: it is
  * unavailable (gcwp_why says why) and the cycle marks with the world

@@ -140,26 +140,139 @@ static bool isMarked(const mspan *s, uintptr_t idx)
     return (__atomic_load_n(&s->gcmarkBits[idx / 64], __ATOMIC_RELAXED) >> (idx % 64)) & 1;
 }
 
-/* Re-scans the words in [lo, hi) of the marked objects of s. */
-static void rescanSpan(mspan *s, uintptr_t lo, uintptr_t hi)
+/*
+ * Snapshots of pointer-dense granules. A page the program keeps writing (an
+ * array of pointers, a hash table's slots) is reported by every
+ * precleaning pass and by the final collect, and each re-scan greyed every
+ * pointer word on it again: a span lookup and a mark-bit test per word,
+ * cache misses nearly all, and the final pause paid them for each such
+ * page. Yet a word whose value was greyed earlier in this cycle needs
+ * nothing more: marks only grow within a cycle. So a granule (4 KiB) whose
+ * re-scan greyed at least snapDenseWords words that point into the heap's
+ * range gets a snapshot of the words that re-scan greyed; later re-scans
+ * in the cycle grey only the words that differ from their snapshot word,
+ * and record the new value: a sequential compare instead of a miss per
+ * word. Granules written once (new objects, mostly zeros) never pay for a
+ * snapshot; granules whose heap bitmap has fewer pointer words than that
+ * are not even considered.
+ *
+ * Why it is safe: a snapshot word is 0 until a re-scan greys that word (0
+ * needs no greying), and only words of marked objects are greyed and
+ * recorded, so every nonzero snapshot word holds a value greyed in this
+ * cycle. The re-scan that makes a snapshot records into a scratch granule
+ * as it greys, and the snapshot is copied from there, never from the page (which
+ * the program may have written since). Snapshots are forgotten when a
+ * cycle arms (gcconcStart); no re-scan runs between cycles.
+ *
+ * At most snapMax granules have snapshots; a table of twice as many
+ * entries, open addressing, finds them, and an entry of an older
+ * generation is free. The memory stays resident from cycle to cycle
+ * (faulting it in again each cycle cost more than the snapshots saved) and
+ * is returned after a cycle that made none. One thread at a time re-scans
+ * (gcMarkDone's markDoneBusy, or the stopped world), so none of this is
+ * shared.
+ */
+enum {
+    snapMax = 2048, snapDenseWords = 128, snapTableLen = 2 * snapMax,
+    snapGranuleWords = snapGranuleBytes / 8,
+};
+
+static struct {
+    struct { uintptr_t granule; uint32_t gen, idx; } table[snapTableLen];
+    uintptr_t *area;          /* snapMax granules of words, then the scratch granule
+                                 (sysReserve: free until touched, and not a root) */
+    uint32_t gen;
+    uint32_t used;            /* granules given out in this cycle */
+    uint32_t resident;        /* granules touched since the memory was last returned */
+} snap;
+
+static void snapReset(void)
+{
+    if (snap.used == 0 && snap.resident) {
+        sysUnused(snap.area, (size_t)snap.resident * snapGranuleBytes);
+        __atomic_fetch_sub(&memstats.gcMiscSys, (uint64_t)snap.resident * snapGranuleBytes,
+                           __ATOMIC_RELAXED);
+        snap.resident = 0;
+    }
+    snap.used = 0;
+    if (++snap.gen == 0)             /* generation 0 marks never-used entries */
+        snap.gen = 1;
+}
+
+/* Whether g's heap bitmap has enough pointer words to be worth a snapshot. */
+static bool granuleDense(uintptr_t g)
+{
+    heapArena *ha = atomic_load_explicit(&mheap_.arenas[arenaIndex(g)], memory_order_relaxed);
+    const uint64_t *hb = &ha->heapBits[(g % heapArenaBytes) / 8 / 64];
+    unsigned n = 0;
+    for (int i = 0; i < snapGranuleWords / 64; i++)
+        n += (unsigned)__builtin_popcountll(__atomic_load_n(&hb[i], __ATOMIC_RELAXED));
+    return n >= snapDenseWords;
+}
+
+static uintptr_t *snapWords(uint32_t h) { return snap.area + (size_t)snap.table[h].idx * snapGranuleWords; }
+
+/* g's table entry: its own, or the free one where it would go. */
+static uint32_t snapSlot(uintptr_t g)
+{
+    uint32_t h = (uint32_t)((g / snapGranuleBytes) * 0x9e3779b1u) % snapTableLen;
+    while (snap.table[h].gen == snap.gen && snap.table[h].granule != g)
+        h = (h + 1) % snapTableLen;
+    return h;
+}
+
+/* The scratch granule, after the snapshots: in the reservation rather than
+ * in bss, where the roots scan would find what it holds. */
+static uintptr_t *snapScratch(void)
+{
+    if (!snap.area && !(snap.area = sysReserve((size_t)(snapMax + 1) * snapGranuleBytes)))
+        return NULL;
+    uintptr_t *s = snap.area + (size_t)snapMax * snapGranuleWords;
+    memset(s, 0, snapGranuleBytes);
+    return s;
+}
+
+/* Gives g the free entry h and a snapshot copied from scratch. */
+static void snapTake(uint32_t h, uintptr_t g, const uintptr_t *scratch)
+{
+    snap.table[h].gen = snap.gen;
+    snap.table[h].granule = g;
+    snap.table[h].idx = snap.used++;
+    if (snap.used > snap.resident) {
+        snap.resident = snap.used;
+        __atomic_fetch_add(&memstats.gcMiscSys, snapGranuleBytes, __ATOMIC_RELAXED);
+    }
+    memcpy(snapWords(h), scratch, snapGranuleBytes);
+}
+
+/* Re-scans the words in [lo, hi) of the marked objects of s; with sn, the
+ * snapshot of the granule [lo, hi) lies in. Returns the heap candidates
+ * greyed. */
+static size_t rescanSpan(mspan *s, uintptr_t lo, uintptr_t hi, uintptr_t *sn)
 {
     if (hi > s->limit)
         hi = s->limit;
     if (lo >= hi || spanClass_noscan(s->spanclass))
-        return;
+        return 0;
+    size_t n = 0;
     uintptr_t idx = mspan_objIndex(s, lo);
     for (uintptr_t obj = s->startAddr + idx * s->elemsize; obj < hi; obj += s->elemsize, idx++) {
         if (!isMarked(s, idx))
             continue;
         uintptr_t b = obj > lo ? obj : lo, e = obj + s->elemsize < hi ? obj + s->elemsize : hi;
-        scanrange(b, e, &gclocal.gcw);
+        if (sn)
+            n += scanrangeSnap(b, e, sn, &gclocal.gcw);
+        else
+            scanrange(b, e, &gclocal.gcw);
     }
+    return n;
 }
 
-/* Re-scans the marked objects in [lo, hi), span by span. Inside a region.
- * A span's fields are read only once its state says it is published. */
-static void rescanRange(uintptr_t lo, uintptr_t hi)
+/* Re-scans the marked objects in [lo, hi), within one granule, span by
+ * span. A span's fields are read only once its state says it is published. */
+static size_t rescanGranule(uintptr_t lo, uintptr_t hi, uintptr_t *sn)
 {
+    size_t n = 0;
     for (uintptr_t a = lo; a < hi;) {
         mspan *s = spanOf(a);
         bool inuse = s && atomic_load_explicit(&s->state, memory_order_acquire) == mSpanInUse;
@@ -169,8 +282,28 @@ static void rescanRange(uintptr_t lo, uintptr_t hi)
             continue;
         }
         uintptr_t end = send < hi ? send : hi;
-        rescanSpan(s, a, end);
+        n += rescanSpan(s, a, end, sn);
         a = end;
+    }
+    return n;
+}
+
+/* Re-scans the marked objects in [lo, hi), granule by granule, with their
+ * snapshots, making snapshots for the dense ones. Inside a region. */
+static void rescanRange(uintptr_t lo, uintptr_t hi)
+{
+    for (uintptr_t g = lo & ~(uintptr_t)(snapGranuleBytes - 1); g < hi; g += snapGranuleBytes) {
+        uintptr_t a = g > lo ? g : lo, e = g + snapGranuleBytes < hi ? g + snapGranuleBytes : hi;
+        uint32_t h = snapSlot(g);
+        uintptr_t *scratch;
+        if (snap.table[h].gen == snap.gen) {
+            rescanGranule(a, e, snapWords(h));
+        } else if (snap.used < snapMax && granuleDense(g) && (scratch = snapScratch())) {
+            if (rescanGranule(a, e, scratch) >= snapDenseWords)
+                snapTake(h, g, scratch);
+        } else {
+            rescanGranule(a, e, NULL);
+        }
     }
 }
 
@@ -197,6 +330,7 @@ static size_t collectAndRescan(bool last)
 
 bool gcconcStart(void)
 {
+    snapReset();
     if (!gcwp_init())
         return false;
     return gcwp_arm() == 0;

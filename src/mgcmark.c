@@ -166,8 +166,12 @@ NOSANITIZE void scanblock(uintptr_t b, uintptr_t n)
         markword(*(volatile uintptr_t *)p, gcw);
 }
 
-NOSANITIZE void scanrange(uintptr_t b, uintptr_t end, gcWork *gcw)
+/* scanrange and scanrangeSnap: with snap, a word equal to its snapshot word
+ * is skipped and any other is recorded there as it is greyed; returns how
+ * many of those lay in the heap's range. */
+static ALWAYS_INLINE size_t scanwords(uintptr_t b, uintptr_t end, uintptr_t *snap, gcWork *gcw)
 {
+    size_t n = 0;
     for (uintptr_t a = b; a < end;) {
         heapArena *ha = atomic_load_explicit(&mheap_.arenas[arenaIndex(a)], memory_order_relaxed);
         uintptr_t w = (a % heapArenaBytes) / 8;
@@ -179,11 +183,28 @@ NOSANITIZE void scanrange(uintptr_t b, uintptr_t end, gcWork *gcw)
             bits &= (1ULL << cnt) - 1;
         while (bits) {
             unsigned k = (unsigned)__builtin_ctzll(bits);
-            markword(*(volatile uintptr_t *)(a + (uintptr_t)k * 8), gcw);
+            uintptr_t p = a + (uintptr_t)k * 8, v = *(volatile uintptr_t *)p;
             bits &= bits - 1;
+            if (snap) {
+                uintptr_t *sw = &snap[(p % snapGranuleBytes) / 8];
+                if (*sw == v)
+                    continue;
+                *sw = v;
+                uintptr_t lo = __atomic_load_n(&mheap_.arenaLo, __ATOMIC_RELAXED);
+                n += v - lo < __atomic_load_n(&mheap_.arenaHi, __ATOMIC_RELAXED) - lo;
+            }
+            markword(v, gcw);
         }
         a += (uintptr_t)cnt * 8;
     }
+    return n;
+}
+
+NOSANITIZE void scanrange(uintptr_t b, uintptr_t end, gcWork *gcw) { scanwords(b, end, NULL, gcw); }
+
+NOSANITIZE size_t scanrangeSnap(uintptr_t b, uintptr_t end, uintptr_t *snap, gcWork *gcw)
+{
+    return scanwords(b, end, snap, gcw);
 }
 
 /* Scans the grey object (or oblet) at b (Go's scanobject); returns the bytes

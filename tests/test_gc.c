@@ -2316,6 +2316,58 @@ static void resurrect_check(bool by_read)
     debug.gccheckmark = 0;
 }
 
+/* Re-scan snapshots (mgcconc.c) belong to one cycle. x is stored into a
+ * dense page (an 8 KiB gort_alloc object, every other word pointing into
+ * the heap)
+ * once a mark has scanned everything, so the re-scan that greys it records
+ * it in that granule's snapshot; the slot is cleared; in the next cycle x,
+ * garbage when that mark begins, is stored into the same slot again, the
+ * same way. Only the re-scan can find it, and a snapshot kept from the
+ * cycle before would say the slot holds what was greyed already. The
+ * store is the precleaning hook's: the mark has run dry by then. */
+enum { SNAP_WORDS = 1024, SNAP_SLOT = 700 };
+static void *volatile *volatile snap_dense;
+
+static NOINLINE void snap_store(void)
+{
+    __atomic_store_n(&gcTestBeforePreclean, NULL, __ATOMIC_SEQ_CST);
+    *(void *volatile *)&snap_dense[SNAP_SLOT] = unhide(res_hidden);
+    atomic_store(&res_stored, 1);
+}
+
+static NOINLINE bool resurrect_twice_in_a_dense_page(void)
+{
+    if (!page_tracking())
+        return false;
+    gort_gc();
+    res_make(false);
+    snap_dense = gort_alloc(SNAP_WORDS * sizeof(void *));
+    for (int i = 0; i < SNAP_WORDS; i++)      /* pointer-dense: worth a snapshot */
+        snap_dense[i] = (void *)snap_dense;
+    for (int cycle = 0; cycle < 2; cycle++) {
+        snap_dense[SNAP_SLOT] = NULL;
+        atomic_store(&res_stored, 0);
+        __atomic_store_n(&gcTestBeforePreclean, snap_store, __ATOMIC_SEQ_CST);
+        gort_gc();
+        assert_true(atomic_load(&res_stored));
+    }
+    return true;
+}
+
+static void snapshot_main(void *arg)
+{
+    debug.gccheckmark = 1;
+    if (resurrect_twice_in_a_dense_page()) {
+        void *x = unhide(res_hidden);
+        assert_true(slot_live((uintptr_t)x));
+        assert_true(intact(x, 64, 0x3c));
+    }
+    snap_dense = NULL;
+    debug.gccheckmark = 0;
+}
+
+static void test_rescan_snapshots_are_dropped_between_cycles(void **st) { run_procs(snapshot_main, NULL); }
+
 static void plain_store_main(void *arg) { resurrect_check(false); }
 static void read_main(void *arg) { resurrect_check(true); }
 static void test_plain_store_into_black_object_during_mark(void **st) { run_procs(plain_store_main, NULL); }
@@ -2580,6 +2632,7 @@ int main(void)
         cmocka_unit_test(test_store_ptr_and_memmove),
         cmocka_unit_test(test_mode_is_honoured),
         cmocka_unit_test(test_plain_store_into_black_object_during_mark),
+        cmocka_unit_test(test_rescan_snapshots_are_dropped_between_cycles),
         cmocka_unit_test(test_large_objects_are_not_write_protected),
         cmocka_unit_test(test_read_into_heap_buffer_during_mark),
     };
