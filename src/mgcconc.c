@@ -199,14 +199,16 @@ static void snapReset(void)
         snap.gen = 1;
 }
 
-/* Whether g's heap bitmap has enough pointer words to be worth a snapshot. */
-static bool granuleDense(uintptr_t g)
+/* Whether g's heap bitmap has enough pointer words to be worth a snapshot.
+ * An allocation may be writing the bits meanwhile (unsynchronised, as
+ * heapBitsWrite's owner writes them): it only sways this guess. */
+__attribute__((no_sanitize_thread)) static bool granuleDense(uintptr_t g)
 {
     heapArena *ha = atomic_load_explicit(&mheap_.arenas[arenaIndex(g)], memory_order_relaxed);
     const uint64_t *hb = &ha->heapBits[(g % heapArenaBytes) / 8 / 64];
     unsigned n = 0;
     for (int i = 0; i < snapGranuleWords / 64; i++)
-        n += (unsigned)__builtin_popcountll(__atomic_load_n(&hb[i], __ATOMIC_RELAXED));
+        n += (unsigned)__builtin_popcountll(hb[i]);
     return n >= snapDenseWords;
 }
 
