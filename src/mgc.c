@@ -500,9 +500,10 @@ bool gcMarkDone(void)
             st.asked = nanotime();
         }
         stopTheWorldAnd(work.pageTracking, gcMarkDoneStopped, &st);
+        int64_t resumed = nanotime();   /* before the world runs: it may take this CPU */
         startTheWorldGC();
         if (!st.done)
-            cur.restartPause += nanotime() - st.asked;
+            cur.restartPause += resumed - st.asked;
         if (st.done)
             gcCycleEnded(st.gctraceLine);
     }
