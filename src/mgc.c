@@ -459,6 +459,14 @@ static void gcMarkDoneStopped(void *arg)
 {
     static int restarts;
     markDoneStop *st = arg;
+    /* Grey objects still in other threads' buffers (a marker or an assist
+     * was draining as this one ran dry): mark them concurrently, and skip
+     * the re-scan, which would only be done again at the next stop. */
+    gcFlushAllWork();
+    if (gcWorkAvailable() && restarts < 2) {
+        restarts++;
+        return;
+    }
     if (work.pageTracking)
         gcconcFinalRescan();
     gcFlushAllWork();
