@@ -13,7 +13,9 @@
  *   state starts from (seed, length) mixed with a per-process random key
  *   schedule; each 16-byte block of the key is xored in and scrambled by
  *   aesenc rounds; blocks beyond the first run in independent lanes so the
- *   rounds pipeline, and the lanes are folded together at the end.
+ *   rounds pipeline, and the lanes are folded together at the end. Keys of
+ *   at most 16 bytes take one block (memhash_aes_short, inline in map.h so
+ *   that the map's string paths hash without a call).
  *
  *   Portable (everywhere else, and what tests may force): the
  *   multiply-and-fold mixer of the wyhash family. hashmix(a, b) is the 128-bit
@@ -39,9 +41,6 @@
 #include <sys/random.h>
 #include <time.h>
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
 
 /* Odd 64-bit constants with about half their bits set (digits of pi, e and
  * the golden ratio); any such constants mix alike. */
@@ -53,11 +52,8 @@
 bool useAeshash;
 uint64_t hashkey[4];              /* per-process secret of the portable hash */
 #if defined(__x86_64__)
-static __m128i aeskeysched[4];    /* per-process round keys of the AES hash */
+__m128i aeskeysched[4];           /* per-process round keys of the AES hash */
 #endif
-
-static inline uint64_t rd64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
-static inline uint64_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 
 /* ---- Portable: multiply and fold ---------------------------------------- */
 
@@ -71,8 +67,8 @@ uint64_t memhash_portable(const void *key, size_t n, uint64_t seed)
         if (n >= 4) {
             /* Two overlapping 4-byte reads at each end cover 4..16 bytes. */
             size_t mid = (n >> 3) << 2;
-            a = rd32(p) << 32 | rd32(p + mid);
-            b = rd32(p + n - 4) << 32 | rd32(p + n - 4 - mid);
+            a = hash_rd32(p) << 32 | hash_rd32(p + mid);
+            b = hash_rd32(p + n - 4) << 32 | hash_rd32(p + n - 4 - mid);
         } else if (n > 0) {
             a = (uint64_t)p[0] << 16 | (uint64_t)p[n >> 1] << 8 | p[n - 1];
             b = 0;
@@ -85,21 +81,21 @@ uint64_t memhash_portable(const void *key, size_t n, uint64_t seed)
             /* Three independent lanes keep the multipliers busy. */
             uint64_t s1 = s, s2 = s;
             do {
-                s  = hashmix(rd64(p)      ^ hashkey[1], rd64(p + 8)  ^ s);
-                s1 = hashmix(rd64(p + 16) ^ hashkey[2], rd64(p + 24) ^ s1);
-                s2 = hashmix(rd64(p + 32) ^ hashkey[3], rd64(p + 40) ^ s2);
+                s  = hashmix(hash_rd64(p)      ^ hashkey[1], hash_rd64(p + 8)  ^ s);
+                s1 = hashmix(hash_rd64(p + 16) ^ hashkey[2], hash_rd64(p + 24) ^ s1);
+                s2 = hashmix(hash_rd64(p + 32) ^ hashkey[3], hash_rd64(p + 40) ^ s2);
                 p += 48;
                 i -= 48;
             } while (i > 48);
             s ^= s1 ^ s2;
         }
         while (i > 16) {
-            s = hashmix(rd64(p) ^ hashkey[1], rd64(p + 8) ^ s);
+            s = hashmix(hash_rd64(p) ^ hashkey[1], hash_rd64(p + 8) ^ s);
             p += 16;
             i -= 16;
         }
-        a = rd64(p + i - 16);
-        b = rd64(p + i - 8);
+        a = hash_rd64(p + i - 16);
+        b = hash_rd64(p + i - 8);
     }
     return hashmix(hashmix(a ^ hashkey[1], b ^ s) ^ K1 ^ n, s ^ K2);
 }
@@ -107,36 +103,15 @@ uint64_t memhash_portable(const void *key, size_t n, uint64_t seed)
 /* ---- AES-NI (amd64) --------------------------------------------------- */
 
 #if defined(__x86_64__)
-#define AES __attribute__((target("aes,sse2")))
+HASH_TARGET static inline __m128i aes_round(__m128i x, __m128i k) { return _mm_aesenc_si128(x, k); }
 
-/* The last n (1..16) bytes ending at p+n as one block, read without
- * touching memory outside [p, p+n). */
-AES static inline __m128i load_partial(const uint8_t *p, size_t n)
-{
-    if (n >= 8)
-        return _mm_set_epi64x((long long)rd64(p + n - 8), (long long)rd64(p));
-    uint64_t lo;
-    if (n >= 4)
-        lo = rd32(p) | rd32(p + n - 4) << 32;
-    else
-        lo = (uint64_t)p[0] | (uint64_t)p[n >> 1] << 8 | (uint64_t)p[n - 1] << 16;
-    return _mm_set_epi64x(0, (long long)lo);
-}
-
-AES static inline __m128i aes_round(__m128i x, __m128i k) { return _mm_aesenc_si128(x, k); }
-
-AES uint64_t memhash_aes(const void *key, size_t n, uint64_t seed)
+HASH_TARGET uint64_t memhash_aes(const void *key, size_t n, uint64_t seed)
 {
     const uint8_t *p = key;
+    if (n <= 16)
+        return memhash_aes_short(p, n, seed);
     __m128i st = _mm_xor_si128(_mm_set_epi64x((long long)n, (long long)seed), aeskeysched[0]);
     st = aes_round(st, aeskeysched[1]);
-    if (n <= 16) {
-        __m128i x = n ? load_partial(p, n) : _mm_setzero_si128();
-        x = aes_round(_mm_xor_si128(x, st), st);
-        x = aes_round(x, aeskeysched[2]);
-        x = aes_round(x, aeskeysched[3]);
-        return (uint64_t)_mm_cvtsi128_si64(x);
-    }
     /* Four lanes, each with its own starting state. Whole 64-byte blocks
      * go through the loop while more than 64 bytes remain; the final
      * blocks are read back from the end of the key, overlapping what the

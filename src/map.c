@@ -188,7 +188,7 @@ static ALWAYS_INLINE bool keyeq(const gort_map *m, const void *key, const void *
 }
 
 /* The non-inline versions, for growth and iteration (slow paths). */
-static NOINLINE uint64_t slothash(const gort_map *m, const void *key)
+HASH_TARGET static NOINLINE uint64_t slothash(const gort_map *m, const void *key)
 {
     return keyhash(m, key, m->t.kind == keyStr ? keyStr : m->t.kind == keyU64 ? keyU64
                            : m->t.kind == keyMem ? keyMem : keyCustom);
@@ -748,7 +748,7 @@ static ALWAYS_INLINE void *map_get(gort_map *m, const void *key, int kind)
     return k ? slot_elem(m, k) : NULL;
 }
 
-static NOINLINE void *map_get_any(gort_map *m, const void *key)
+HASH_TARGET static NOINLINE void *map_get_any(gort_map *m, const void *key)
 {
     if (!m || m->used == 0)
         return NULL;
@@ -797,7 +797,7 @@ static ALWAYS_INLINE void *get_fast(const gort_map *m, const void *key, int kind
 
 /* String keys hash out of line, so their path is a function of its own:
  * gort_map_get's 8-byte path stays a leaf. */
-static NOINLINE void *get_str(const gort_map *m, const void *key) { return get_fast(m, key, keyStr); }
+HASH_TARGET static NOINLINE void *get_str(const gort_map *m, const void *key) { return get_fast(m, key, keyStr); }
 
 /* Maps with tables and 8-byte keys, or gort_str keys, that nobody is
  * writing take get_fast; everything else map_get_any. */
@@ -820,14 +820,14 @@ bool gort_map_get2(gort_map *m, const void *key, void *val)
     return v != NULL;
 }
 
-void *gort_map_assign(gort_map *m, const void *key)
+HASH_TARGET void *gort_map_assign(gort_map *m, const void *key)
 {
     if (!m)
         gopanic("assignment to entry in nil map");
     DISPATCH(m, key, map_assign);
 }
 
-bool gort_map_delete(gort_map *m, const void *key)
+HASH_TARGET bool gort_map_delete(gort_map *m, const void *key)
 {
     if (!m || m->used == 0)
         return false;

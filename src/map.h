@@ -16,16 +16,60 @@
 extern bool useAeshash;          /* the CPU has AES-NI; new maps hash with it */
 extern uint64_t hashkey[4];      /* per-process secret of the portable hash */
 uint64_t memhash_portable(const void *p, size_t n, uint64_t seed);
+
+static inline uint64_t hash_rd64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+static inline uint64_t hash_rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+
 #if defined(__x86_64__)
+#include <immintrin.h>
+
+/* Functions that may inline memhash_aes_short carry HASH_TARGET, which
+ * lets the compiler emit AES instructions in them. They still run on CPUs
+ * without AES-NI: the compiler never emits those instructions on its own,
+ * only for the intrinsics behind a map's aes flag. */
+#define HASH_TARGET __attribute__((target("aes,sse2")))
+
+extern __m128i aeskeysched[4];   /* per-process round keys of the AES hash */
 uint64_t memhash_aes(const void *p, size_t n, uint64_t seed);
+
+/* The last n (1..16) bytes ending at p+n as one block, read without
+ * touching memory outside [p, p+n). */
+HASH_TARGET static inline __m128i aes_load_partial(const uint8_t *p, size_t n)
+{
+    if (n == 16)
+        return _mm_loadu_si128((const __m128i *)p);
+    if (n >= 8)
+        return _mm_set_epi64x((long long)hash_rd64(p + n - 8), (long long)hash_rd64(p));
+    uint64_t lo;
+    if (n >= 4)
+        lo = hash_rd32(p) | hash_rd32(p + n - 4) << 32;
+    else
+        lo = (uint64_t)p[0] | (uint64_t)p[n >> 1] << 8 | (uint64_t)p[n - 1] << 16;
+    return _mm_set_epi64x(0, (long long)lo);
+}
+
+/* memhash_aes of at most 16 bytes (hash.c explains the rounds), inline so
+ * that a map's string lookup needs no call for its hash. */
+HASH_TARGET static inline uint64_t memhash_aes_short(const uint8_t *p, size_t n, uint64_t seed)
+{
+    __m128i st = _mm_xor_si128(_mm_set_epi64x((long long)n, (long long)seed), aeskeysched[0]);
+    st = _mm_aesenc_si128(st, aeskeysched[1]);
+    __m128i x = n ? aes_load_partial(p, n) : _mm_setzero_si128();
+    x = _mm_aesenc_si128(_mm_xor_si128(x, st), st);
+    x = _mm_aesenc_si128(x, aeskeysched[2]);
+    x = _mm_aesenc_si128(x, aeskeysched[3]);
+    return (uint64_t)_mm_cvtsi128_si64(x);
+}
+#else
+#define HASH_TARGET
 #endif
 
 /* The hash of n bytes at p: AES-NI or portable, as the map was made. */
-static inline uint64_t memhash(const void *p, size_t n, uint64_t seed, bool aes)
+HASH_TARGET static inline uint64_t memhash(const void *p, size_t n, uint64_t seed, bool aes)
 {
 #if defined(__x86_64__)
     if (aes)
-        return memhash_aes(p, n, seed);
+        return n <= 16 ? memhash_aes_short(p, n, seed) : memhash_aes(p, n, seed);
 #endif
     (void)aes;
     return memhash_portable(p, n, seed);
