@@ -139,17 +139,6 @@ static ALWAYS_INLINE void slot_clear(const gort_map *m, void *dst, size_t n)
         heap_memclr(dst, n);
 }
 
-void heap_memclr(void *dst, size_t n)
-{
-    static const uint64_t zeros[64];
-    for (char *p = dst; n > 0;) {
-        size_t k = n < sizeof zeros ? n : sizeof zeros;
-        heap_memmove(p, zeros, k);
-        p += k;
-        n -= k;
-    }
-}
-
 /* ---- Keys: hash, compare, store, per kind ------------------------------------ */
 
 static ALWAYS_INLINE uint64_t load64(const void *p) { uint64_t v; memcpy(&v, p, 8); return v; }

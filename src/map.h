@@ -100,12 +100,12 @@ uint64_t rand64(void);
  * these three helpers and nowhere else: the write barrier (mbarrier.c),
  * which shades the pointers a store overwrites while the collector marks
  * beside the program (GORT_GCMODE=barrier) and is a plain store otherwise.
- * Clearing goes through heap_memmove too: a deletion barrier must see the
- * pointers a clear overwrites.
+ * Clearing goes through the barrier too (typedmemclr): a deletion barrier
+ * must see the pointers a clear overwrites.
  */
 static inline void heap_memmove(void *dst, const void *src, size_t n) { typedmemmove(dst, src, n); }
 static inline void heap_storeptr(void *slot, void *val) { typedmemmove(slot, &val, sizeof val); }
-void heap_memclr(void *dst, size_t n);
+static inline void heap_memclr(void *dst, size_t n) { typedmemclr(dst, n); }
 
 /* ---- Slices (slice.c) ---------------------------------------------------------- */
 
