@@ -131,6 +131,17 @@ static ALWAYS_INLINE void slot_copy(const gort_map *m, void *dst, const void *sr
     else
         heap_memmove(dst, src, n);
 }
+/* Copies a whole slot (growth). The common slot sizes are constants here,
+ * so the copy is a few moves rather than a call to memmove. */
+static ALWAYS_INLINE void slot_move(const gort_map *m, void *dst, const void *src)
+{
+    switch (m->t.slotsize) {
+    case 16: slot_copy(m, dst, src, 16); break;
+    case 24: slot_copy(m, dst, src, 24); break;
+    case 32: slot_copy(m, dst, src, 32); break;
+    default: slot_copy(m, dst, src, m->t.slotsize); break;
+    }
+}
 static ALWAYS_INLINE void slot_clear(const gort_map *m, void *dst, size_t n)
 {
     if (m->t.noscan)
@@ -176,7 +187,7 @@ static ALWAYS_INLINE bool keyeq(const gort_map *m, const void *key, const void *
     }
 }
 
-/* The non-inline versions, for growth and iteration (slow paths). */
+/* The non-inline version, for the small map's growth. */
 HASH_TARGET static NOINLINE uint64_t slothash(const gort_map *m, const void *key)
 {
     return keyhash(m, key, m->t.kind == keyStr ? keyStr : m->t.kind == keyU64 ? keyU64
@@ -207,7 +218,7 @@ static ALWAYS_INLINE void *slot_fill(const gort_map *m, uint8_t *k, const void *
     key_store(m, k, key, kind);
     void *elem = slot_elem(m, k);
     if (m->t.noscan)
-        memset(elem, 0, m->t.elemsize);
+        memclr_sized(elem, m->t.elemsize);
     return elem;
 }
 
@@ -337,7 +348,7 @@ static ALWAYS_INLINE uint8_t *table_find(const gort_map *m, const table *t, uint
 
 /* Puts an entry known to be absent into a table without tombstones
  * (growth): the first empty slot on its probe sequence. */
-static void uncheckedPutSlot(const gort_map *m, table *t, uint64_t hash, const uint8_t *slot)
+static ALWAYS_INLINE void uncheckedPutSlot(const gort_map *m, table *t, uint64_t hash, const uint8_t *slot)
 {
     uint64_t mask = t->groupsMask, off = h1(hash) & mask;
     for (uint64_t i = 1;; i++) {
@@ -345,7 +356,7 @@ static void uncheckedPutSlot(const gort_map *m, table *t, uint64_t hash, const u
         bitset e = matchEmptyOrDeleted(ctrl_load(g.ctrl));
         if (e) {
             unsigned j = first(e);
-            slot_copy(m, slot_key(m, g, j), slot, m->t.slotsize);
+            slot_move(m, slot_key(m, g, j), slot);
             g.ctrl[j] = h2(hash);
             t->used++;
             t->growthLeft--;
@@ -355,20 +366,31 @@ static void uncheckedPutSlot(const gort_map *m, table *t, uint64_t hash, const u
     }
 }
 
-/* Calls fn(m, arg, slot) for every full slot of t. */
-static void table_each(const gort_map *m, const table *t,
-                       void (*fn)(const gort_map *, void *, const uint8_t *), void *arg)
+/* Puts every entry of t into left, or into right if its hash has bit set
+ * (bit 0: all into left). */
+static ALWAYS_INLINE void table_move(const gort_map *m, const table *t, table *left, table *right,
+                                     uint64_t bit, int kind)
 {
     for (uint64_t gi = 0; gi <= t->groupsMask; gi++) {
         group g = group_at(m, t, gi);
-        for (bitset b = matchFull(ctrl_load(g.ctrl)); b; b &= b - 1)
-            fn(m, arg, slot_key(m, g, first(b)));
+        for (bitset b = matchFull(ctrl_load(g.ctrl)); b; b &= b - 1) {
+            const uint8_t *slot = slot_key(m, g, first(b));
+            uint64_t hash = keyhash(m, slot, kind);
+            uncheckedPutSlot(m, hash & bit ? right : left, hash, slot);
+        }
     }
 }
 
-static void put_into(const gort_map *m, void *nt, const uint8_t *slot)
+/* table_move for the map's key kind: the hash and the slot copy inline. */
+HASH_TARGET static NOINLINE void table_moveall(const gort_map *m, const table *t, table *left,
+                                               table *right, uint64_t bit)
 {
-    uncheckedPutSlot(m, nt, slothash(m, slot), slot);
+    switch (m->t.kind) {
+    case keyU64: table_move(m, t, left, right, bit, keyU64); break;
+    case keyMem: table_move(m, t, left, right, bit, keyMem); break;
+    case keyStr: table_move(m, t, left, right, bit, keyStr); break;
+    default:     table_move(m, t, left, right, bit, keyCustom); break;
+    }
 }
 
 /* Points every directory entry that t owns at t. */
@@ -383,19 +405,10 @@ static void replaceTable(gort_map *m, table *t)
 static void table_grow(gort_map *m, table *t, uint64_t newCapacity)
 {
     table *nt = newtable(m, newCapacity, t->index, t->localDepth);
-    table_each(m, t, put_into, nt);
+    table_moveall(m, t, nt, NULL, 0);
     GORT_ASSERT(nt->used == t->used);
     replaceTable(m, nt);
     t->index = -1;
-}
-
-struct splitarg { table *left, *right; uint64_t bit; };
-
-static void put_split(const gort_map *m, void *arg, const uint8_t *slot)
-{
-    struct splitarg *a = arg;
-    uint64_t hash = slothash(m, slot);
-    uncheckedPutSlot(m, hash & a->bit ? a->right : a->left, hash, slot);
 }
 
 /* Installs left and right in place of old, doubling the directory first
@@ -425,13 +438,10 @@ static void installTableSplit(gort_map *m, table *old, table *left, table *right
 static void table_split(gort_map *m, table *t)
 {
     uint8_t depth = t->localDepth + 1;
-    struct splitarg a = {
-        newtable(m, maxTableCapacity, -1, depth),
-        newtable(m, maxTableCapacity, -1, depth),
-        (uint64_t)1 << (64 - depth),
-    };
-    table_each(m, t, put_split, &a);
-    installTableSplit(m, t, a.left, a.right);
+    table *left = newtable(m, maxTableCapacity, -1, depth);
+    table *right = newtable(m, maxTableCapacity, -1, depth);
+    table_moveall(m, t, left, right, (uint64_t)1 << (64 - depth));
+    installTableSplit(m, t, left, right);
     t->index = -1;
 }
 
