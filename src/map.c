@@ -226,8 +226,14 @@ static ALWAYS_INLINE void *slot_fill(const gort_map *m, uint8_t *k, const void *
  * stale pointer there would keep its target alive. */
 static ALWAYS_INLINE void slot_release(const gort_map *m, uint8_t *k)
 {
-    if (!m->t.noscan)
-        heap_memclr(k, m->t.slotsize);
+    if (m->t.noscan)
+        return;
+    switch (m->t.slotsize) {                /* constants: stores, not a call */
+    case 16: heap_memclr(k, 16); break;
+    case 24: heap_memclr(k, 24); break;
+    case 32: heap_memclr(k, 32); break;
+    default: heap_memclr(k, m->t.slotsize); break;
+    }
 }
 
 /* ---- The writing flag (Go's hashWriting) ------------------------------------------
@@ -510,13 +516,12 @@ static ALWAYS_INLINE void table_erase(gort_map *m, table *t, group g, unsigned j
     t->used--;
     m->used--;
     slot_release(m, slot_key(m, g, j));
-    if (matchEmpty(ctrl_load(g.ctrl))) {
-        g.ctrl[j] = ctrlEmpty;
-        t->growthLeft++;
-    } else {
-        g.ctrl[j] = ctrlDeleted;
-        m->tombstonePossible = true;
-    }
+    /* Without a branch: in a big map the control word has just arrived
+     * from memory, and a mispredicted branch on it would stall here. */
+    bool empty = matchEmpty(ctrl_load(g.ctrl)) != 0;
+    g.ctrl[j] = empty ? ctrlEmpty : ctrlDeleted;
+    t->growthLeft += empty;
+    m->tombstonePossible |= !empty;
 }
 
 static void table_clear(gort_map *m, table *t)
