@@ -170,6 +170,20 @@ static ALWAYS_INLINE uint64_t keyhash(const gort_map *m, const void *key, int ki
     }
 }
 
+/* Are two strings' n bytes equal? 8 to 16 bytes (a common size of
+ * string keys) take two overlapping word compares inline; the rest call
+ * memcmp, out of line so that the lookups stay short functions. */
+static NOINLINE bool strbytes_equal_call(const void *a, const void *b, size_t n)
+{
+    return memcmp(a, b, n) == 0;
+}
+static ALWAYS_INLINE bool strbytes_equal(const char *a, const char *b, size_t n)
+{
+    if (n - 8 <= 8)
+        return (load64(a) ^ load64(b)) == 0 && load64(a + n - 8) == load64(b + n - 8);
+    return strbytes_equal_call(a, b, n);
+}
+
 /* Does the caller's key (canonical form) equal the key in a slot? */
 static ALWAYS_INLINE bool keyeq(const gort_map *m, const void *key, const void *slot, int kind)
 {
@@ -180,7 +194,7 @@ static ALWAYS_INLINE bool keyeq(const gort_map *m, const void *key, const void *
         return memcmp(key, slot, m->t.keysize) == 0;
     case keyStr: {
         const gort_str *a = key, *b = slot;
-        return a->len == b->len && (a->ptr == b->ptr || memcmp(a->ptr, b->ptr, a->len) == 0);
+        return a->len == b->len && (a->ptr == b->ptr || strbytes_equal(a->ptr, b->ptr, a->len));
     }
     default:
         return m->t.equal(key, slot);
