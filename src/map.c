@@ -60,12 +60,15 @@
  * records with gort_alloc (they hold pointers), control arrays with
  * gort_alloc_noscan, slot arrays with gort_alloc or, for maps whose keys
  * and values hold no pointers, gort_alloc_noscan.
- * Writes into them go through heap_memmove / heap_storeptr (map.h).
+ * Writes into them go through heap_memmove / heap_storeptr / heap_memclr
+ * (map.h).
  *
  * The core operations are written once as always-inline functions taking
  * the key kind as a constant argument, and instantiated per kind by the
- * public functions' switch: 8-byte keys get register compares and the
- * 64-bit hash inline, with no call through a function pointer.
+ * public functions' switch (growth by table_moveall's): 8-byte keys get
+ * register compares and the 64-bit hash inline, string keys word
+ * compares (8 to 16 bytes) and the AES hash (amd64, up to 16 bytes)
+ * inline, with no call through a function pointer.
  */
 #include "map.h"
 #include "malloc.h"
@@ -813,8 +816,9 @@ static ALWAYS_INLINE void *get_fast(const gort_map *m, const void *key, int kind
     return kind == keyU64 ? get_u64_probe(m, t, hash, key, off) : get_str_probe(m, t, hash, key, off);
 }
 
-/* String keys hash out of line, so their path is a function of its own:
- * gort_map_get's 8-byte path stays a leaf. */
+/* String keys take a function of their own, which may inline the AES
+ * rounds (HASH_TARGET) and calls out for long keys: gort_map_get's 8-byte
+ * path stays a leaf. */
 HASH_TARGET static NOINLINE void *get_str(const gort_map *m, const void *key) { return get_fast(m, key, keyStr); }
 
 /* Maps with tables and 8-byte keys, or gort_str keys, that nobody is
