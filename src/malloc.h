@@ -671,7 +671,7 @@ void gcconcPreclean(void);
 void gcconcFinalRescan(void);
 void gcconcStats(uint64_t *passes, uint64_t *pages);
 extern bool gcTestSkipRescan;             /* tests: collect, but re-scan nothing */
-extern void (*gcTestBeforePreclean)(void);/* tests: called as each precleaning pass begins */
+extern void (*gcTestBeforePreclean)(void);/* tests: called as precleaning begins */
 extern void (*gcTestSuspendGap)(void);   /* tests: called inside suspendHere's reads */
 extern bool (*gcTestLoseSuspendSignal)(void); /* tests: true makes the stop signal's handler do nothing */
 extern void (*gcTestCycleEndGap)(void);  /* tests: called after a cycle's restart, before its gctrace line */

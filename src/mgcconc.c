@@ -152,11 +152,9 @@ static bool isMarked(const mspan *s, uintptr_t idx)
  * range gets a snapshot of the words that re-scan greyed; later re-scans
  * in the cycle grey only the words that differ from their snapshot word,
  * and record the new value: a sequential compare instead of a miss per
- * word. Only a granule re-scanned a second time in the cycle gets one (the
- * first re-scan only notes it): granules written once, as new objects
- * are, never pay for a snapshot or hold its memory, and granules whose
- * heap bitmap has fewer pointer words than snapDenseWords are not even
- * noted.
+ * word. Granules written once (new objects, mostly zeros) never pay for a
+ * snapshot; granules whose heap bitmap has fewer pointer words than that
+ * are not even considered.
  *
  * Why it is safe: a snapshot word is 0 until a re-scan greys that word (0
  * needs no greying), and only words of marked objects are greyed and
@@ -166,27 +164,25 @@ static bool isMarked(const mspan *s, uintptr_t idx)
  * the program may have written since). Snapshots are forgotten when a
  * cycle arms (gcconcStart); no re-scan runs between cycles.
  *
- * At most snapMax granules have snapshots and snapMaxNoted are noted; a
- * table of twice as many entries, open addressing, finds them, and an
- * entry of an older generation is free. The memory stays resident from cycle to cycle
+ * At most snapMax granules have snapshots; a table of twice as many
+ * entries, open addressing, finds them, and an entry of an older
+ * generation is free. The memory stays resident from cycle to cycle
  * (faulting it in again each cycle cost more than the snapshots saved) and
  * is returned after a cycle that made none. One thread at a time re-scans
  * (gcMarkDone's markDoneBusy, or the stopped world), so none of this is
  * shared.
  */
 enum {
-    snapMax = 2048, snapMaxNoted = 4096, snapDenseWords = 128, snapTableLen = 2 * snapMaxNoted,
+    snapMax = 2048, snapDenseWords = 128, snapTableLen = 2 * snapMax,
     snapGranuleWords = snapGranuleBytes / 8,
 };
-enum { snapNone = UINT32_MAX };   /* a noted granule's idx: no snapshot yet */
 
 static struct {
     struct { uintptr_t granule; uint32_t gen, idx; } table[snapTableLen];
     uintptr_t *area;          /* snapMax granules of words, then the scratch granule
                                  (sysReserve: free until touched, and not a root) */
     uint32_t gen;
-    uint32_t used;            /* snapshots given out in this cycle */
-    uint32_t noted;           /* table entries of this cycle */
+    uint32_t used;            /* granules given out in this cycle */
     uint32_t resident;        /* granules touched since the memory was last returned */
 } snap;
 
@@ -198,7 +194,7 @@ static void snapReset(void)
                            __ATOMIC_RELAXED);
         snap.resident = 0;
     }
-    snap.used = snap.noted = 0;
+    snap.used = 0;
     if (++snap.gen == 0)             /* generation 0 marks never-used entries */
         snap.gen = 1;
 }
@@ -238,18 +234,11 @@ static uintptr_t *snapScratch(void)
     return s;
 }
 
-/* Notes granule g in the free entry h. */
-static void snapNote(uint32_t h, uintptr_t g)
+/* Gives g the free entry h and a snapshot copied from scratch. */
+static void snapTake(uint32_t h, uintptr_t g, const uintptr_t *scratch)
 {
     snap.table[h].gen = snap.gen;
     snap.table[h].granule = g;
-    snap.table[h].idx = snapNone;
-    snap.noted++;
-}
-
-/* Gives noted entry h a snapshot copied from scratch. */
-static void snapTake(uint32_t h, const uintptr_t *scratch)
-{
     snap.table[h].idx = snap.used++;
     if (snap.used > snap.resident) {
         snap.resident = snap.used;
@@ -308,17 +297,14 @@ static void rescanRange(uintptr_t lo, uintptr_t hi)
     for (uintptr_t g = lo & ~(uintptr_t)(snapGranuleBytes - 1); g < hi; g += snapGranuleBytes) {
         uintptr_t a = g > lo ? g : lo, e = g + snapGranuleBytes < hi ? g + snapGranuleBytes : hi;
         uint32_t h = snapSlot(g);
-        bool noted = snap.table[h].gen == snap.gen;
         uintptr_t *scratch;
-        if (noted && snap.table[h].idx != snapNone) {
+        if (snap.table[h].gen == snap.gen) {
             rescanGranule(a, e, snapWords(h));
-        } else if (noted && snap.used < snapMax && (scratch = snapScratch())) {
+        } else if (snap.used < snapMax && granuleDense(g) && (scratch = snapScratch())) {
             if (rescanGranule(a, e, scratch) >= snapDenseWords)
-                snapTake(h, scratch);
+                snapTake(h, g, scratch);
         } else {
             rescanGranule(a, e, NULL);
-            if (!noted && snap.noted < snapMaxNoted && granuleDense(g))
-                snapNote(h, g);
         }
     }
 }
@@ -354,11 +340,11 @@ bool gcconcStart(void)
 
 void gcconcPreclean(void)
 {
+    void (*hook)(void) = __atomic_load_n(&gcTestBeforePreclean, __ATOMIC_SEQ_CST);
+    if (hook)
+        hook();
     size_t prev = SIZE_MAX;
     for (int pass = 0; pass < precleanMaxPasses; pass++) {
-        void (*hook)(void) = __atomic_load_n(&gcTestBeforePreclean, __ATOMIC_SEQ_CST);
-        if (hook)
-            hook();
         if (atomic_load(&gcphase) != _GCmark)
             return;
         size_t pages = collectAndRescan(false);
