@@ -636,6 +636,7 @@ void scanblock(uintptr_t b, uintptr_t n); /* conservative: every word may be a p
  * in short suspension-free units; stops early when gcphase leaves _GCmark
  * unless stw. Returns the bytes scanned. */
 uint64_t gcDrain(uint64_t budget, bool stw);
+extern _Atomic int32_t gcDrainers;  /* threads inside gcDrain */
 void gcClearCheckmarks(void);
 /* Barrier mode's goroutine stacks, once per cycle (mgcmark.c). Start: in
  * the first pause, the roots but the stacks of Gs no thread is on. Jobs:

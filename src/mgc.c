@@ -500,7 +500,13 @@ bool gcMarkDone(void)
     nosuspend_enter();
     gcw_dispose(&gclocal.gcw);
     nosuspend_exit();
-    if (atomic_load(&gcphase) == _GCmark && !gcWorkAvailable() && !gcStackJobsLeft()) {
+    /* Another thread still draining holds grey objects in its own buffers:
+     * a stop now would find them and restart the mark, and after two
+     * restarts drain them all with the world stopped. That thread, or this
+     * one on its next try, ends the mark once it runs dry (Go's gcMarkDone
+     * flushes the Ps without a stop for the same reason). */
+    if (atomic_load(&gcphase) == _GCmark && !gcWorkAvailable() && !gcStackJobsLeft() &&
+        atomic_load(&gcDrainers) == 0) {
         if (work.pageTracking) {      /* its CPU counts as background marking */
             int64_t c0 = threadcputime();
             gcconcPreclean();

@@ -276,10 +276,13 @@ static void drainFlush(drainFIFO *f, gcWork *gcw)
         gcw_put(gcw, f->obj[f->head]);
 }
 
+_Atomic int32_t gcDrainers;
+
 uint64_t gcDrain(uint64_t budget, bool stw)
 {
     gcWork *gcw = &gclocal.gcw;
     uint64_t done = 0;
+    atomic_fetch_add(&gcDrainers, 1);
     for (;;) {
         if (!stw && atomic_load_explicit(&gcphase, memory_order_relaxed) != _GCmark)
             break;
@@ -305,6 +308,7 @@ uint64_t gcDrain(uint64_t budget, bool stw)
         if (empty || (budget && done >= budget))
             break;
     }
+    atomic_fetch_sub(&gcDrainers, 1);
     return done;
 }
 
