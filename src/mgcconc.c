@@ -9,7 +9,8 @@
  *
  *   arm           (world running) gcwp_arm write-protects every page of
  *                 the scan arenas (noscan spans have arenas of their own,
- *                 never tracked: no store into them makes an edge) that is not (the pages written since the last cycle's
+ *                 never tracked: no store into them makes an edge)
+ *                 that is not (the pages written since the last cycle's
  *                 final collect); tracking stays armed between cycles, so
  *                 this walk protects only those
  *   first pause   the roots are greyed and allocate-black turns on, as in
@@ -152,9 +153,12 @@ static bool isMarked(const mspan *s, uintptr_t idx)
  * range gets a snapshot of the words that re-scan greyed; later re-scans
  * in the cycle grey only the words that differ from their snapshot word,
  * and record the new value: a sequential compare instead of a miss per
- * word. Granules written once (new objects, mostly zeros) never pay for a
- * snapshot; granules whose heap bitmap has fewer pointer words than that
- * are not even considered.
+ * word. Granules whose re-scan finds fewer heap pointers (new objects
+ * still mostly zeros) never get one, and granules whose heap bitmap has
+ * fewer pointer words than that are not even considered. A granule of new
+ * pointer-dense objects does get one though it may never be re-scanned
+ * again (binarytrees' nodes): up to snapMax granules of memory for
+ * nothing.
  *
  * Why it is safe: a snapshot word is 0 until a re-scan greys that word (0
  * needs no greying), and only words of marked objects are greyed and

@@ -130,8 +130,9 @@ static inline void greyobject(uintptr_t obj, mspan *s, uintptr_t idx, gcWork *gc
         gcw_put(gcw, obj);
 }
 
-/* Greys whatever heap object v points into, if any. */
-static inline void markword(uintptr_t v, gcWork *gcw)
+/* Greys whatever heap object v points into, if any; whether v lay in the
+ * heap's range at all. */
+static inline bool markword(uintptr_t v, gcWork *gcw)
 {
     /* The bounds only widen (mheap_sysAlloc, beside a concurrent mark): a
      * stale pair leaves out only arenas mapped since, whose objects are
@@ -139,15 +140,15 @@ static inline void markword(uintptr_t v, gcWork *gcw)
     uintptr_t lo = __atomic_load_n(&mheap_.arenaLo, __ATOMIC_RELAXED);
     uintptr_t hi = __atomic_load_n(&mheap_.arenaHi, __ATOMIC_RELAXED);
     if (v - lo >= hi - lo)
-        return;
+        return false;
     mspan *s = spanOf(v);
     if (!s || atomic_load_explicit(&s->state, memory_order_acquire) != mSpanInUse ||
         v < s->startAddr || v >= s->limit)
-        return;
+        return true;
     uintptr_t idx = mspan_objIndex(s, v);
-    if (!isAllocated(s, idx))
-        return;
-    greyobject(s->startAddr + idx * s->elemsize, s, idx, gcw);
+    if (isAllocated(s, idx))
+        greyobject(s->startAddr + idx * s->elemsize, s, idx, gcw);
+    return true;
 }
 
 void shade(uintptr_t p) { markword(p, &gclocal.gcw); }
@@ -190,10 +191,8 @@ static ALWAYS_INLINE size_t scanwords(uintptr_t b, uintptr_t end, uintptr_t *sna
                 if (*sw == v)
                     continue;
                 *sw = v;
-                uintptr_t lo = __atomic_load_n(&mheap_.arenaLo, __ATOMIC_RELAXED);
-                n += v - lo < __atomic_load_n(&mheap_.arenaHi, __ATOMIC_RELAXED) - lo;
             }
-            markword(v, gcw);
+            n += markword(v, gcw);
         }
         a += (uintptr_t)cnt * 8;
     }

@@ -19,9 +19,10 @@
  * mheap_alloc takes a page run from the page allocator (mpagealloc.c),
  * growing the heap when there is none: heap growth hands the page allocator
  * whole 4 MiB chunks out of the current arena (curArena, one per page
- * heap), reserving another arena when that runs out. It then initialises an mspan record for the run
- * and publishes it in the span table, setting the span's state last so that
- * a concurrent reader that sees mSpanInUse sees a complete span.
+ * heap), reserving another arena when that runs out. It then initialises
+ * an mspan record for the run and publishes it in the span table, setting
+ * the span's state last so that a concurrent reader that sees mSpanInUse
+ * sees a complete span.
  *
  * Two page heaps: spans of noscan objects and spans whose objects may hold
  * pointers take pages from separate page allocators (mheap_.pages[kind]),
